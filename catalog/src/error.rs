@@ -1,0 +1,59 @@
+//! Errors of the catalog layer. They carry the object at fault; the server maps each variant
+//! to its SQLSTATE at the wire.
+
+/// What can go wrong while reading or changing the catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("schema \"{0}\" does not exist")]
+    SchemaNotFound(String),
+
+    #[error("schema \"{0}\" already exists")]
+    SchemaExists(String),
+
+    #[error("cannot drop schema \"{schema}\" because other objects depend on it ({objects} tables or views)")]
+    SchemaNotEmpty { schema: String, objects: usize },
+
+    #[error("relation \"{0}\" does not exist")]
+    RelationNotFound(String),
+
+    #[error("relation \"{0}\" already exists")]
+    RelationExists(String),
+
+    #[error("\"{name}\" is not a {expected}")]
+    WrongObjectType { name: String, expected: &'static str },
+
+    #[error("type \"{0}\" is not supported")]
+    UnsupportedType(String),
+
+    #[error("column \"{0}\" specified more than once")]
+    DuplicateColumn(String),
+
+    #[error("catalog store error: {0}")]
+    Store(String),
+
+    #[error("catalog entry {key} cannot be decoded: {source}")]
+    Corrupt {
+        key: String,
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! store_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Store(e.to_string())
+            }
+        }
+    )*};
+}
+store_error!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

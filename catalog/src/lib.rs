@@ -1,0 +1,23 @@
+//! The Oxbow catalog: the names and definitions of schemas, tables and views.
+//!
+//! # Layout
+//! - [`types`]: the SQL column types Oxbow accepts and the Arrow type each is stored as.
+//! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...).
+//! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
+//!
+//! The catalog owns no row data. Every change is one redb write transaction, so a statement
+//! that fails leaves the catalog exactly as it was, and a crash never leaves a half-written
+//! definition behind.
+
+pub mod error;
+pub mod model;
+pub mod store;
+pub mod types;
+
+pub use error::{Error, Result};
+pub use model::{ColumnDef, ObjectName, TableDef, ViewDef};
+pub use store::Catalog;
+pub use types::SqlType;
+
+/// The schema every new catalog starts with and unqualified names resolve to.
+pub const DEFAULT_SCHEMA: &str = "public";

@@ -1,0 +1,80 @@
+//! The definitions the catalog keeps. They are serialised as JSON inside redb, so every field
+//! added later must have a serde default to keep old catalogs readable.
+
+use std::fmt;
+
+use arrow_schema::{Field, Schema};
+use serde::{Deserialize, Serialize};
+
+use crate::SqlType;
+
+/// A schema-qualified name. Names are stored as PostgreSQL folds them: unquoted identifiers
+/// lower-cased by the parser, quoted ones kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl ObjectName {
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The key of this object in the catalog store. NUL cannot appear in an identifier.
+    pub(crate) fn key(&self) -> String {
+        format!("{}\u{0}{}", self.schema, self.name)
+    }
+}
+
+impl fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub sql_type: SqlType,
+    pub nullable: bool,
+}
+
+/// A table: its columns and where its Delta table lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableDef {
+    /// Stable identity of the table, kept across renames; used as the Delta `txn` app id.
+    pub id: String,
+    pub name: ObjectName,
+    pub columns: Vec<ColumnDef>,
+    /// Path of the Delta table relative to the lakehouse root.
+    pub location: String,
+}
+
+impl TableDef {
+    /// The Arrow schema rows of this table have.
+    pub fn arrow_schema(&self) -> Schema {
+        Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.sql_type.arrow_type(), c.nullable))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The default location of a table's Delta files: `tables/<schema>/<table>`.
+    pub fn default_location(name: &ObjectName) -> String {
+        format!("tables/{}/{}", name.schema, name.name)
+    }
+}
+
+/// A view: a stored query, planned again each time it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub name: ObjectName,
+    /// The query text, as the user wrote it after `AS`.
+    pub query: String,
+}

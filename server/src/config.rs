@@ -1,0 +1,25 @@
+//! The `oxbow serve` configuration: every setting is a flag with an environment variable and
+//! a documented default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address the PostgreSQL protocol listens on. Bound to loopback by default; use
+    /// 0.0.0.0:PORT to accept remote clients (there is no authentication yet).
+    #[arg(long, env = "OXBOW_PG_LISTEN", default_value = "127.0.0.1:5432")]
+    pub pg_listen: SocketAddr,
+
+    /// Directory for the catalog and, unless --lake says otherwise, the Delta tables.
+    #[arg(long, env = "OXBOW_DATA_DIR", default_value = "./oxbow-data")]
+    pub data_dir: PathBuf,
+
+    /// Where the lakehouse tier keeps its Delta tables: a local directory or an object-store
+    /// URL such as s3://bucket/prefix (credentials and endpoint from the AWS_* environment
+    /// variables). Defaults to the data directory.
+    #[arg(long, env = "OXBOW_LAKE")]
+    pub lake: Option<String>,
+}

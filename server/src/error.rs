@@ -1,0 +1,45 @@
+//! Errors raised by the server's own statement handling (everything DataFusion does not plan).
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0} is not supported")]
+    Unsupported(String),
+
+    #[error("type \"{0}\" is not supported")]
+    UnsupportedType(String),
+
+    #[error("invalid type modifier: {0}")]
+    InvalidTypeModifier(String),
+
+    #[error("{message}")]
+    InvalidCopyData { message: String },
+
+    #[error("COPY from stdin failed: {0}")]
+    CopyAborted(String),
+
+    #[error("column \"{column}\" of relation \"{table}\" does not exist")]
+    UndefinedColumn { table: String, column: String },
+
+    #[error(transparent)]
+    Storage(#[from] oxbow_storage::Error),
+
+    #[error(transparent)]
+    Catalog(#[from] oxbow_catalog::Error),
+
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
+    /// An error raised by pgwire itself (encoding a result, talking to the client); it already
+    /// has the form the client will see.
+    #[error(transparent)]
+    Wire(#[from] pgwire::error::PgWireError),
+}
+
+impl From<ServerError> for pgwire::error::PgWireError {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Wire(e) => e,
+            other => pgwire::error::PgWireError::ApiError(Box::new(other)),
+        }
+    }
+}

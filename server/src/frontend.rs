@@ -1,0 +1,124 @@
+//! The PostgreSQL frontend: pgwire handlers for one connection, built on datafusion-postgres'
+//! session service with Oxbow's statements hooked in front of DataFusion.
+
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::{DfSessionService, QueryHook};
+use oxbow_storage::Database;
+use pgwire::api::auth::StartupHandler;
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::error::PgWireError;
+use tracing::debug;
+
+use crate::sqlstate;
+use crate::statements::{CopyInHandler, CopyInSlot, OxbowStatements};
+
+/// What all connections share: the database, the template session, and the registry of
+/// connections that `CancelRequest` looks queries up in.
+pub struct Frontend {
+    db: Arc<Database>,
+    base: SessionContext,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl Frontend {
+    pub fn new(db: Arc<Database>, base: SessionContext) -> Self {
+        let connections = Arc::new(ConnectionManager::new());
+        Self {
+            db,
+            base,
+            startup: Arc::new(Startup {
+                connections: Arc::clone(&connections),
+            }),
+            cancel: Arc::new(DefaultCancelHandler::new(connections)),
+        }
+    }
+
+    /// The handlers of a new connection, with a session of its own.
+    pub fn connection(&self) -> Connection {
+        let ctx = Arc::new(SessionContext::new_with_state(self.base.state()));
+        let copy_in = Arc::new(CopyInSlot::default());
+        // Transactions first: it refuses statements in an aborted transaction block.
+        let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(TransactionStatementHook),
+            Arc::new(OxbowStatements::new(
+                Arc::clone(&self.db),
+                Arc::clone(&copy_in),
+            )),
+            Arc::new(SetShowHook),
+            Arc::new(CursorStatementHook),
+        ];
+        Connection {
+            session: Arc::new(DfSessionService::new_with_hooks(ctx, hooks)),
+            copy_in: Arc::new(CopyInHandler::new(copy_in)),
+            startup: Arc::clone(&self.startup),
+            cancel: Arc::clone(&self.cancel),
+        }
+    }
+}
+
+/// Accepts every user without a password (authentication is not built yet).
+pub struct Startup {
+    connections: Arc<ConnectionManager>,
+}
+
+impl NoopStartupHandler for Startup {
+    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
+        Some(Arc::clone(&self.connections))
+    }
+}
+
+/// Turns every engine error into a PostgreSQL error with its SQLSTATE before it is sent.
+pub struct SqlStateErrors;
+
+impl ErrorHandler for SqlStateErrors {
+    fn on_error<C>(&self, _client: &C, error: &mut PgWireError)
+    where
+        C: ClientInfo,
+    {
+        sqlstate::to_user_error(error);
+        debug!(%error, "statement failed");
+    }
+}
+
+pub struct Connection {
+    session: Arc<DfSessionService>,
+    copy_in: Arc<CopyInHandler>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.session)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.session)
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::clone(&self.startup)
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::clone(&self.copy_in)
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(SqlStateErrors)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::clone(&self.cancel)
+    }
+}

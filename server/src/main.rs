@@ -1,0 +1,116 @@
+//! `oxbow`: a real-time analytics database that speaks the PostgreSQL wire protocol.
+//!
+//! # Layout
+//! - [`config`]: the `serve` settings (flags and `OXBOW_*` environment variables).
+//! - [`server`]: the accept loop and shutdown.
+//! - [`frontend`]: pgwire handlers per connection (startup, queries, COPY, errors, cancel).
+//! - [`session`]: the DataFusion session each connection starts from.
+//! - [`statements`]: the statements Oxbow runs itself (DDL, DML tags, COPY, SHOW TABLES).
+//! - [`copy_format`]: COPY's text and CSV formats.
+//! - [`sqlstate`]: the one mapping of errors to SQLSTATE codes.
+
+mod config;
+mod copy_format;
+mod error;
+mod frontend;
+mod names;
+mod server;
+mod session;
+mod sql_types;
+mod sqlstate;
+mod statements;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use oxbow_storage::{Database, LakeRoot};
+use tokio::net::TcpListener;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ServeConfig;
+use crate::frontend::Frontend;
+
+#[derive(Debug, Parser)]
+#[command(name = "oxbow", version, about = "Real-time analytics database speaking the PostgreSQL protocol")]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// `oxbow` with no subcommand is `oxbow serve`.
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (the default).
+    Serve(ServeConfig),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match cli.command {
+        Some(Command::Serve(config)) => config,
+        None => cli.serve,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            eprintln!("oxbow: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> Result<(), String> {
+    deltalake::aws::register_handlers(None);
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    let lake = match &config.lake {
+        Some(url) => LakeRoot::from_url(url),
+        None => LakeRoot::local(&config.data_dir),
+    }
+    .map_err(|e| e.to_string())?;
+    let db = Database::open(&config.data_dir.join("catalog.redb"), lake)
+        .await
+        .map_err(|e| format!("cannot open the database in {}: {e}", config.data_dir.display()))?;
+    let base = session::base_context(Arc::clone(&db))
+        .await
+        .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
+    let listener = TcpListener::bind(config.pg_listen).await.map_err(|e| {
+        format!(
+            "cannot listen on {}: {e} (is PostgreSQL or another oxbow already using it? choose another address with --pg-listen)",
+            config.pg_listen
+        )
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    info!(
+        pg_listen = %addr,
+        data_dir = %config.data_dir.display(),
+        lake = %db.lake().url(),
+        "oxbow is ready; connect with: psql \"host={} port={} user=oxbow\"",
+        addr.ip(),
+        addr.port()
+    );
+    let frontend = Arc::new(Frontend::new(db, base));
+    server::run(listener, frontend, server::shutdown_signal()).await;
+    info!("stopped");
+    Ok(())
+}

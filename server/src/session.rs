@@ -1,0 +1,88 @@
+//! The DataFusion session every connection starts from: Oxbow's catalog as the only database,
+//! `pg_catalog` and `information_schema` beside it, and PostgreSQL-flavoured functions.
+//!
+//! Each connection gets its own copy of this session (`SET` changes only that connection);
+//! the catalog inside is shared, so DDL on one connection is seen by all.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use oxbow_catalog::ObjectName;
+use oxbow_storage::{Database, OxbowCatalogProvider};
+use tracing::warn;
+
+use crate::error::ServerError;
+use crate::statements::plan_view;
+
+/// The name of the one database an Oxbow server holds (`current_database()`).
+pub const DATABASE_NAME: &str = "oxbow";
+
+/// What `SELECT version()` answers. Clients (SQLAlchemy, Grafana) parse the leading
+/// `PostgreSQL <major>.<minor>` to choose their code paths.
+pub fn version_banner() -> String {
+    format!(
+        "PostgreSQL 16.6 (Oxbow {}) on {}, compiled by rustc, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
+}
+
+/// Builds the template session and registers the stored views in it.
+pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerError> {
+    let config = SessionConfig::new()
+        .with_default_catalog_and_schema(DATABASE_NAME, oxbow_catalog::DEFAULT_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_catalog(
+        DATABASE_NAME,
+        Arc::new(OxbowCatalogProvider::new(Arc::clone(&db))),
+    );
+    datafusion_pg_catalog::pg_catalog::setup_pg_catalog(&ctx, DATABASE_NAME, EmptyContextProvider)
+        .map_err(|e| ServerError::DataFusion(*e))?;
+    let banner = version_banner();
+    ctx.register_udf(create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(banner.clone()))))),
+    ));
+    register_views(&db, &ctx).await?;
+    Ok(ctx)
+}
+
+/// Plans every stored view. A view may read another view, so views are planned in rounds
+/// until no more succeed; one that still fails is logged and left out, not fatal, so that a
+/// broken view cannot keep the server from starting.
+async fn register_views(db: &Database, ctx: &SessionContext) -> Result<(), ServerError> {
+    let mut pending = Vec::new();
+    for schema in db.catalog().schemas()? {
+        pending.extend(db.catalog().views(&schema)?);
+    }
+    loop {
+        let mut failed = Vec::new();
+        let before = pending.len();
+        for view in pending {
+            match plan_view(ctx, &view.query).await {
+                Ok(provider) => db.register_view(view.name.clone(), provider),
+                Err(e) => failed.push((view, e)),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if failed.len() == before {
+            for (view, e) in failed {
+                let name: &ObjectName = &view.name;
+                warn!(view = %name, error = %e, "view cannot be planned and is not available");
+            }
+            return Ok(());
+        }
+        pending = failed.into_iter().map(|(v, _)| v).collect();
+    }
+}

@@ -1,0 +1,117 @@
+//! The statements Oxbow executes itself instead of handing them to DataFusion: DDL that must
+//! reach the persistent catalog and the Delta tier, `COPY`, and DML whose command tag clients
+//! read (`INSERT 0 3`, `DELETE 2`).
+//!
+//! [`OxbowStatements`] is a datafusion-postgres `QueryHook`: it sees every parsed statement
+//! before DataFusion does and either answers it or lets it pass.
+
+mod copy;
+mod ddl;
+mod dml;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::common::{DFSchema, ParamValues};
+use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use oxbow_storage::Database;
+use pgwire::api::ClientInfo;
+use pgwire::api::results::Response;
+use pgwire::error::PgWireResult;
+
+pub use copy::{CopyInHandler, CopyInSlot};
+pub use ddl::plan_view;
+
+pub struct OxbowStatements {
+    db: Arc<Database>,
+    copy_in: Arc<CopyInSlot>,
+}
+
+impl OxbowStatements {
+    pub fn new(db: Arc<Database>, copy_in: Arc<CopyInSlot>) -> Self {
+        Self { db, copy_in }
+    }
+
+    /// Statements answered here without a DataFusion plan (in the extended protocol they are
+    /// parsed into an empty plan and executed at `Execute`).
+    fn is_own(statement: &Statement) -> bool {
+        matches!(
+            statement,
+            Statement::CreateSchema { .. }
+                | Statement::CreateTable(_)
+                | Statement::CreateView(_)
+                | Statement::Drop { .. }
+                | Statement::Copy { .. }
+                | Statement::Truncate(_)
+                | Statement::ShowTables { .. }
+        )
+    }
+
+    async fn execute(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let result = match statement {
+            Statement::CreateSchema { .. }
+            | Statement::CreateTable(_)
+            | Statement::CreateView(_)
+            | Statement::Drop { .. }
+            | Statement::Truncate(_) => ddl::execute(&self.db, statement, ctx).await,
+            Statement::ShowTables { .. } => ddl::show_tables(ctx, client).await,
+            Statement::Copy { .. } => copy::execute(&self.db, &self.copy_in, statement, ctx, client).await,
+            _ => return None,
+        };
+        Some(result.map_err(Into::into))
+    }
+}
+
+fn empty_plan() -> LogicalPlan {
+    LogicalPlan::EmptyRelation(EmptyRelation {
+        produce_one_row: false,
+        schema: Arc::new(DFSchema::empty()),
+    })
+}
+
+#[async_trait]
+impl QueryHook for OxbowStatements {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if let Some(kind) = dml::DmlKind::of(statement) {
+            return Some(dml::execute_statement(kind, statement, ctx).await.map_err(Into::into));
+        }
+        self.execute(statement, ctx, client).await
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        Self::is_own(statement).then(|| Ok(empty_plan()))
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        plan: &LogicalPlan,
+        params: &ParamValues,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if let Some(kind) = dml::DmlKind::of(statement) {
+            return Some(dml::execute_plan(kind, plan, params, ctx).await.map_err(Into::into));
+        }
+        self.execute(statement, ctx, client).await
+    }
+}

@@ -1,0 +1,144 @@
+//! [`DmlExec`]: the physical plan of an `INSERT`, `UPDATE` or `DELETE` on an Oxbow table.
+//!
+//! The write happens when the plan is executed, not when it is planned, so `EXPLAIN DELETE ...`
+//! shows the plan without deleting anything. The plan yields one row, `count`, the number of
+//! rows written, which the server turns into the command tag (`DELETE 3`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, collect,
+};
+
+use crate::LakeTable;
+
+#[derive(Debug, Clone)]
+pub enum DmlOp {
+    /// Appends every row `input` produces, as one commit.
+    Append { input: Arc<dyn ExecutionPlan> },
+    Delete { predicate: Option<Expr> },
+    Update {
+        assignments: Vec<(String, Expr)>,
+        predicate: Option<Expr>,
+    },
+}
+
+#[derive(Debug)]
+pub struct DmlExec {
+    table: Arc<LakeTable>,
+    op: DmlOp,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl DmlExec {
+    pub fn new(table: Arc<LakeTable>, op: DmlOp) -> Self {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "count",
+            DataType::UInt64,
+            false,
+        )]));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Self {
+            table,
+            op,
+            schema,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for DmlExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let verb = match &self.op {
+            DmlOp::Append { .. } => "Append".to_string(),
+            DmlOp::Delete { predicate } => format!("Delete: predicate={predicate:?}"),
+            DmlOp::Update { predicate, .. } => format!("Update: predicate={predicate:?}"),
+        };
+        write!(f, "OxbowDmlExec: table={} op={verb}", self.table.def().name)
+    }
+}
+
+impl ExecutionPlan for DmlExec {
+    fn name(&self) -> &str {
+        "OxbowDmlExec"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        match &self.op {
+            DmlOp::Append { input } => vec![input],
+            _ => vec![],
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let op = match (&self.op, children.into_iter().next()) {
+            (DmlOp::Append { .. }, Some(input)) => DmlOp::Append { input },
+            (op, _) => op.clone(),
+        };
+        Ok(Arc::new(DmlExec::new(Arc::clone(&self.table), op)))
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let table = Arc::clone(&self.table);
+        let op = self.op.clone();
+        let schema = Arc::clone(&self.schema);
+        let out_schema = Arc::clone(&schema);
+        let work = async move {
+            let rows = match op {
+                DmlOp::Append { input } => {
+                    let batches = collect(input, context).await?;
+                    table.append(batches).await?
+                }
+                DmlOp::Delete { predicate } => table.delete(predicate).await?,
+                DmlOp::Update {
+                    assignments,
+                    predicate,
+                } => table.update(assignments, predicate).await?,
+            };
+            let count: ArrayRef = Arc::new(UInt64Array::from(vec![rows]));
+            Ok(RecordBatch::try_new(out_schema, vec![count])?)
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            futures::stream::once(work),
+        )))
+    }
+}

@@ -1,0 +1,54 @@
+//! Errors of the storage layer, with the table or file at fault. Mapped to SQLSTATE at the wire.
+
+use datafusion::error::DataFusionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Catalog(#[from] oxbow_catalog::Error),
+
+    #[error("Delta table {table}: {source}")]
+    Delta {
+        table: String,
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+
+    #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
+    NotNullViolation { table: String, column: String },
+
+    #[error("invalid lakehouse location {location}: {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn delta(table: impl std::fmt::Display, source: deltalake::DeltaTableError) -> Self {
+        Error::Delta {
+            table: table.to_string(),
+            source,
+        }
+    }
+}
+
+/// Storage errors travel through DataFusion (from inside a `TableProvider`) as
+/// `DataFusionError::External`; the server unwraps them again to pick the SQLSTATE.
+impl From<Error> for DataFusionError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::DataFusion(e) => e,
+            other => DataFusionError::External(Box::new(other)),
+        }
+    }
+}

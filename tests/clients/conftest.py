@@ -1,0 +1,110 @@
+"""Fixtures that start the real `oxbow` binary for client tests.
+
+The binary is $OXBOW_BIN (set by tests/run.sh). Each test gets a fresh data directory and a
+free loopback port; the server is killed afterwards.
+"""
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Oxbow:
+    """A running oxbow process on `port` with its data in `data_dir`."""
+
+    def __init__(self, data_dir: Path, extra_args=(), env=None):
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.port = None
+        self.log_path = data_dir.parent / "oxbow.log"
+        self.start()
+
+    def start(self):
+        for _ in range(3):
+            self.port = free_port()
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [os.environ["OXBOW_BIN"], "serve", "--pg-listen", f"127.0.0.1:{self.port}",
+                 "--data-dir", str(self.data_dir), *self.extra_args],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return
+                except OSError:
+                    time.sleep(0.05)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                raise RuntimeError("oxbow did not start:\n" + self.log())
+        raise RuntimeError("oxbow failed to start:\n" + self.log())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=anyone dbname=oxbow"
+
+    def psql(self, *args, input=None, check=True):
+        """Runs psql against the server and returns the completed process."""
+        env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+        result = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "anyone", "-d", "oxbow",
+             "-X", "-v", "ON_ERROR_STOP=1", *args],
+            input=input, capture_output=True, text=True, env=env, timeout=600)
+        if check and result.returncode != 0:
+            raise AssertionError(f"psql failed ({result.returncode}):\n{result.stderr}\n{self.log()}")
+        return result
+
+
+@pytest.fixture
+def oxbow(tmp_path):
+    server = Oxbow(tmp_path / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_oxbow(tmp_path):
+    """Starts servers with extra flags or environment (for S3)."""
+    servers = []
+
+    def make(extra_args=(), env=None, name="data"):
+        server = Oxbow(tmp_path / name, extra_args, env)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

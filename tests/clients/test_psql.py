@@ -1,0 +1,56 @@
+"""psql, as a new user would drive it: the README session, restart, and \\copy."""
+
+import re
+
+
+def test_readme_session_prints_the_row_and_survives_a_restart(oxbow):
+    out = oxbow.psql("-c", "CREATE TABLE t (id bigint, name text, ts timestamptz); "
+                     "INSERT INTO t VALUES (1,'a',now()); SELECT * FROM t").stdout
+    assert re.search(r"^\s*1 \| a\s+\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out, re.M), out
+    oxbow.restart()
+    out = oxbow.psql("-At", "-c", "SELECT id, name FROM t").stdout
+    assert out.strip() == "1|a"
+
+
+def test_copy_a_million_rows_from_a_csv_file(oxbow, tmp_path):
+    csv = tmp_path / "big.csv"
+    with open(csv, "w") as f:
+        for i in range(1_000_000):
+            f.write(f"{i},name{i % 1000},2024-01-01 00:00:{i % 60:02d}+00\n")
+    oxbow.psql("-c", "CREATE TABLE big (id bigint NOT NULL, name text, ts timestamptz)")
+    out = oxbow.psql("-c", f"\\copy big FROM '{csv}' CSV").stdout
+    assert "COPY 1000000" in out, out
+    out = oxbow.psql("-At", "-c", "SELECT count(*), count(DISTINCT id), max(id) FROM big").stdout
+    assert out.strip() == "1000000|1000000|999999"
+
+
+def test_a_bad_value_rejects_the_whole_copy_with_22p02_and_its_line(oxbow, tmp_path):
+    csv = tmp_path / "bad.csv"
+    lines = [f"{i},ok" for i in range(10_000)]
+    lines[8_999] = "not-a-number,bad"  # line 9,000 of the file
+    csv.write_text("\n".join(lines) + "\n")
+    oxbow.psql("-c", "CREATE TABLE c (id bigint, name text)")
+    oxbow.psql("-c", "INSERT INTO c VALUES (-1, 'before')")
+    result = oxbow.psql("-v", "VERBOSITY=verbose", "-c", f"\\copy c FROM '{csv}' CSV", check=False)
+    assert result.returncode != 0
+    assert "22P02" in result.stderr, result.stderr
+    assert "line 9000" in result.stderr, result.stderr
+    assert "not-a-number" in result.stderr, result.stderr
+    out = oxbow.psql("-At", "-c", "SELECT count(*) FROM c").stdout
+    assert out.strip() == "1", "the failed COPY must not change the table"
+
+
+def test_copy_with_header_and_copy_out_round_trip(oxbow, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("id,name\n1,one\n2,\"two, quoted\"\n3,\n")
+    oxbow.psql("-c", "CREATE TABLE r (id int, name text)")
+    assert "COPY 3" in oxbow.psql("-c", f"\\copy r FROM '{src}' WITH (FORMAT csv, HEADER)").stdout
+    dst = tmp_path / "out.csv"
+    oxbow.psql("-c", f"\\copy (SELECT * FROM r ORDER BY id) TO '{dst}' CSV")
+    assert dst.read_text() == "1,one\n2,\"two, quoted\"\n3,\n"
+
+
+def test_an_error_leaves_the_session_usable(oxbow):
+    result = oxbow.psql("-v", "ON_ERROR_STOP=0", "-c", "SELEC 1", "-c", "SELECT 41 + 1", check=False)
+    assert "42" in result.stdout
+    assert "syntax error" in result.stderr

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs Oxbow's whole test suite. Works on a fresh Debian machine with only Rust installed:
+# it installs what the tests need (Debian packages, a Python venv with the client drivers)
+# idempotently, builds in debug, and runs the unit tests, the wire-protocol and persistence
+# tests, the sqllogictest files, and the client tests (psql, psycopg, deltalake, S3 on moto).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${OXBOW_CACHE:-$HOME/.cache/oxbow}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+export RUST_BACKTRACE=0
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "system packages"
+missing=()
+command -v psql >/dev/null || missing+=(postgresql-client)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+step "python venv"
+venv="$CACHE/venv"
+requirements=tests/clients/requirements.txt
+if ! cmp -s "$requirements" "$venv/.installed" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -r "$requirements"
+  cp "$requirements" "$venv/.installed"
+fi
+
+step "build (debug)"
+cargo build --workspace --all-targets
+export OXBOW_BIN="$CARGO_TARGET_DIR/debug/oxbow"
+
+step "rust tests: unit, protocol, persistence, sqllogictest"
+cargo test --workspace
+
+step "client tests: psql, psycopg, deltalake, S3"
+PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q -p no:cacheprovider tests/clients
+
+step "all tests passed"

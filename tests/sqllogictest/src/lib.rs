@@ -1,0 +1,282 @@
+//! Test harness for Oxbow: starts the real `oxbow` binary on a free port with a fresh data
+//! directory ([`TestServer`]) and speaks to it over pgwire with tokio-postgres, including the
+//! [`sqllogictest`] engine ([`PgSimple`]) the `.slt` files run on.
+//!
+//! The binary is `$OXBOW_BIN`, or `oxbow` next to the test executable's `deps/` directory
+//! (where `cargo build` puts it in the same target directory).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+/// How long a server may take to start listening (a cold debug binary opening many tables).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn oxbow_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("OXBOW_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    dir.join("oxbow")
+}
+
+/// A free loopback port (bound, read, released: the server binds it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running `oxbow` process that is killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    port: u16,
+    data_dir: PathBuf,
+    extra_args: Vec<String>,
+    env: Vec<(String, String)>,
+    /// Keeps the temporary directory alive for the server's lifetime.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh data directory.
+    pub fn start() -> Self {
+        Self::start_with(Vec::new(), Vec::new())
+    }
+
+    /// Starts a server on a fresh data directory with extra flags and environment.
+    pub fn start_with(extra_args: Vec<String>, env: Vec<(String, String)>) -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("oxbow-test-")
+            .tempdir()
+            .expect("temp dir");
+        let mut server = Self {
+            child: None,
+            port: 0,
+            data_dir: tmp.path().join("data"),
+            extra_args,
+            env,
+            _tmp: Some(tmp),
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir.with_file_name("oxbow.log")
+    }
+
+    /// The server log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) {
+        for _attempt in 0..3 {
+            self.port = free_port();
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path())
+                .expect("log file");
+            let mut command = Command::new(oxbow_bin());
+            command
+                .arg("serve")
+                .arg("--pg-listen")
+                .arg(format!("127.0.0.1:{}", self.port))
+                .arg("--data-dir")
+                .arg(&self.data_dir)
+                .args(&self.extra_args)
+                .env("RUST_LOG", std::env::var("OXBOW_TEST_LOG").unwrap_or_else(|_| "info".into()))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log file"))
+                .stderr(log);
+            for (k, v) in &self.env {
+                command.env(k, v);
+            }
+            let mut child = command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", oxbow_bin().display()));
+            let deadline = Instant::now() + START_TIMEOUT;
+            loop {
+                if let Some(status) = child.try_wait().expect("child status") {
+                    // Most likely the port was taken between choosing and binding it.
+                    eprintln!("oxbow exited during startup ({status}); retrying");
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    self.child = Some(child);
+                    return;
+                }
+                if Instant::now() > deadline {
+                    child.kill().ok();
+                    panic!("oxbow did not start within {START_TIMEOUT:?}:\n{}", self.log());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("oxbow failed to start:\n{}", self.log());
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()
+                .ok();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while child.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    child.kill().ok();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            child.wait().ok();
+        }
+    }
+
+    /// Kills the server with SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+
+    /// Stops the server gracefully and starts it again on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn conn_str(&self) -> String {
+        format!("host=127.0.0.1 port={} user=oxbow_test dbname=oxbow", self.port)
+    }
+
+    pub async fn connect(&self) -> Client {
+        let (client, connection) = tokio_postgres::connect(&self.conn_str(), NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to oxbow: {e}\n{}", self.log()));
+        tokio::spawn(async move {
+            connection.await.ok();
+        });
+        client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// An error as `.slt` files see it: `<SQLSTATE>: <message>`, so that files can assert
+/// either (`statement error (42P01)` or a message regex).
+#[derive(Debug)]
+pub struct SltError {
+    pub sqlstate: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for SltError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sqlstate {
+            Some(code) => write!(f, "{code}: {}", self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for SltError {}
+
+impl From<tokio_postgres::Error> for SltError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => SltError {
+                sqlstate: Some(db.code().code().to_string()),
+                message: db.message().to_string(),
+            },
+            None => SltError {
+                sqlstate: None,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+/// The sqllogictest engine over the simple query protocol: every value arrives as text,
+/// exactly as psql would print it.
+pub struct PgSimple {
+    pub client: Client,
+}
+
+#[async_trait]
+impl AsyncDB for PgSimple {
+    type Error = SltError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        let messages = self.client.simple_query(sql).await?;
+        let mut rows = Vec::new();
+        let mut columns = None;
+        let mut affected = 0;
+        for message in messages {
+            match message {
+                SimpleQueryMessage::RowDescription(desc) => columns = Some(desc.len()),
+                SimpleQueryMessage::Row(row) => {
+                    columns.get_or_insert(row.len());
+                    rows.push(
+                        (0..row.len())
+                            .map(|i| match row.get(i) {
+                                None => "NULL".to_string(),
+                                Some("") => "(empty)".to_string(),
+                                Some(v) => v.to_string(),
+                            })
+                            .collect(),
+                    );
+                }
+                SimpleQueryMessage::CommandComplete(n) => affected = n,
+                _ => {}
+            }
+        }
+        Ok(match columns {
+            Some(n) => DBOutput::Rows {
+                types: vec![DefaultColumnType::Any; n],
+                rows,
+            },
+            None => DBOutput::StatementComplete(affected),
+        })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "oxbow-simple"
+    }
+
+    async fn sleep(dur: Duration) {
+        tokio::time::sleep(dur).await;
+    }
+
+    fn error_sql_state(err: &SltError) -> Option<String> {
+        err.sqlstate.clone()
+    }
+}
