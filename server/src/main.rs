@@ -32,6 +32,9 @@ use tracing_subscriber::EnvFilter;
 use crate::config::ServeConfig;
 use crate::frontend::Frontend;
 
+/// Used when `RUST_LOG` is not set. deltalake's kernel logs every snapshot and scan at info.
+const DEFAULT_LOG_FILTER: &str = "info,buoyant_kernel=warn,delta_kernel=warn,deltalake_core=warn";
+
 #[derive(Debug, Parser)]
 #[command(name = "oxbow", version, about = "Real-time analytics database speaking the PostgreSQL protocol")]
 #[command(args_conflicts_with_subcommands = true)]
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();

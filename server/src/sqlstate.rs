@@ -197,6 +197,15 @@ fn execution_error(message: &str) -> (&'static str, String) {
 }
 
 fn arrow_error(e: &ArrowError) -> (&'static str, String) {
+    if let ArrowError::InvalidArgumentError(m) = e
+        && m.contains("non-nullable")
+    {
+        // Raised when DataFusion builds an INSERT's rows against the table's NOT NULL columns.
+        return (
+            code::NOT_NULL_VIOLATION,
+            format!("null value violates not-null constraint: {m}"),
+        );
+    }
     let code = match e {
         ArrowError::ExternalError(inner) => return classify(inner.as_ref()),
         ArrowError::CastError(_) | ArrowError::ParseError(_) | ArrowError::CsvError(_) => {

@@ -102,10 +102,13 @@ impl TestServer {
                 .arg("--data-dir")
                 .arg(&self.data_dir)
                 .args(&self.extra_args)
-                .env("RUST_LOG", std::env::var("OXBOW_TEST_LOG").unwrap_or_else(|_| "info".into()))
+                .env_remove("RUST_LOG")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log file"))
                 .stderr(log);
+            if let Ok(filter) = std::env::var("OXBOW_TEST_LOG") {
+                command.env("RUST_LOG", filter);
+            }
             for (k, v) in &self.env {
                 command.env(k, v);
             }
