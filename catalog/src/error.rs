@@ -10,7 +10,9 @@ pub enum Error {
     #[error("schema \"{0}\" already exists")]
     SchemaExists(String),
 
-    #[error("cannot drop schema \"{schema}\" because other objects depend on it ({objects} tables or views)")]
+    #[error(
+        "cannot drop schema \"{schema}\" because other objects depend on it ({objects} tables or views)"
+    )]
     SchemaNotEmpty { schema: String, objects: usize },
 
     #[error("relation \"{0}\" does not exist")]
@@ -20,7 +22,10 @@ pub enum Error {
     RelationExists(String),
 
     #[error("\"{name}\" is not a {expected}")]
-    WrongObjectType { name: String, expected: &'static str },
+    WrongObjectType {
+        name: String,
+        expected: &'static str,
+    },
 
     #[error("type \"{0}\" is not supported")]
     UnsupportedType(String),

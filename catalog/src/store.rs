@@ -163,7 +163,11 @@ impl Catalog {
         let key = name.key();
         let txn = self.db.begin_write()?;
         {
-            if txn.open_table(SCHEMAS)?.get(name.schema.as_str())?.is_none() {
+            if txn
+                .open_table(SCHEMAS)?
+                .get(name.schema.as_str())?
+                .is_none()
+            {
                 return Err(Error::SchemaNotFound(name.schema.clone()));
             }
             if txn.open_table(TABLES)?.get(key.as_str())?.is_some()
@@ -242,7 +246,10 @@ fn schema_range(schema: &str) -> (String, String) {
     (format!("{schema}\u{0}"), format!("{schema}\u{1}"))
 }
 
-fn count_in_schema(table: &impl ReadableTable<&'static str, &'static str>, schema: &str) -> Result<usize> {
+fn count_in_schema(
+    table: &impl ReadableTable<&'static str, &'static str>,
+    schema: &str,
+) -> Result<usize> {
     let (start, end) = schema_range(schema);
     Ok(table.range(start.as_str()..end.as_str())?.count())
 }

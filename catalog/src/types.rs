@@ -26,9 +26,14 @@ pub enum SqlType {
     BigInt,
     Real,
     DoublePrecision,
-    Numeric { precision: u8, scale: i8 },
+    Numeric {
+        precision: u8,
+        scale: i8,
+    },
     Text,
-    Varchar { max_len: Option<u32> },
+    Varchar {
+        max_len: Option<u32>,
+    },
     Bytea,
     Date,
     Timestamp,
@@ -125,7 +130,11 @@ mod tests {
             SqlType::TimestampTz,
         ];
         for t in types {
-            assert_eq!(SqlType::from_arrow(&t.arrow_type()), Some(t.clone()), "{t:?}");
+            assert_eq!(
+                SqlType::from_arrow(&t.arrow_type()),
+                Some(t.clone()),
+                "{t:?}"
+            );
         }
     }
 

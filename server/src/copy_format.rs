@@ -11,7 +11,9 @@ use std::sync::{Arc, LazyLock};
 
 use arrow_csv::ReaderBuilder;
 use bytes::Bytes;
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::sql::sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, CopyOption};
@@ -75,7 +77,9 @@ impl CopyFormat {
                 kind = match name.value.to_ascii_lowercase().as_str() {
                     "text" => CopyKind::Text,
                     "csv" => CopyKind::Csv,
-                    other => return Err(ServerError::Unsupported(format!("COPY format \"{other}\""))),
+                    other => {
+                        return Err(ServerError::Unsupported(format!("COPY format \"{other}\"")));
+                    }
                 };
             }
         }
@@ -91,7 +95,8 @@ impl CopyFormat {
                 CopyOption::Header(h) => format.header = *h,
                 CopyOption::Quote(c) => format.quote = single_byte(*c, "QUOTE")?,
                 CopyOption::Escape(c) => format.escape = single_byte(*c, "ESCAPE")?,
-                CopyOption::Encoding(e) if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
+                CopyOption::Encoding(e)
+                    if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
                 other => return Err(ServerError::Unsupported(format!("COPY option {other}"))),
             }
         }
@@ -104,9 +109,17 @@ impl CopyFormat {
                     for o in csv {
                         match o {
                             CopyLegacyCsvOption::Header => format.header = true,
-                            CopyLegacyCsvOption::Quote(c) => format.quote = single_byte(*c, "QUOTE")?,
-                            CopyLegacyCsvOption::Escape(c) => format.escape = single_byte(*c, "ESCAPE")?,
-                            other => return Err(ServerError::Unsupported(format!("COPY option {other}"))),
+                            CopyLegacyCsvOption::Quote(c) => {
+                                format.quote = single_byte(*c, "QUOTE")?
+                            }
+                            CopyLegacyCsvOption::Escape(c) => {
+                                format.escape = single_byte(*c, "ESCAPE")?
+                            }
+                            other => {
+                                return Err(ServerError::Unsupported(format!(
+                                    "COPY option {other}"
+                                )));
+                            }
                         }
                     }
                 }
@@ -124,7 +137,9 @@ fn single_byte(c: char, option: &str) -> Result<u8, ServerError> {
     if c.is_ascii() {
         Ok(c as u8)
     } else {
-        Err(ServerError::Unsupported(format!("COPY {option} must be a single one-byte character")))
+        Err(ServerError::Unsupported(format!(
+            "COPY {option} must be a single one-byte character"
+        )))
     }
 }
 
@@ -191,8 +206,11 @@ pub fn decode(
         }
         first_line += batch.num_rows();
         batches.push(
-            RecordBatch::try_new(Arc::clone(&out_schema), arrays)
-                .map_err(|e| ServerError::InvalidCopyData { message: e.to_string() })?,
+            RecordBatch::try_new(Arc::clone(&out_schema), arrays).map_err(|e| {
+                ServerError::InvalidCopyData {
+                    message: e.to_string(),
+                }
+            })?,
         );
     }
     Ok(batches)
@@ -238,8 +256,10 @@ pub fn parse_bytea(s: &str) -> Option<Vec<u8>> {
 }
 
 static ARROW_PARSE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)Error while parsing value '(.*)' as type '[^']*' for column (\d+) at line (\d+)")
-        .expect("valid regex")
+    Regex::new(
+        r"(?s)Error while parsing value '(.*)' as type '[^']*' for column (\d+) at line (\d+)",
+    )
+    .expect("valid regex")
 });
 
 static ARROW_FIELD_COUNT: LazyLock<Regex> = LazyLock::new(|| {
@@ -268,10 +288,17 @@ fn copy_error(arrow_message: &str, table: &str, columns: &[TargetColumn]) -> Ser
     if let Some(c) = ARROW_FIELD_COUNT.captures(arrow_message) {
         // This message of arrow-csv (from csv-core) already counts from 1.
         let line = c[1].parse::<usize>().unwrap_or(0);
-        let (expected, got): (usize, usize) = (c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0));
-        let what = if got < expected { "missing data for a column" } else { "extra data after last expected column" };
+        let (expected, got): (usize, usize) =
+            (c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0));
+        let what = if got < expected {
+            "missing data for a column"
+        } else {
+            "extra data after last expected column"
+        };
         return ServerError::InvalidCopyData {
-            message: format!("{what} (COPY {table}, line {line}: expected {expected} columns, got {got})"),
+            message: format!(
+                "{what} (COPY {table}, line {line}: expected {expected} columns, got {got})"
+            ),
         };
     }
     ServerError::InvalidCopyData {
@@ -351,7 +378,11 @@ fn unescape_text(field: &str) -> std::borrow::Cow<'_, str> {
             }
             b'x' if i < bytes.len() && bytes[i].is_ascii_hexdigit() => {
                 let end = (i + 2).min(bytes.len());
-                let hex_end = (i..end).take_while(|&j| bytes[j].is_ascii_hexdigit()).last().unwrap_or(i) + 1;
+                let hex_end = (i..end)
+                    .take_while(|&j| bytes[j].is_ascii_hexdigit())
+                    .last()
+                    .unwrap_or(i)
+                    + 1;
                 let value = u8::from_str_radix(&field[i..hex_end], 16).unwrap_or(0);
                 out.push(value);
                 i = hex_end;
@@ -416,7 +447,10 @@ impl CopyEncoder {
     fn value(&self, column: &ArrayRef, formatter: &ArrayFormatter, row: usize) -> String {
         match column.data_type() {
             DataType::Boolean => {
-                let b = column.as_any().downcast_ref::<BooleanArray>().expect("boolean");
+                let b = column
+                    .as_any()
+                    .downcast_ref::<BooleanArray>()
+                    .expect("boolean");
                 if b.value(row) { "t" } else { "f" }.to_string()
             }
             DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
@@ -484,8 +518,14 @@ mod tests {
 
     fn columns() -> Vec<TargetColumn> {
         vec![
-            TargetColumn { field: Field::new("id", DataType::Int64, false), pg_type: "bigint".into() },
-            TargetColumn { field: Field::new("name", DataType::Utf8, true), pg_type: "text".into() },
+            TargetColumn {
+                field: Field::new("id", DataType::Int64, false),
+                pg_type: "bigint".into(),
+            },
+            TargetColumn {
+                field: Field::new("name", DataType::Utf8, true),
+                pg_type: "text".into(),
+            },
         ]
     }
 
@@ -507,7 +547,10 @@ mod tests {
         format.header = true;
         let err = decode(b"id,name\n1,a\n2,b\nx3,c\n", &format, "t", &columns()).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("invalid input syntax for type bigint: \"x3\""), "{message}");
+        assert!(
+            message.contains("invalid input syntax for type bigint: \"x3\""),
+            "{message}"
+        );
         assert!(message.contains("line 4"), "{message}");
         assert!(message.contains("column id"), "{message}");
     }
@@ -525,7 +568,11 @@ mod tests {
     fn text_format_unescapes_and_keeps_null_apart_from_empty() {
         let format = CopyFormat::new(CopyKind::Text);
         let batches = decode(b"1\ta\\tb\n2\t\\N\n3\t\n", &format, "t", &columns()).unwrap();
-        let names = batches[0].column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        let names = batches[0]
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
         assert_eq!(names.value(0), "a\tb");
         assert!(names.is_null(1));
     }
@@ -544,7 +591,9 @@ mod tests {
             ],
         )
         .unwrap();
-        let rows = CopyEncoder::new(CopyFormat::new(CopyKind::Text)).encode(&batch).unwrap();
+        let rows = CopyEncoder::new(CopyFormat::new(CopyKind::Text))
+            .encode(&batch)
+            .unwrap();
         assert_eq!(rows[0].as_ref(), b"1\ta\\tb\n");
         assert_eq!(rows[1].as_ref(), b"2\t\\N\n");
     }

@@ -36,7 +36,11 @@ use crate::frontend::Frontend;
 const DEFAULT_LOG_FILTER: &str = "info,buoyant_kernel=warn,delta_kernel=warn,deltalake_core=warn";
 
 #[derive(Debug, Parser)]
-#[command(name = "oxbow", version, about = "Real-time analytics database speaking the PostgreSQL protocol")]
+#[command(
+    name = "oxbow",
+    version,
+    about = "Real-time analytics database speaking the PostgreSQL protocol"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -57,7 +61,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -65,7 +70,10 @@ fn main() -> ExitCode {
         Some(Command::Serve(config)) => config,
         None => cli.serve,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             error!(error = %e, "cannot start the async runtime");
@@ -84,8 +92,12 @@ fn main() -> ExitCode {
 
 async fn serve(config: ServeConfig) -> Result<(), String> {
     deltalake::aws::register_handlers(None);
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     let lake = match &config.lake {
         Some(url) => LakeRoot::from_url(url),
         None => LakeRoot::local(&config.data_dir),
@@ -93,7 +105,12 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let db = Database::open(&config.data_dir.join("catalog.redb"), lake)
         .await
-        .map_err(|e| format!("cannot open the database in {}: {e}", config.data_dir.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot open the database in {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
     let base = session::base_context(Arc::clone(&db))
         .await
         .map_err(|e| format!("cannot set up the SQL session: {e}"))?;

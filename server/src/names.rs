@@ -19,16 +19,15 @@ pub fn ident(ident: &Ident) -> String {
 
 /// The schema unqualified names resolve to in this session.
 pub fn current_schema(ctx: &SessionContext) -> String {
-    ctx.state()
-        .config_options()
-        .catalog
-        .default_schema
-        .clone()
+    ctx.state().config_options().catalog.default_schema.clone()
 }
 
 /// `[catalog.][schema.]name` as a catalog object name; the catalog part, if any, is ignored
 /// because an Oxbow server holds one database.
-pub fn object_name(name: &ast::ObjectName, ctx: &SessionContext) -> Result<ObjectName, ServerError> {
+pub fn object_name(
+    name: &ast::ObjectName,
+    ctx: &SessionContext,
+) -> Result<ObjectName, ServerError> {
     let parts = name
         .0
         .iter()

@@ -10,7 +10,11 @@ use crate::frontend::Frontend;
 
 /// Accepts connections until `shutdown` completes. Connections still open then are dropped
 /// with the runtime: every acknowledged statement has already committed, so none is lost.
-pub async fn run(listener: TcpListener, frontend: Arc<Frontend>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    listener: TcpListener,
+    frontend: Arc<Frontend>,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut next_id: u64 = 0;
     loop {

@@ -50,7 +50,11 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
         vec![],
         DataType::Utf8,
         Volatility::Immutable,
-        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(banner.clone()))))),
+        Arc::new(move |_| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                banner.clone(),
+            ))))
+        }),
     ));
     register_views(&db, &ctx).await?;
     Ok(ctx)

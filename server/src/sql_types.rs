@@ -47,7 +47,10 @@ pub fn sql_type(data_type: &DataType) -> Result<SqlType, ServerError> {
 
 fn numeric(info: &ExactNumberInfo) -> Result<SqlType, ServerError> {
     let (precision, scale) = match info {
-        ExactNumberInfo::None => (DEFAULT_NUMERIC_PRECISION as u64, DEFAULT_NUMERIC_SCALE as i64),
+        ExactNumberInfo::None => (
+            DEFAULT_NUMERIC_PRECISION as u64,
+            DEFAULT_NUMERIC_SCALE as i64,
+        ),
         ExactNumberInfo::Precision(p) => (*p, 0),
         ExactNumberInfo::PrecisionAndScale(p, s) => (*p, *s),
     };
@@ -97,7 +100,13 @@ mod tests {
             ("bigint", SqlType::BigInt),
             ("real", SqlType::Real),
             ("double precision", SqlType::DoublePrecision),
-            ("numeric(12,2)", SqlType::Numeric { precision: 12, scale: 2 }),
+            (
+                "numeric(12,2)",
+                SqlType::Numeric {
+                    precision: 12,
+                    scale: 2,
+                },
+            ),
             ("text", SqlType::Text),
             ("varchar(20)", SqlType::Varchar { max_len: Some(20) }),
             ("bytea", SqlType::Bytea),

@@ -257,7 +257,9 @@ mod tests {
     #[test]
     fn arrow_cast_failures_are_bad_input_values() {
         let e = DataFusionError::ArrowError(
-            Box::new(ArrowError::CastError("Cannot cast string 'x' to value of Int64 type".into())),
+            Box::new(ArrowError::CastError(
+                "Cannot cast string 'x' to value of Int64 type".into(),
+            )),
             None,
         );
         assert_eq!(classify(&e).0, "22P02");

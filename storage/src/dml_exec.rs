@@ -25,8 +25,12 @@ use crate::LakeTable;
 #[derive(Debug, Clone)]
 pub enum DmlOp {
     /// Appends every row `input` produces, as one commit.
-    Append { input: Arc<dyn ExecutionPlan> },
-    Delete { predicate: Option<Expr> },
+    Append {
+        input: Arc<dyn ExecutionPlan>,
+    },
+    Delete {
+        predicate: Option<Expr>,
+    },
     Update {
         assignments: Vec<(String, Expr)>,
         predicate: Option<Expr>,

@@ -14,7 +14,9 @@ pub enum Error {
         source: deltalake::DeltaTableError,
     },
 
-    #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
     NotNullViolation { table: String, column: String },
 
     #[error("invalid lakehouse location {location}: {reason}")]

@@ -116,7 +116,13 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let local = LakeRoot::local(dir.path()).unwrap();
-        assert!(local.table_url("tables/s/t").unwrap().path().ends_with("/tables/s/t/"));
+        assert!(
+            local
+                .table_url("tables/s/t")
+                .unwrap()
+                .path()
+                .ends_with("/tables/s/t/")
+        );
     }
 
     #[test]

@@ -134,16 +134,18 @@ impl LakeTable {
         if let Some(predicate) = predicate {
             builder = builder.with_predicate(predicate);
         }
-        let (table, metrics) = builder
-            .await
-            .map_err(|e| Error::delta(&self.def.name, e))?;
+        let (table, metrics) = builder.await.map_err(|e| Error::delta(&self.def.name, e))?;
         *self.state.write().await = table;
         Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
     }
 
     /// Sets `assignments` on the rows matching `predicate` (all rows when `None`) in one commit.
     #[instrument(skip_all, fields(table = %self.def.name))]
-    pub async fn update(&self, assignments: Vec<(String, Expr)>, predicate: Option<Expr>) -> Result<u64> {
+    pub async fn update(
+        &self,
+        assignments: Vec<(String, Expr)>,
+        predicate: Option<Expr>,
+    ) -> Result<u64> {
         let _guard = self.write_lock.lock().await;
         let table = self.snapshot().await;
         let mut builder = table.update();
@@ -153,9 +155,7 @@ impl LakeTable {
         if let Some(predicate) = predicate {
             builder = builder.with_predicate(predicate);
         }
-        let (table, metrics) = builder
-            .await
-            .map_err(|e| Error::delta(&self.def.name, e))?;
+        let (table, metrics) = builder.await.map_err(|e| Error::delta(&self.def.name, e))?;
         *self.state.write().await = table;
         Ok(metrics.num_updated_rows as u64)
     }

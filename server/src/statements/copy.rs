@@ -194,9 +194,9 @@ impl CopyHandler for CopyInHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut slot = self.slot.lock();
-        let copy = slot
-            .as_mut()
-            .ok_or_else(|| ServerError::Unsupported("COPY data outside of COPY FROM STDIN".into()))?;
+        let copy = slot.as_mut().ok_or_else(|| {
+            ServerError::Unsupported("COPY data outside of COPY FROM STDIN".into())
+        })?;
         copy.data.extend_from_slice(&copy_data.data);
         Ok(())
     }
@@ -207,11 +207,9 @@ impl CopyHandler for CopyInHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let copy = self
-            .slot
-            .lock()
-            .take()
-            .ok_or_else(|| ServerError::Unsupported("COPY done outside of COPY FROM STDIN".into()))?;
+        let copy = self.slot.lock().take().ok_or_else(|| {
+            ServerError::Unsupported("COPY done outside of COPY FROM STDIN".into())
+        })?;
         let rows = load(copy).await?;
         client
             .send(PgWireBackendMessage::CommandComplete(
@@ -285,6 +283,9 @@ fn widen(
             .into());
         }
     }
-    RecordBatch::try_new(Arc::new(schema.clone()), arrays)
-        .map_err(|e| ServerError::InvalidCopyData { message: e.to_string() })
+    RecordBatch::try_new(Arc::new(schema.clone()), arrays).map_err(|e| {
+        ServerError::InvalidCopyData {
+            message: e.to_string(),
+        }
+    })
 }

@@ -73,7 +73,9 @@ pub async fn execute(
                     other => return Err(ServerError::Unsupported(format!("DROP {other}"))),
                 }
             }
-            Ok(Response::Execution(Tag::new(&format!("DROP {object_type}"))))
+            Ok(Response::Execution(Tag::new(&format!(
+                "DROP {object_type}"
+            ))))
         }
         Statement::Truncate(truncate) => {
             // Resolve every name first so that a missing table truncates nothing.
@@ -161,9 +163,9 @@ async fn create_table_as(
 ) -> Result<Response, ServerError> {
     let plan = ctx
         .state()
-        .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(Box::new(
-            query.clone(),
-        )))))
+        .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
+            Box::new(query.clone()),
+        ))))
         .await?;
     let df = ctx.execute_logical_plan(plan).await?;
     let columns = df
@@ -180,12 +182,13 @@ async fn create_table_as(
             })
         })
         .collect::<Result<Vec<_>, ServerError>>()?;
-    if !db.create_table(name.clone(), columns, if_not_exists).await? {
+    if !db
+        .create_table(name.clone(), columns, if_not_exists)
+        .await?
+    {
         return Ok(Response::Execution(Tag::new("CREATE TABLE AS")));
     }
-    let table = db
-        .table(&name)
-        .expect("a table just created is registered");
+    let table = db.table(&name).expect("a table just created is registered");
     let batches = df.collect().await?;
     let schema = table.lake().arrow_schema().await?;
     let batches = batches
@@ -215,7 +218,8 @@ pub fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Se
         .map(|(column, field)| cast(column, field.data_type()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(datafusion::error::DataFusionError::from)?;
-    Ok(RecordBatch::try_new(schema.clone(), columns).map_err(datafusion::error::DataFusionError::from)?)
+    Ok(RecordBatch::try_new(schema.clone(), columns)
+        .map_err(datafusion::error::DataFusionError::from)?)
 }
 
 async fn create_view(

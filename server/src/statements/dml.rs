@@ -61,7 +61,11 @@ pub async fn execute_plan(
     run(kind, plan, ctx).await
 }
 
-async fn run(kind: DmlKind, plan: LogicalPlan, ctx: &SessionContext) -> Result<Response, ServerError> {
+async fn run(
+    kind: DmlKind,
+    plan: LogicalPlan,
+    ctx: &SessionContext,
+) -> Result<Response, ServerError> {
     let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
     let rows: u64 = batches
         .iter()

@@ -64,7 +64,9 @@ impl OxbowStatements {
             | Statement::Drop { .. }
             | Statement::Truncate(_) => ddl::execute(&self.db, statement, ctx).await,
             Statement::ShowTables { .. } => ddl::show_tables(ctx, client).await,
-            Statement::Copy { .. } => copy::execute(&self.db, &self.copy_in, statement, ctx, client).await,
+            Statement::Copy { .. } => {
+                copy::execute(&self.db, &self.copy_in, statement, ctx, client).await
+            }
             _ => return None,
         };
         Some(result.map_err(Into::into))
@@ -87,7 +89,11 @@ impl QueryHook for OxbowStatements {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if let Some(kind) = dml::DmlKind::of(statement) {
-            return Some(dml::execute_statement(kind, statement, ctx).await.map_err(Into::into));
+            return Some(
+                dml::execute_statement(kind, statement, ctx)
+                    .await
+                    .map_err(Into::into),
+            );
         }
         self.execute(statement, ctx, client).await
     }
@@ -110,7 +116,11 @@ impl QueryHook for OxbowStatements {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if let Some(kind) = dml::DmlKind::of(statement) {
-            return Some(dml::execute_plan(kind, plan, params, ctx).await.map_err(Into::into));
+            return Some(
+                dml::execute_plan(kind, plan, params, ctx)
+                    .await
+                    .map_err(Into::into),
+            );
         }
         self.execute(statement, ctx, client).await
     }

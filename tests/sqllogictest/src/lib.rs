@@ -22,7 +22,10 @@ pub fn oxbow_bin() -> PathBuf {
         return PathBuf::from(bin);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     dir.join("oxbow")
 }
 
@@ -128,7 +131,10 @@ impl TestServer {
                 }
                 if Instant::now() > deadline {
                     child.kill().ok();
-                    panic!("oxbow did not start within {START_TIMEOUT:?}:\n{}", self.log());
+                    panic!(
+                        "oxbow did not start within {START_TIMEOUT:?}:\n{}",
+                        self.log()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -171,7 +177,10 @@ impl TestServer {
     }
 
     pub fn conn_str(&self) -> String {
-        format!("host=127.0.0.1 port={} user=oxbow_test dbname=oxbow", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=oxbow_test dbname=oxbow",
+            self.port
+        )
     }
 
     pub async fn connect(&self) -> Client {

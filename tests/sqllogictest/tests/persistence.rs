@@ -27,10 +27,17 @@ async fn tables_views_and_rows_survive_a_restart() {
         .unwrap();
     let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(got, vec![(1, "a".to_string()), (3, "c".to_string())]);
-    let n: i64 = client.query_one("SELECT n FROM s.v", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT n FROM s.v", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2, "the view is planned again after a restart");
     // The restarted server keeps accepting writes to the reopened table.
-    client.execute("INSERT INTO s.t VALUES (4, 'd', NULL)", &[]).await.unwrap();
+    client
+        .execute("INSERT INTO s.t VALUES (4, 'd', NULL)", &[])
+        .await
+        .unwrap();
     let n: i64 = client
         .query_one("SELECT count(*) FROM s.t", &[])
         .await
@@ -54,7 +61,19 @@ async fn a_dropped_table_stays_dropped_and_its_name_is_reusable() {
     }
     server.restart();
     let client = server.connect().await;
-    let v: String = client.query_one("SELECT other FROM t", &[]).await.unwrap().get(0);
+    let v: String = client
+        .query_one("SELECT other FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(v, "x");
-    assert!(!server.data_dir().join("tables/public/t/_delta_log").read_dir().unwrap().next().is_none());
+    assert!(
+        !server
+            .data_dir()
+            .join("tables/public/t/_delta_log")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }

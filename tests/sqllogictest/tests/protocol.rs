@@ -25,7 +25,10 @@ async fn parameters_bind_through_the_extended_protocol() {
         assert_eq!(n, 1);
     }
     let rows = client
-        .query("SELECT name, score FROM p WHERE id >= $1 ORDER BY id", &[&3i64])
+        .query(
+            "SELECT name, score FROM p WHERE id >= $1 ORDER BY id",
+            &[&3i64],
+        )
         .await
         .unwrap();
     let got: Vec<(String, f64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -50,9 +53,16 @@ async fn errors_carry_their_sqlstate_and_the_connection_survives() {
     assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR));
     let err = client.query("SELECT * FROM nope", &[]).await.unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE));
-    let err = client.batch_execute("SELECT * FROM nope").await.unwrap_err();
+    let err = client
+        .batch_execute("SELECT * FROM nope")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE));
-    let one: i64 = client.query_one("SELECT 1::bigint", &[]).await.unwrap().get(0);
+    let one: i64 = client
+        .query_one("SELECT 1::bigint", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(one, 1);
 }
 
@@ -88,7 +98,11 @@ async fn copy_in_commits_all_rows_or_none() {
     let message = err.as_db_error().unwrap().message().to_string();
     assert!(message.contains("line 101"), "{message}");
 
-    let n: i64 = client.query_one("SELECT count(*) FROM c", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM c", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 10_000, "the failed COPY wrote nothing");
 }
 

@@ -22,9 +22,7 @@ fn slt_files(filter: Option<&str>) -> Vec<PathBuf> {
 
 #[tokio::main]
 async fn main() {
-    let filter = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'));
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let complete = std::env::var("SLT_COMPLETE").is_ok();
     let mut failures = Vec::new();
     let files = slt_files(filter.as_deref());
@@ -64,7 +62,10 @@ async fn main() {
         match result {
             Ok(()) => println!("ok    {name}"),
             Err(e) => {
-                println!("FAIL  {name}\n{e}\n--- server log ---\n{}", tail(&server.log(), 40));
+                println!(
+                    "FAIL  {name}\n{e}\n--- server log ---\n{}",
+                    tail(&server.log(), 40)
+                );
                 failures.push(name);
             }
         }
@@ -73,7 +74,11 @@ async fn main() {
         "\n{} slt files, {} failed{}",
         files.len(),
         failures.len(),
-        if failures.is_empty() { String::new() } else { format!(": {}", failures.join(", ")) }
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", failures.join(", "))
+        }
     );
     if !failures.is_empty() {
         std::process::exit(1);
