@@ -15,7 +15,7 @@ pub mod store;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use model::{ColumnDef, ObjectName, TableDef, ViewDef};
+pub use model::{ColumnDef, ObjectName, TableDef, TableOptions, ViewDef};
 pub use store::Catalog;
 pub use types::SqlType;
 

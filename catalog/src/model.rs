@@ -43,7 +43,7 @@ pub struct ColumnDef {
     pub nullable: bool,
 }
 
-/// A table: its columns and where its Delta table lives.
+/// A table: its columns, where its Delta table lives, and how its hot tier behaves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableDef {
     /// Stable identity of the table, kept across renames; used as the Delta `txn` app id.
@@ -52,6 +52,32 @@ pub struct TableDef {
     pub columns: Vec<ColumnDef>,
     /// Path of the Delta table relative to the lakehouse root.
     pub location: String,
+    #[serde(default)]
+    pub options: TableOptions,
+}
+
+/// Per-table settings of the hot tier (`CREATE TABLE ... WITH (...)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TableOptions {
+    /// Hot rows older than this are flushed to Delta (`flush_interval = '10s'`).
+    pub flush_interval_ms: u64,
+    /// A table with this many hot rows is flushed (`flush_rows = 1000000`). Together with the
+    /// interval this sets the size of the Parquet files the lakehouse tier gets.
+    pub flush_rows: u64,
+    /// The column holding event time (`time_column = 'ts'`): hot batches keep its min/max so
+    /// that time filters skip them.
+    pub time_column: Option<String>,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        Self {
+            flush_interval_ms: 10_000,
+            flush_rows: 1_000_000,
+            time_column: None,
+        }
+    }
 }
 
 impl TableDef {

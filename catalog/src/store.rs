@@ -20,7 +20,7 @@ const TABLES: TableDefinition<&str, &str> = TableDefinition::new("tables");
 const VIEWS: TableDefinition<&str, &str> = TableDefinition::new("views");
 
 /// Schemas that belong to the system and cannot be created or dropped by users.
-const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema"];
+const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "oxbow"];
 
 pub struct Catalog {
     db: Database,
@@ -276,6 +276,7 @@ mod tests {
             id: format!("id-{name}"),
             location: TableDef::default_location(&name),
             name,
+            options: Default::default(),
             columns: vec![ColumnDef {
                 name: "id".into(),
                 sql_type: SqlType::BigInt,

@@ -22,4 +22,9 @@ pub struct ServeConfig {
     /// variables). Defaults to the data directory.
     #[arg(long, env = "OXBOW_LAKE")]
     pub lake: Option<String>,
+
+    /// Memory the hot tier of all tables may hold, in MiB. Past it the largest tables are
+    /// flushed first and writers wait (backpressure) rather than fail.
+    #[arg(long, env = "OXBOW_HOT_MEMORY_MB", default_value_t = 1024)]
+    pub hot_memory_mb: usize,
 }

@@ -18,6 +18,7 @@ use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandl
 use pgwire::error::PgWireError;
 use tracing::debug;
 
+use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
 use crate::statements::{CopyInHandler, CopyInSlot, OxbowStatements};
 
@@ -57,8 +58,14 @@ impl Frontend {
             Arc::new(SetShowHook),
             Arc::new(CursorStatementHook),
         ];
+        let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
         Connection {
-            session: Arc::new(DfSessionService::new_with_hooks(ctx, hooks)),
+            simple: Arc::new(OxbowSimpleQuery {
+                inner: Arc::clone(&session),
+                ctx,
+                db: Arc::clone(&self.db),
+            }),
+            session,
             copy_in: Arc::new(CopyInHandler::new(copy_in)),
             startup: Arc::clone(&self.startup),
             cancel: Arc::clone(&self.cancel),
@@ -91,6 +98,7 @@ impl ErrorHandler for SqlStateErrors {
 }
 
 pub struct Connection {
+    simple: Arc<OxbowSimpleQuery>,
     session: Arc<DfSessionService>,
     copy_in: Arc<CopyInHandler>,
     startup: Arc<Startup>,
@@ -99,7 +107,7 @@ pub struct Connection {
 
 impl PgWireServerHandlers for Connection {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        Arc::clone(&self.session)
+        Arc::clone(&self.simple)
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {

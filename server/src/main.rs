@@ -3,9 +3,11 @@
 //! # Layout
 //! - [`config`]: the `serve` settings (flags and `OXBOW_*` environment variables).
 //! - [`server`]: the accept loop and shutdown.
-//! - [`frontend`]: pgwire handlers per connection (startup, queries, COPY, errors, cancel).
+//! - [`frontend`]: pgwire handlers per connection (startup, queries, COPY, errors, cancel);
+//!   [`simple_query`]: `FLUSH TABLE` in front of the simple-query path.
 //! - [`session`]: the DataFusion session each connection starts from.
-//! - [`statements`]: the statements Oxbow runs itself (DDL, DML tags, COPY, SHOW TABLES).
+//! - [`statements`]: the statements Oxbow runs itself (DDL, DML tags, COPY, SHOW TABLES);
+//!   [`table_options`]: `CREATE TABLE ... WITH (...)`.
 //! - [`copy_format`]: COPY's text and CSV formats.
 //! - [`sqlstate`]: the one mapping of errors to SQLSTATE codes.
 
@@ -17,14 +19,16 @@ mod names;
 mod server;
 mod session;
 mod sql_types;
+mod simple_query;
 mod sqlstate;
 mod statements;
+mod table_options;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use oxbow_storage::{Database, LakeRoot};
+use oxbow_storage::{Database, DatabaseConfig, LakeRoot};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
@@ -103,8 +107,12 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         None => LakeRoot::local(&config.data_dir),
     }
     .map_err(|e| e.to_string())?;
-    let db = Database::open(&config.data_dir.join("catalog.redb"), lake)
-        .await
+    let db = Database::open(DatabaseConfig {
+        data_dir: config.data_dir.clone(),
+        lake,
+        hot_memory_limit: config.hot_memory_mb * 1024 * 1024,
+    })
+    .await
         .map_err(|e| {
             format!(
                 "cannot open the database in {}: {e}",
@@ -129,8 +137,9 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         addr.ip(),
         addr.port()
     );
-    let frontend = Arc::new(Frontend::new(db, base));
+    let frontend = Arc::new(Frontend::new(Arc::clone(&db), base));
     server::run(listener, frontend, server::shutdown_signal()).await;
+    db.shutdown().await;
     info!("stopped");
     Ok(())
 }

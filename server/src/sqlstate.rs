@@ -107,7 +107,7 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         S::Catalog(inner) => (catalog_code(inner), inner.to_string()),
         S::NotNullViolation { .. } => (code::NOT_NULL_VIOLATION, e.to_string()),
         S::DataFusion(inner) => datafusion_error(inner),
-        S::Io { .. } => (code::IO_ERROR, e.to_string()),
+        S::Io { .. } | S::Wal(_) => (code::IO_ERROR, e.to_string()),
         S::Delta { .. } | S::InvalidLocation { .. } => (code::INTERNAL_ERROR, e.to_string()),
     }
 }

@@ -1,6 +1,8 @@
 //! [`Database`]: the catalog plus every open table and view, and the DataFusion
 //! [`CatalogProvider`] that lets queries see them.
 //!
+//! Opening a database replays the WAL into the hot tier; closing it flushes every table.
+//!
 //! DDL is serialised by one lock and ordered so that a failure leaves nothing half-made:
 //! - `CREATE TABLE` writes the Delta table first and registers it in the catalog last; if the
 //!   catalog refuses, the new files are removed again.
@@ -8,7 +10,7 @@
 //!   between belong to no table and are cleared when a table of that name is created again.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -16,16 +18,24 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider};
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use futures::{StreamExt, TryStreamExt};
-use oxbow_catalog::{Catalog, ColumnDef, ObjectName, TableDef, ViewDef};
+use oxbow_catalog::{Catalog, ColumnDef, ObjectName, TableDef, TableOptions, ViewDef};
+use tokio::sync::Notify;
 use tracing::{info, instrument, warn};
 
-use crate::{Error, LakeRoot, LakeTable, OxbowTable, Result};
+use crate::flusher::Flusher;
+use crate::registry::TableRegistry;
+use crate::system_tables::{SYSTEM_SCHEMA, system_schema};
+use crate::wal::{WalApply, WalWriter};
+use crate::{Appender, Error, LakeRoot, OxbowTable, Result, Table};
 
 pub struct Database {
     catalog: Catalog,
     lake: LakeRoot,
     tables: RwLock<HashMap<ObjectName, Arc<OxbowTable>>>,
     views: RwLock<HashMap<ObjectName, Arc<dyn TableProvider>>>,
+    registry: Arc<TableRegistry>,
+    appender: Arc<Appender>,
+    flusher: Flusher,
     ddl_lock: tokio::sync::Mutex<()>,
 }
 
@@ -37,27 +47,118 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Where a database keeps its files and how much memory its hot tier may use.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Holds `catalog.redb` and the `wal/` directory.
+    pub data_dir: PathBuf,
+    pub lake: LakeRoot,
+    /// Bytes the hot tier of all tables may hold before writers wait for flushes.
+    pub hot_memory_limit: usize,
+}
+
 impl Database {
-    /// Opens the catalog at `catalog_path` and every table it lists. Views are registered by the
-    /// caller ([`Database::register_view`]), because planning their queries needs a SQL session.
-    pub async fn open(catalog_path: &Path, lake: LakeRoot) -> Result<Arc<Self>> {
-        let catalog = Catalog::open(catalog_path)?;
-        let mut tables = HashMap::new();
+    /// Opens the catalog and every table, replays the WAL into the hot tier (records above
+    /// each table's Delta `txn` version), and starts the WAL writer and the flusher. Views are
+    /// registered by the caller ([`Database::register_view`]): planning them needs a session.
+    pub async fn open(config: DatabaseConfig) -> Result<Arc<Self>> {
+        let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
+        let lake = config.lake;
+        let registry = Arc::new(TableRegistry::default());
         for schema in catalog.schemas()? {
             for def in catalog.tables(&schema)? {
-                let lake_table = LakeTable::open(&lake, &def).await?;
-                let table = OxbowTable::new(Arc::new(lake_table)).await?;
-                tables.insert(def.name.clone(), Arc::new(table));
+                registry.insert(Arc::new(Table::open(&lake, &def).await?));
             }
         }
-        info!(tables = tables.len(), lake = %lake.url(), "database opened");
+        let wal_dir = config.data_dir.join("wal");
+        let replay_registry = Arc::clone(&registry);
+        let replay_dir = wal_dir.clone();
+        let replayed = tokio::task::spawn_blocking(move || {
+            crate::wal::replay(&replay_dir, |entry| {
+                replay_registry.apply(&entry.table_id, entry.seq, entry.batch);
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| Error::Wal(format!("replay task failed: {e}")))??;
+        let max_flushed = registry
+            .tables()
+            .iter()
+            .map(|t| t.flushed_seq())
+            .max()
+            .unwrap_or(0);
+        let next_seq = replayed.last_seq.max(max_flushed) + 1;
+        let wal = WalWriter::start(
+            &wal_dir,
+            next_seq,
+            replayed.segments,
+            Arc::clone(&registry) as Arc<dyn WalApply>,
+        )?;
+        let flush_wanted = Arc::new(Notify::new());
+        let appender = Arc::new(Appender::new(
+            wal,
+            Arc::clone(&registry),
+            config.hot_memory_limit,
+            Arc::clone(&flush_wanted),
+        ));
+        let tables = registry
+            .tables()
+            .into_iter()
+            .map(|t| {
+                (
+                    t.def().name.clone(),
+                    Arc::new(OxbowTable::new(t, Arc::clone(&appender))),
+                )
+            })
+            .collect::<HashMap<_, _>>();
+        let hot_rows: usize = registry.tables().iter().map(|t| t.hot_stats().rows).sum();
+        info!(
+            tables = tables.len(),
+            replayed_records = replayed.records,
+            hot_rows,
+            next_seq,
+            lake = %lake.url(),
+            "database opened"
+        );
+        let flusher = Flusher::start(Arc::clone(&registry), Arc::clone(&appender), flush_wanted);
         Ok(Arc::new(Self {
             catalog,
             lake,
             tables: RwLock::new(tables),
             views: RwLock::new(HashMap::new()),
+            registry,
+            appender,
+            flusher,
             ddl_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Stops the flusher, flushes every table to Delta and stops the WAL writer. After this,
+    /// the WAL holds nothing that Delta does not.
+    pub async fn shutdown(&self) {
+        self.flusher.stop().await;
+        crate::flusher::flush_all(&self.registry, &self.appender).await;
+        self.appender.wal().shutdown();
+        info!("database closed: every hot row is in Delta");
+    }
+
+    /// Moves the hot rows of `name` to Delta now (`FLUSH TABLE`).
+    pub async fn flush_table(&self, name: &ObjectName) -> Result<Option<u64>> {
+        let table = self
+            .table(name)
+            .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
+        let flushed = table.table().flush().await?;
+        self.appender.truncate_wal()?;
+        Ok(flushed)
+    }
+
+    /// Every open table (for introspection).
+    pub fn open_tables(&self) -> Vec<Arc<Table>> {
+        self.registry.tables()
+    }
+
+    pub fn wal_segments(&self) -> usize {
+        self.appender.wal().segment_count()
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -86,6 +187,7 @@ impl Database {
         &self,
         name: ObjectName,
         columns: Vec<ColumnDef>,
+        options: TableOptions,
         if_not_exists: bool,
     ) -> Result<bool> {
         let _ddl = self.ddl_lock.lock().await;
@@ -110,15 +212,17 @@ impl Database {
             location: TableDef::default_location(&name),
             name: name.clone(),
             columns,
+            options,
         };
         // Files at this location belong to no table in the catalog (checked above).
         self.delete_location(&def.location).await?;
-        let lake_table = Arc::new(LakeTable::create(&self.lake, &def).await?);
+        let table = Arc::new(Table::create(&self.lake, &def).await?);
         if let Err(e) = self.catalog.create_table(&def) {
             self.delete_location(&def.location).await.ok();
             return Err(e.into());
         }
-        let table = OxbowTable::new(lake_table).await?;
+        self.registry.insert(Arc::clone(&table));
+        let table = OxbowTable::new(table, Arc::clone(&self.appender));
         self.tables
             .write()
             .expect("tables lock")
@@ -136,6 +240,7 @@ impl Database {
             Err(e) => return Err(e.into()),
         };
         self.tables.write().expect("tables lock").remove(name);
+        self.registry.remove(&def.id);
         if let Err(e) = self.delete_location(&def.location).await {
             warn!(table = %name, error = %e, "table dropped but its files could not be deleted");
         }
@@ -252,9 +357,13 @@ pub struct OxbowCatalogProvider {
 
 impl OxbowCatalogProvider {
     pub fn new(db: Arc<Database>) -> Self {
+        let system = HashMap::from([(
+            SYSTEM_SCHEMA.to_string(),
+            system_schema(Arc::clone(&db)),
+        )]);
         Self {
             db,
-            system: RwLock::new(HashMap::new()),
+            system: RwLock::new(system),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`DmlExec`]: the physical plan of an `INSERT`, `UPDATE` or `DELETE` on an Oxbow table.
 //!
-//! The write happens when the plan is executed, not when it is planned, so `EXPLAIN DELETE ...`
+//! An append goes through the WAL into the hot tier (one WAL record per statement); DELETE
+//! and UPDATE flush the hot rows and commit to Delta. The write happens when the plan is executed, not when it is planned, so `EXPLAIN DELETE ...`
 //! shows the plan without deleting anything. The plan yields one row, `count`, the number of
 //! rows written, which the server turns into the command tag (`DELETE 3`).
 
@@ -20,7 +21,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, collect,
 };
 
-use crate::LakeTable;
+use crate::{Appender, Table};
 
 #[derive(Debug, Clone)]
 pub enum DmlOp {
@@ -39,14 +40,15 @@ pub enum DmlOp {
 
 #[derive(Debug)]
 pub struct DmlExec {
-    table: Arc<LakeTable>,
+    table: Arc<Table>,
+    appender: Arc<Appender>,
     op: DmlOp,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
 impl DmlExec {
-    pub fn new(table: Arc<LakeTable>, op: DmlOp) -> Self {
+    pub fn new(table: Arc<Table>, appender: Arc<Appender>, op: DmlOp) -> Self {
         let schema = Arc::new(Schema::new(vec![Field::new(
             "count",
             DataType::UInt64,
@@ -60,6 +62,7 @@ impl DmlExec {
         );
         Self {
             table,
+            appender,
             op,
             schema,
             properties: Arc::new(properties),
@@ -106,7 +109,11 @@ impl ExecutionPlan for DmlExec {
             (DmlOp::Append { .. }, Some(input)) => DmlOp::Append { input },
             (op, _) => op.clone(),
         };
-        Ok(Arc::new(DmlExec::new(Arc::clone(&self.table), op)))
+        Ok(Arc::new(DmlExec::new(
+            Arc::clone(&self.table),
+            Arc::clone(&self.appender),
+            op,
+        )))
     }
 
     fn apply_expressions(
@@ -122,6 +129,7 @@ impl ExecutionPlan for DmlExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let table = Arc::clone(&self.table);
+        let appender = Arc::clone(&self.appender);
         let op = self.op.clone();
         let schema = Arc::clone(&self.schema);
         let out_schema = Arc::clone(&schema);
@@ -129,7 +137,7 @@ impl ExecutionPlan for DmlExec {
             let rows = match op {
                 DmlOp::Append { input } => {
                     let batches = collect(input, context).await?;
-                    table.append(batches).await?
+                    appender.append(&table, batches).await?
                 }
                 DmlOp::Delete { predicate } => table.delete(predicate).await?,
                 DmlOp::Update {

@@ -19,6 +19,9 @@ pub enum Error {
     )]
     NotNullViolation { table: String, column: String },
 
+    #[error("write-ahead log: {0}")]
+    Wal(String),
+
     #[error("invalid lakehouse location {location}: {reason}")]
     InvalidLocation { location: String, reason: String },
 

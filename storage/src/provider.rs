@@ -1,8 +1,10 @@
-//! [`OxbowTable`]: the DataFusion `TableProvider` of an Oxbow table.
+//! [`OxbowTable`]: the DataFusion `TableProvider` of an Oxbow table, spanning both tiers.
 //!
-//! Reads go to the latest committed Delta snapshot through deltalake's own provider, which
-//! prunes files by their statistics and pushes projections and filters into the Parquet scan.
-//! Writes become a [`DmlExec`] that commits once when executed.
+//! A scan captures one [`TableSnapshot`](crate::table::TableSnapshot) (the Delta snapshot
+//! and the hot batches above its `txn` version) and unions a Delta scan (deltalake's own
+//! provider: file pruning by statistics, projection and filter pushdown into Parquet) with a
+//! [`HotScanExec`] over the hot batches that the time filters do not rule out. Writes become
+//! a [`DmlExec`] that runs when the plan is executed.
 
 use std::sync::Arc;
 
@@ -17,24 +19,30 @@ use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 
-use crate::LakeTable;
 use crate::dml_exec::{DmlExec, DmlOp};
+use crate::hot_scan::{HotScanExec, overlaps, time_bounds, time_unit};
+use crate::{Appender, Table};
 
 #[derive(Debug)]
 pub struct OxbowTable {
-    lake: Arc<LakeTable>,
-    schema: SchemaRef,
+    table: Arc<Table>,
+    appender: Arc<Appender>,
 }
 
 impl OxbowTable {
-    pub async fn new(lake: Arc<LakeTable>) -> crate::Result<Self> {
-        let schema = lake.arrow_schema().await?;
-        Ok(Self { lake, schema })
+    pub fn new(table: Arc<Table>, appender: Arc<Appender>) -> Self {
+        Self { table, appender }
     }
 
-    pub fn lake(&self) -> &Arc<LakeTable> {
-        &self.lake
+    pub fn table(&self) -> &Arc<Table> {
+        &self.table
+    }
+
+    /// Appends the rows of one statement through the WAL (INSERT and COPY).
+    pub async fn append(&self, batches: Vec<arrow::array::RecordBatch>) -> crate::Result<u64> {
+        self.appender.append(&self.table, batches).await
     }
 }
 
@@ -47,7 +55,7 @@ fn bare_predicate(filters: Vec<Expr>) -> Option<Expr> {
 #[async_trait]
 impl TableProvider for OxbowTable {
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+        self.table.schema()
     }
 
     fn table_type(&self) -> TableType {
@@ -58,7 +66,7 @@ impl TableProvider for OxbowTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // File pruning by statistics is inexact: DataFusion re-applies every filter.
+        // Both tiers prune with filters but neither guarantees them: DataFusion re-applies.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -69,12 +77,50 @@ impl TableProvider for OxbowTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let snapshot = self.lake.snapshot().await;
+        let snapshot = self.table.snapshot();
         snapshot
+            .delta
             .update_datafusion_session(state)
-            .map_err(|e| crate::Error::delta(&self.lake.def().name, e))?;
-        let provider = snapshot.table_provider().await?;
-        provider.scan(state, projection, filters, limit).await
+            .map_err(|e| crate::Error::delta(&self.table.def().name, e))?;
+        let delta_plan = snapshot
+            .delta
+            .table_provider()
+            .await?
+            .scan(state, projection, filters, limit)
+            .await?;
+
+        let schema = self.table.schema();
+        let (low, high) = match self.table.time_index() {
+            Some(i) => {
+                let field = schema.field(i);
+                match time_unit(field.data_type()) {
+                    Some(unit) => time_bounds(filters, field.name(), unit),
+                    None => (None, None),
+                }
+            }
+            None => (None, None),
+        };
+        let total = snapshot.hot.len();
+        let hot = snapshot
+            .hot
+            .iter()
+            .filter(|b| overlaps(b, low, high))
+            .map(|b| match projection {
+                Some(p) => b.batch.project(p),
+                None => Ok(b.batch.clone()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let hot_schema = match projection {
+            Some(p) => Arc::new(schema.project(p)?),
+            None => schema,
+        };
+        let hot_plan = Arc::new(HotScanExec::new(
+            self.table.def().name.to_string(),
+            hot_schema,
+            hot,
+            total,
+        ));
+        UnionExec::try_new(vec![delta_plan, hot_plan])
     }
 
     async fn insert_into(
@@ -87,7 +133,8 @@ impl TableProvider for OxbowTable {
             return not_impl_err!("{insert_op} is not supported on Oxbow tables");
         }
         Ok(Arc::new(DmlExec::new(
-            Arc::clone(&self.lake),
+            Arc::clone(&self.table),
+            Arc::clone(&self.appender),
             DmlOp::Append { input },
         )))
     }
@@ -98,7 +145,8 @@ impl TableProvider for OxbowTable {
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(Arc::new(DmlExec::new(
-            Arc::clone(&self.lake),
+            Arc::clone(&self.table),
+            Arc::clone(&self.appender),
             DmlOp::Delete {
                 predicate: bare_predicate(filters),
             },
@@ -116,7 +164,8 @@ impl TableProvider for OxbowTable {
             .map(|(column, value)| (column, unnormalize_col(value)))
             .collect();
         Ok(Arc::new(DmlExec::new(
-            Arc::clone(&self.lake),
+            Arc::clone(&self.table),
+            Arc::clone(&self.appender),
             DmlOp::Update {
                 assignments,
                 predicate: bare_predicate(filters),

@@ -2,8 +2,8 @@
 //!
 //! `COPY FROM` is a conversation: the statement hook records the target in the connection's
 //! [`CopyInSlot`] and answers `CopyInResponse`; pgwire then feeds `CopyData` to
-//! [`CopyInHandler`], and at `CopyDone` the whole input is decoded and appended as one Delta
-//! commit. One bad value fails the statement and nothing of it is written.
+//! [`CopyInHandler`], and at `CopyDone` the whole input is decoded and appended as one WAL
+//! record. One bad value fails the statement and nothing of it is written.
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -82,7 +82,7 @@ pub async fn execute(
             let table = db
                 .table(&name)
                 .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
-            let def = table.lake().def();
+            let def = table.table().def();
             let columns = if columns.is_empty() {
                 (0..def.columns.len()).collect()
             } else {
@@ -230,12 +230,12 @@ impl CopyHandler for CopyInHandler {
     }
 }
 
-/// Decodes the whole input (off the async runtime: it is CPU-bound) and appends it as one
-/// commit.
-#[instrument(skip_all, fields(table = %copy.table.lake().def().name, bytes = copy.data.len()))]
+/// Decodes the whole input (off the async runtime: it is CPU-bound) and appends it as one WAL
+/// record: acknowledged once durable, visible at once, flushed to Delta later.
+#[instrument(skip_all, fields(table = %copy.table.table().def().name, bytes = copy.data.len()))]
 async fn load(copy: CopyIn) -> Result<u64, ServerError> {
-    let def = copy.table.lake().def().clone();
-    let schema = copy.table.lake().arrow_schema().await?;
+    let def = copy.table.table().def().clone();
+    let schema = copy.table.table().schema();
     let batches = tokio::task::spawn_blocking(move || {
         let targets: Vec<TargetColumn> = copy
             .columns
@@ -253,7 +253,7 @@ async fn load(copy: CopyIn) -> Result<u64, ServerError> {
     })
     .await
     .map_err(|e| ServerError::Unsupported(format!("COPY decoder failed: {e}")))??;
-    let rows = copy.table.lake().append(batches).await?;
+    let rows = copy.table.append(batches).await?;
     info!(rows, "COPY committed");
     Ok(rows)
 }

@@ -23,6 +23,7 @@ use pgwire::types::format::FormatOptions;
 use crate::error::ServerError;
 use crate::names::{ident, object_name};
 use crate::sql_types::sql_type;
+use crate::table_options::table_options;
 
 pub async fn execute(
     db: &Arc<Database>,
@@ -88,7 +89,7 @@ pub async fn execute(
                 tables.push(table);
             }
             for table in tables {
-                table.lake().delete(None).await?;
+                table.table().delete(None).await?;
             }
             Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
         }
@@ -148,7 +149,9 @@ async fn create_table(
     if columns.is_empty() {
         return Err(ServerError::Unsupported("tables without columns".into()));
     }
-    db.create_table(name, columns, create.if_not_exists).await?;
+    let options = table_options(&create.table_options, &columns)?;
+    db.create_table(name, columns, options, create.if_not_exists)
+        .await?;
     Ok(Response::Execution(Tag::new("CREATE TABLE")))
 }
 
@@ -183,19 +186,19 @@ async fn create_table_as(
         })
         .collect::<Result<Vec<_>, ServerError>>()?;
     if !db
-        .create_table(name.clone(), columns, if_not_exists)
+        .create_table(name.clone(), columns, Default::default(), if_not_exists)
         .await?
     {
         return Ok(Response::Execution(Tag::new("CREATE TABLE AS")));
     }
     let table = db.table(&name).expect("a table just created is registered");
     let batches = df.collect().await?;
-    let schema = table.lake().arrow_schema().await?;
+    let schema = table.table().schema();
     let batches = batches
         .into_iter()
         .map(|b| conform(b, &schema))
         .collect::<Result<Vec<_>, _>>()?;
-    let rows = match table.lake().append(batches).await {
+    let rows = match table.append(batches).await {
         Ok(rows) => rows,
         Err(e) => {
             // The statement failed, so the table it was creating must not stay behind.
@@ -269,7 +272,7 @@ pub async fn show_tables(
             "SELECT table_schema AS schema, table_name AS name, \
              CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END AS type \
              FROM information_schema.tables \
-             WHERE table_schema NOT IN ('pg_catalog', 'information_schema') \
+             WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'oxbow') \
              ORDER BY table_schema, table_name",
         )
         .await?;

@@ -176,6 +176,17 @@ impl TestServer {
         self.spawn();
     }
 
+    /// Starts the server again on the same data directory after [`kill9`](Self::kill9), so
+    /// that recovery has to work from whatever the killed process left on disk (unlike
+    /// [`restart`](Self::restart), which shuts down cleanly first). The port may change.
+    pub fn start_again(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "start_again: the server is still running"
+        );
+        self.spawn();
+    }
+
     pub fn conn_str(&self) -> String {
         format!(
             "host=127.0.0.1 port={} user=oxbow_test dbname=oxbow",

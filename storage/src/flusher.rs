@@ -1,0 +1,109 @@
+//! The background flusher: moves hot rows to Delta by age and size, and under memory
+//! pressure, then deletes the WAL segments that are fully in Delta.
+//!
+//! Flushes run one at a time, so a WAL segment is never judged flushed while another flush
+//! of its rows is still in progress (the handoff bug InfluxDB 3.11.7 fixed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, info_span, warn};
+
+use crate::Appender;
+use crate::registry::TableRegistry;
+
+/// How often age-based flushes are considered.
+const TICK: Duration = Duration::from_millis(100);
+
+pub struct Flusher {
+    stop: watch::Sender<bool>,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Flusher {
+    pub fn start(
+        registry: Arc<TableRegistry>,
+        appender: Arc<Appender>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(
+            async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(TICK) => {}
+                        () = wake.notified() => {}
+                        _ = stopped.changed() => break,
+                    }
+                    flush_due(&registry, &appender).await;
+                }
+            }
+            .instrument(info_span!("flusher")),
+        );
+        Self {
+            stop,
+            task: std::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// Stops the background task and waits for a flush in progress to finish.
+    pub async fn stop(&self) {
+        self.stop.send(true).ok();
+        let task = self.task.lock().expect("flusher lock").take();
+        if let Some(task) = task {
+            task.await.ok();
+        }
+    }
+}
+
+/// Flushes every table whose hot rows are due, then the largest ones while the hot tier is
+/// over its memory budget.
+pub async fn flush_due(registry: &TableRegistry, appender: &Appender) {
+    for table in registry.tables() {
+        let stats = table.hot_stats();
+        if stats.rows == 0 {
+            continue;
+        }
+        let options = &table.def().options;
+        let old = stats
+            .oldest
+            .is_some_and(|t| t.elapsed() >= Duration::from_millis(options.flush_interval_ms));
+        if stats.rows as u64 >= options.flush_rows || old {
+            if let Err(e) = table.flush().await {
+                warn!(table = %table.def().name, error = %e, "flush failed; the rows stay hot and are retried");
+            }
+        }
+    }
+    while appender.over_budget() {
+        let largest = registry
+            .tables()
+            .into_iter()
+            .max_by_key(|t| t.hot_stats().bytes);
+        let Some(table) = largest else { break };
+        match table.flush().await {
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => {
+                warn!(table = %table.def().name, error = %e, "flush under memory pressure failed");
+                break;
+            }
+        }
+    }
+    if let Err(e) = appender.truncate_wal() {
+        warn!(error = %e, "cannot delete flushed WAL segments");
+    }
+}
+
+/// Flushes every table (shutdown, or `FLUSH TABLE` on all).
+pub async fn flush_all(registry: &TableRegistry, appender: &Appender) {
+    for table in registry.tables() {
+        if let Err(e) = table.flush().await {
+            warn!(table = %table.def().name, error = %e, "flush failed");
+        }
+    }
+    if let Err(e) = appender.truncate_wal() {
+        warn!(error = %e, "cannot delete flushed WAL segments");
+    }
+}

@@ -1,0 +1,63 @@
+//! [`TableRegistry`]: the open tables by id, which is how WAL records (which name tables by
+//! id) reach the hot tier of their table.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use arrow::array::RecordBatch;
+
+use crate::Table;
+use crate::wal::WalApply;
+
+#[derive(Debug, Default)]
+pub struct TableRegistry {
+    by_id: RwLock<HashMap<String, Arc<Table>>>,
+}
+
+impl TableRegistry {
+    pub fn insert(&self, table: Arc<Table>) {
+        self.by_id
+            .write()
+            .expect("registry lock")
+            .insert(table.def().id.clone(), table);
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Arc<Table>> {
+        self.by_id.write().expect("registry lock").remove(id)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Table>> {
+        self.by_id.read().expect("registry lock").get(id).cloned()
+    }
+
+    pub fn tables(&self) -> Vec<Arc<Table>> {
+        self.by_id
+            .read()
+            .expect("registry lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Bytes held by the hot tier of all tables.
+    pub fn hot_bytes(&self) -> usize {
+        self.tables().iter().map(|t| t.hot_stats().bytes).sum()
+    }
+
+    /// The lowest sequence number still only in the hot tier, if any.
+    pub fn lowest_hot_seq(&self) -> Option<u64> {
+        self.tables()
+            .iter()
+            .filter_map(|t| t.hot_stats().min_seq)
+            .min()
+    }
+}
+
+impl WalApply for TableRegistry {
+    /// A record of a table dropped since it was written is ignored.
+    fn apply(&self, table_id: &str, seq: u64, batch: RecordBatch) {
+        if let Some(table) = self.get(table_id) {
+            table.apply(seq, batch);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The hot tier over the wire: read-your-writes across connections before any flush, the
+//! exactly-once handoff recorded in the Delta log, time pruning of hot batches, and recovery
+//! of unflushed rows from the WAL.
+
+use oxbow_sqllogictest::TestServer;
+
+/// The `txn` version of the newest Delta commit of a table, read from its `_delta_log`.
+fn latest_txn_version(server: &TestServer, table: &str) -> Option<i64> {
+    let log = server.data_dir().join("tables/public").join(table).join("_delta_log");
+    let mut commits: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    commits.sort();
+    let newest = std::fs::read_to_string(commits.last()?).ok()?;
+    newest.lines().find_map(|line| {
+        let action: serde_json::Value = serde_json::from_str(line).ok()?;
+        action.get("txn")?.get("version")?.as_i64()
+    })
+}
+
+#[tokio::test]
+async fn a_row_is_visible_to_the_next_query_on_another_connection_before_any_flush() {
+    let server = TestServer::start();
+    let writer = server.connect().await;
+    let reader = server.connect().await;
+    writer
+        .batch_execute("CREATE TABLE fresh (id bigint, v text) WITH (flush_interval = '1h')")
+        .await
+        .unwrap();
+    for i in 0..50i64 {
+        writer
+            .execute("INSERT INTO fresh VALUES ($1, 'x')", &[&i])
+            .await
+            .unwrap();
+        let seen: i64 = reader
+            .query_one("SELECT count(*) FROM fresh WHERE id = $1", &[&i])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(seen, 1, "row {i} must be visible on another connection at once");
+    }
+    let delta_files: i64 = reader
+        .query_one(
+            "SELECT CAST(delta_files AS bigint) FROM oxbow.tables WHERE table_name = 'fresh'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(delta_files, 0, "nothing was flushed: the rows were read from the hot tier");
+}
+
+#[tokio::test]
+async fn a_flush_empties_the_hot_tier_and_records_its_sequence_in_the_delta_log() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE h (id bigint) WITH (flush_interval = '1h');
+             INSERT INTO h VALUES (1), (2), (3);
+             INSERT INTO h VALUES (4);",
+        )
+        .await
+        .unwrap();
+    let before: i64 = client.query_one("SELECT count(*) FROM h", &[]).await.unwrap().get(0);
+    assert_eq!(latest_txn_version(&server, "h"), None, "no flush yet");
+    client.batch_execute("FLUSH TABLE h").await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT CAST(hot_rows AS bigint), CAST(flushed_seq AS bigint) FROM oxbow.tables WHERE table_name = 'h'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (hot_rows, flushed_seq): (i64, i64) = (row.get(0), row.get(1));
+    let after: i64 = client.query_one("SELECT count(*) FROM h", &[]).await.unwrap().get(0);
+    assert_eq!((before, after), (4, 4), "count(*) is unchanged by the flush");
+    assert_eq!(hot_rows, 0);
+    assert!(flushed_seq >= 2, "two statements were flushed");
+    assert_eq!(latest_txn_version(&server, "h"), Some(flushed_seq));
+}
+
+#[tokio::test]
+async fn a_time_filter_skips_hot_batches_and_explain_shows_both_tiers() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE m (ts timestamptz, v int) WITH (time_column = 'ts', flush_interval = '1h')",
+        )
+        .await
+        .unwrap();
+    // One statement per day, each big enough to stay a batch of its own.
+    for day in 1..=5 {
+        let values: Vec<String> = (0..9000)
+            .map(|i| format!("('2024-01-0{day} 00:00:00+00'::timestamptz + interval '{i} second', {i})"))
+            .collect();
+        client
+            .batch_execute(&format!("INSERT INTO m VALUES {}", values.join(",")))
+            .await
+            .unwrap();
+    }
+    let plan: Vec<String> = client
+        .query("EXPLAIN ANALYZE SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(1))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("DeltaScan"), "{plan}");
+    assert!(
+        plan.contains("OxbowHotScan: table=public.m batches=2/5 (pruned by time: 3)"),
+        "{plan}"
+    );
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2 * 9000);
+}
+
+#[tokio::test]
+async fn unflushed_rows_come_back_from_the_wal_after_kill_9() {
+    let mut server = TestServer::start();
+    {
+        let client = server.connect().await;
+        client
+            .batch_execute(
+                "CREATE TABLE w (id bigint, v text) WITH (flush_interval = '1h');
+                 INSERT INTO w VALUES (1, 'a'), (2, 'b');",
+            )
+            .await
+            .unwrap();
+        client.batch_execute("FLUSH TABLE w").await.unwrap();
+        client
+            .batch_execute("INSERT INTO w VALUES (3, 'c'); INSERT INTO w VALUES (4, 'd');")
+            .await
+            .unwrap();
+    }
+    server.kill9();
+    server.start_again();
+    let client = server.connect().await;
+    let rows = client.query("SELECT id FROM w ORDER BY id", &[]).await.unwrap();
+    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ids, vec![1, 2, 3, 4], "flushed rows once, WAL rows once");
+    let hot: i64 = client
+        .query_one("SELECT CAST(hot_rows AS bigint) FROM oxbow.tables WHERE table_name = 'w'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(hot, 2, "rows 3 and 4 were replayed into the hot tier");
+}
+
+#[tokio::test]
+async fn a_graceful_stop_flushes_everything_and_leaves_nothing_to_replay() {
+    let mut server = TestServer::start();
+    {
+        let client = server.connect().await;
+        client
+            .batch_execute(
+                "CREATE TABLE g (id bigint) WITH (flush_interval = '1h');
+                 INSERT INTO g VALUES (1), (2);",
+            )
+            .await
+            .unwrap();
+    }
+    server.restart();
+    let client = server.connect().await;
+    let row = client
+        .query_one(
+            "SELECT CAST(hot_rows AS bigint), CAST(delta_files AS bigint) FROM oxbow.tables WHERE table_name = 'g'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (0, 1));
+    let n: i64 = client.query_one("SELECT count(*) FROM g", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2);
+}
