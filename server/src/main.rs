@@ -18,8 +18,8 @@ mod frontend;
 mod names;
 mod server;
 mod session;
-mod sql_types;
 mod simple_query;
+mod sql_types;
 mod sqlstate;
 mod statements;
 mod table_options;
@@ -113,12 +113,12 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         hot_memory_limit: config.hot_memory_mb * 1024 * 1024,
     })
     .await
-        .map_err(|e| {
-            format!(
-                "cannot open the database in {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
+    .map_err(|e| {
+        format!(
+            "cannot open the database in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     let base = session::base_context(Arc::clone(&db))
         .await
         .map_err(|e| format!("cannot set up the SQL session: {e}"))?;

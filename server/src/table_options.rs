@@ -37,11 +37,12 @@ pub fn table_options(
                 result.flush_interval_ms = interval.as_millis().max(1) as u64;
             }
             "flush_rows" => {
-                result.flush_rows = text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ServerError::InvalidTypeModifier(format!(
-                        "flush_rows = {value}: expected a positive number of rows"
-                    ))
-                })?;
+                result.flush_rows =
+                    text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        ServerError::InvalidTypeModifier(format!(
+                            "flush_rows = {value}: expected a positive number of rows"
+                        ))
+                    })?;
             }
             "time_column" => {
                 let column = columns.iter().find(|c| c.name == text).ok_or_else(|| {

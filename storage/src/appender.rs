@@ -120,11 +120,13 @@ impl Appender {
 /// the hot tier must hold batches a scan can union with the Delta tier's.
 fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     if batch.num_columns() != schema.fields().len() {
-        return Err(Error::DataFusion(datafusion::error::DataFusionError::Plan(format!(
-            "expected {} columns, got {}",
-            schema.fields().len(),
-            batch.num_columns()
-        ))));
+        return Err(Error::DataFusion(datafusion::error::DataFusionError::Plan(
+            format!(
+                "expected {} columns, got {}",
+                schema.fields().len(),
+                batch.num_columns()
+            ),
+        )));
     }
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (column, field) in batch.columns().iter().zip(schema.fields()) {

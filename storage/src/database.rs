@@ -357,10 +357,7 @@ pub struct OxbowCatalogProvider {
 
 impl OxbowCatalogProvider {
     pub fn new(db: Arc<Database>) -> Self {
-        let system = HashMap::from([(
-            SYSTEM_SCHEMA.to_string(),
-            system_schema(Arc::clone(&db)),
-        )]);
+        let system = HashMap::from([(SYSTEM_SCHEMA.to_string(), system_schema(Arc::clone(&db)))]);
         Self {
             db,
             system: RwLock::new(system),

@@ -23,11 +23,7 @@ pub struct Flusher {
 }
 
 impl Flusher {
-    pub fn start(
-        registry: Arc<TableRegistry>,
-        appender: Arc<Appender>,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn start(registry: Arc<TableRegistry>, appender: Arc<Appender>, wake: Arc<Notify>) -> Self {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(
             async move {

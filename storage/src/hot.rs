@@ -143,7 +143,11 @@ mod tests {
 
     fn batch(ts: &[i64]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
-            Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, None), false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
             Field::new("v", DataType::Int64, false),
         ]));
         RecordBatch::try_new(

@@ -240,12 +240,18 @@ mod tests {
     use datafusion::prelude::{col, lit};
 
     fn ts(micros: i64) -> Expr {
-        lit(ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into())))
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(micros),
+            Some("UTC".into()),
+        ))
     }
 
     #[test]
     fn comparisons_with_constants_bound_the_time_column() {
-        let filters = vec![col("ts").gt_eq(ts(100)).and(col("ts").lt(ts(200))), col("x").eq(lit(1))];
+        let filters = vec![
+            col("ts").gt_eq(ts(100)).and(col("ts").lt(ts(200))),
+            col("x").eq(lit(1)),
+        ];
         assert_eq!(
             time_bounds(&filters, "ts", TimeUnit::Microsecond),
             (Some(100), Some(200))

@@ -73,14 +73,22 @@ impl TableProvider for TablesTable {
             Arc::new(StringArray::from_iter_values(
                 tables.iter().map(|t| t.def().name.name.clone()),
             )),
-            Arc::new(UInt64Array::from_iter_values(hot.iter().map(|h| h.rows as u64))),
-            Arc::new(UInt64Array::from_iter_values(hot.iter().map(|h| h.bytes as u64))),
-            Arc::new(UInt64Array::from_iter_values(hot.iter().map(|h| h.batches as u64))),
+            Arc::new(UInt64Array::from_iter_values(
+                hot.iter().map(|h| h.rows as u64),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                hot.iter().map(|h| h.bytes as u64),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                hot.iter().map(|h| h.batches as u64),
+            )),
             Arc::new(UInt64Array::from_iter_values(
                 tables.iter().map(|t| t.flushed_seq()),
             )),
             Arc::new(Int64Array::from_iter_values(delta.iter().map(|d| d.0))),
-            Arc::new(UInt64Array::from_iter_values(delta.iter().map(|d| d.1 as u64))),
+            Arc::new(UInt64Array::from_iter_values(
+                delta.iter().map(|d| d.1 as u64),
+            )),
         ];
         let batch = RecordBatch::try_new(tables_schema(), columns)?;
         MemTable::try_new(tables_schema(), vec![vec![batch]])?

@@ -19,8 +19,8 @@ use arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Expr;
 use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::{StructType, Transaction};
 use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{StructType, Transaction};
 use deltalake::protocol::SaveMode;
 use oxbow_catalog::TableDef;
 use tracing::{debug, info, instrument};
@@ -95,10 +95,9 @@ impl Table {
     #[instrument(skip_all, fields(table = %def.name))]
     pub async fn open(root: &LakeRoot, def: &TableDef) -> Result<Self> {
         let url = root.table_url(&def.location)?;
-        let table =
-            deltalake::open_table_with_storage_options(url, root.storage_options().clone())
-                .await
-                .map_err(|e| Error::delta(&def.name, e))?;
+        let table = deltalake::open_table_with_storage_options(url, root.storage_options().clone())
+            .await
+            .map_err(|e| Error::delta(&def.name, e))?;
         let flushed = table
             .snapshot()
             .map_err(|e| Error::delta(&def.name, e))?
@@ -210,6 +209,7 @@ impl Table {
             .with_commit_properties(commit)
             .await
             .map_err(|e| Error::delta(&self.def.name, e))?;
+        sync_commit(&delta).await?;
         {
             let mut state = self.state.write().expect("table state lock");
             state.delta = delta;
@@ -236,9 +236,7 @@ impl Table {
         if let Some(predicate) = predicate {
             builder = builder.with_predicate(predicate);
         }
-        let (delta, metrics) = builder
-            .await
-            .map_err(|e| Error::delta(&self.def.name, e))?;
+        let (delta, metrics) = builder.await.map_err(|e| Error::delta(&self.def.name, e))?;
         self.state.write().expect("table state lock").delta = delta;
         Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
     }
@@ -261,9 +259,7 @@ impl Table {
         if let Some(predicate) = predicate {
             builder = builder.with_predicate(predicate);
         }
-        let (delta, metrics) = builder
-            .await
-            .map_err(|e| Error::delta(&self.def.name, e))?;
+        let (delta, metrics) = builder.await.map_err(|e| Error::delta(&self.def.name, e))?;
         self.state.write().expect("table state lock").delta = delta;
         Ok(metrics.num_updated_rows as u64)
     }
@@ -296,4 +292,76 @@ impl Table {
             .unwrap_or(0);
         (version, files)
     }
+}
+
+/// Makes a flush's files durable on a local lake before the WAL segments holding the same rows
+/// may be deleted: object_store's local store does not fsync, and after a power loss the
+/// page cache, unlike after a `kill -9`, is gone. (Object stores such as S3 are durable once
+/// a put returns.) Syncs the commit file, the Parquet files it adds, and their directories.
+async fn sync_commit(delta: &DeltaTable) -> Result<()> {
+    let url = delta.table_url().clone();
+    if url.scheme() != "file" {
+        return Ok(());
+    }
+    let Some(version) = delta.version() else {
+        return Ok(());
+    };
+    let Ok(root) = url.to_file_path() else {
+        return Ok(());
+    };
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let log_dir = root.join("_delta_log");
+        let commit = log_dir.join(format!("{version:020}.json"));
+        let text = std::fs::read_to_string(&commit).map_err(|source| Error::Io {
+            path: commit.display().to_string(),
+            source,
+        })?;
+        let mut paths = vec![commit];
+        for line in text.lines() {
+            let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if let Some(path) = action.pointer("/add/path").and_then(|p| p.as_str()) {
+                let decoded = percent_decode(path);
+                paths.push(root.join(decoded));
+            }
+        }
+        let mut dirs: Vec<std::path::PathBuf> = paths
+            .iter()
+            .filter_map(|p| p.parent().map(|d| d.to_path_buf()))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        for path in paths.iter().chain(dirs.iter()) {
+            std::fs::File::open(path)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| Error::Wal(format!("sync task failed: {e}")))?
+}
+
+/// Delta stores `add.path` percent-encoded (a URI path).
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(v) = u8::from_str_radix(&path[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -84,12 +84,18 @@ pub(super) fn decode_frame(data: &[u8]) -> Frame {
         return Frame::End;
     }
     if data.len() < FRAME_HEADER + 8 {
-        return Frame::Invalid(format!("{} trailing bytes, shorter than a frame header", data.len()));
+        return Frame::Invalid(format!(
+            "{} trailing bytes, shorter than a frame header",
+            data.len()
+        ));
     }
     let len = u32::from_le_bytes(data[0..4].try_into().expect("4 bytes")) as usize;
     let crc = u32::from_le_bytes(data[4..8].try_into().expect("4 bytes"));
     if len < 8 || data.len() < FRAME_HEADER + len {
-        return Frame::Invalid(format!("frame of {len} bytes but only {} remain", data.len() - FRAME_HEADER));
+        return Frame::Invalid(format!(
+            "frame of {len} bytes but only {} remain",
+            data.len() - FRAME_HEADER
+        ));
     }
     let payload = &data[FRAME_HEADER..FRAME_HEADER + len];
     if crc32fast::hash(payload) != crc {
@@ -154,7 +160,9 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
     }
     fn str(&mut self) -> Result<String, String> {
         let n = self.u16()? as usize;
@@ -174,9 +182,9 @@ fn wal_arrow(e: arrow::error::ArrowError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use arrow::array::{Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
 
     fn batch() -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![

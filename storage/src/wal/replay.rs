@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
-use super::record::{Frame, WalEntry, decode_frame};
 use super::parse_segment_name;
+use super::record::{Frame, WalEntry, decode_frame};
 use crate::{Error, Result};
 
 /// What replay found.
@@ -78,7 +78,8 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(WalEntry) -> Result<()>) -> Resu
                         .write(true)
                         .open(&path)
                         .map_err(|source| io(&path, source))?;
-                    file.set_len(pos as u64).map_err(|source| io(&path, source))?;
+                    file.set_len(pos as u64)
+                        .map_err(|source| io(&path, source))?;
                     file.sync_all().map_err(|source| io(&path, source))?;
                     break;
                 }

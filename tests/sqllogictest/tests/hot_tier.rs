@@ -6,7 +6,11 @@ use oxbow_sqllogictest::TestServer;
 
 /// The `txn` version of the newest Delta commit of a table, read from its `_delta_log`.
 fn latest_txn_version(server: &TestServer, table: &str) -> Option<i64> {
-    let log = server.data_dir().join("tables/public").join(table).join("_delta_log");
+    let log = server
+        .data_dir()
+        .join("tables/public")
+        .join(table)
+        .join("_delta_log");
     let mut commits: Vec<_> = std::fs::read_dir(&log)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -39,7 +43,10 @@ async fn a_row_is_visible_to_the_next_query_on_another_connection_before_any_flu
             .await
             .unwrap()
             .get(0);
-        assert_eq!(seen, 1, "row {i} must be visible on another connection at once");
+        assert_eq!(
+            seen, 1,
+            "row {i} must be visible on another connection at once"
+        );
     }
     let delta_files: i64 = reader
         .query_one(
@@ -49,7 +56,10 @@ async fn a_row_is_visible_to_the_next_query_on_another_connection_before_any_flu
         .await
         .unwrap()
         .get(0);
-    assert_eq!(delta_files, 0, "nothing was flushed: the rows were read from the hot tier");
+    assert_eq!(
+        delta_files, 0,
+        "nothing was flushed: the rows were read from the hot tier"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +74,11 @@ async fn a_flush_empties_the_hot_tier_and_records_its_sequence_in_the_delta_log(
         )
         .await
         .unwrap();
-    let before: i64 = client.query_one("SELECT count(*) FROM h", &[]).await.unwrap().get(0);
+    let before: i64 = client
+        .query_one("SELECT count(*) FROM h", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(latest_txn_version(&server, "h"), None, "no flush yet");
     client.batch_execute("FLUSH TABLE h").await.unwrap();
     let row = client
@@ -75,8 +89,16 @@ async fn a_flush_empties_the_hot_tier_and_records_its_sequence_in_the_delta_log(
         .await
         .unwrap();
     let (hot_rows, flushed_seq): (i64, i64) = (row.get(0), row.get(1));
-    let after: i64 = client.query_one("SELECT count(*) FROM h", &[]).await.unwrap().get(0);
-    assert_eq!((before, after), (4, 4), "count(*) is unchanged by the flush");
+    let after: i64 = client
+        .query_one("SELECT count(*) FROM h", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        (before, after),
+        (4, 4),
+        "count(*) is unchanged by the flush"
+    );
     assert_eq!(hot_rows, 0);
     assert!(flushed_seq >= 2, "two statements were flushed");
     assert_eq!(latest_txn_version(&server, "h"), Some(flushed_seq));
@@ -95,7 +117,9 @@ async fn a_time_filter_skips_hot_batches_and_explain_shows_both_tiers() {
     // One statement per day, each big enough to stay a batch of its own.
     for day in 1..=5 {
         let values: Vec<String> = (0..9000)
-            .map(|i| format!("('2024-01-0{day} 00:00:00+00'::timestamptz + interval '{i} second', {i})"))
+            .map(|i| {
+                format!("('2024-01-0{day} 00:00:00+00'::timestamptz + interval '{i} second', {i})")
+            })
             .collect();
         client
             .batch_execute(&format!("INSERT INTO m VALUES {}", values.join(",")))
@@ -103,7 +127,10 @@ async fn a_time_filter_skips_hot_batches_and_explain_shows_both_tiers() {
             .unwrap();
     }
     let plan: Vec<String> = client
-        .query("EXPLAIN ANALYZE SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'", &[])
+        .query(
+            "EXPLAIN ANALYZE SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -116,7 +143,10 @@ async fn a_time_filter_skips_hot_batches_and_explain_shows_both_tiers() {
         "{plan}"
     );
     let n: i64 = client
-        .query_one("SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'", &[])
+        .query_one(
+            "SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -144,11 +174,17 @@ async fn unflushed_rows_come_back_from_the_wal_after_kill_9() {
     server.kill9();
     server.start_again();
     let client = server.connect().await;
-    let rows = client.query("SELECT id FROM w ORDER BY id", &[]).await.unwrap();
+    let rows = client
+        .query("SELECT id FROM w ORDER BY id", &[])
+        .await
+        .unwrap();
     let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(ids, vec![1, 2, 3, 4], "flushed rows once, WAL rows once");
     let hot: i64 = client
-        .query_one("SELECT CAST(hot_rows AS bigint) FROM oxbow.tables WHERE table_name = 'w'", &[])
+        .query_one(
+            "SELECT CAST(hot_rows AS bigint) FROM oxbow.tables WHERE table_name = 'w'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -178,6 +214,10 @@ async fn a_graceful_stop_flushes_everything_and_leaves_nothing_to_replay() {
         .await
         .unwrap();
     assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (0, 1));
-    let n: i64 = client.query_one("SELECT count(*) FROM g", &[]).await.unwrap().get(0);
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM g", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2);
 }
