@@ -221,3 +221,45 @@ async fn a_graceful_stop_flushes_everything_and_leaves_nothing_to_replay() {
         .get(0);
     assert_eq!(n, 2);
 }
+
+#[tokio::test]
+async fn writers_wait_for_flushes_when_the_hot_tier_is_over_its_memory_budget() {
+    let server = TestServer::start_with(vec!["--hot-memory-mb".into(), "1".into()], vec![]);
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE big (id bigint, payload text) WITH (flush_interval = '1h')")
+        .await
+        .unwrap();
+    let payload = "x".repeat(200);
+    for chunk in 0..10i64 {
+        let values: Vec<String> = (0..5000)
+            .map(|i| format!("({}, '{payload}')", chunk * 5000 + i))
+            .collect();
+        client
+            .batch_execute(&format!("INSERT INTO big VALUES {}", values.join(",")))
+            .await
+            .unwrap();
+    }
+    let row = client
+        .query_one(
+            "SELECT CAST(delta_files AS bigint), CAST(hot_bytes AS bigint) FROM oxbow.tables WHERE table_name = 'big'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (files, hot_bytes): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        files >= 2,
+        "the budget forced flushes although flush_interval is an hour ({files} files)"
+    );
+    assert!(
+        hot_bytes < 4 * 1024 * 1024,
+        "hot tier stays near its budget ({hot_bytes} bytes)"
+    );
+    let n: i64 = client
+        .query_one("SELECT count(DISTINCT id) FROM big", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 50_000, "no row lost or doubled by the forced flushes");
+}
