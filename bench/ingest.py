@@ -4,12 +4,19 @@ Started by bench/run, which brings up both servers. Every figure is measured the
 both systems, from the same client process, over TCP on 127.0.0.1, so the ratio is the point:
 absolute numbers depend on the machine (and the client shares its CPUs with the servers).
 
-  INSERT ingest  multi-row INSERTs of 1,000 rows from 4 connections, each statement acknowledged
-  COPY ingest    COPY ... FROM STDIN (FORMAT csv), 100k rows per statement, one connection
+  INSERT ingest  multi-row INSERTs of 1,000 rows from 4 connections, each statement acknowledged;
+                 then, on Oxbow, FLUSH TABLE and the Delta files the load left
+  COPY ingest    COPY ... FROM STDIN (FORMAT csv), 100k rows per statement, one connection;
+                 then, on Oxbow, the same flush and Delta files
+  Memory         Oxbow's resident set size against the hot tier's rows and Arrow bytes, read
+                 after the COPY load and before its flush
   Freshness      ms from a writer's acknowledgement until a second connection sees the row
+
+Oxbow's tables are created WITH (time_column = 'ts'); PostgreSQL's DDL is plain.
 """
 
 import argparse
+import glob
 import os
 import platform
 import queue
@@ -21,9 +28,11 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-INSERT_ROWS, INSERT_ROWS_QUICK = 2_000_000, 100_000
+INSERT_ROWS, INSERT_ROWS_QUICK = 10_000_000, 100_000
 INSERT_BATCH = 1_000
 INSERT_CONNECTIONS = 4
+# Distinct INSERT texts per connection; the load cycles through them (see insert_statements).
+INSERT_POOL_PER_CONNECTION = 200
 COPY_ROWS, COPY_ROWS_QUICK = 5_000_000, 300_000
 COPY_BATCH = 100_000
 FRESHNESS_SAMPLES, FRESHNESS_SAMPLES_QUICK = 200, 50
@@ -33,6 +42,9 @@ FRESHNESS_PERIOD_S = 0.010
 VISIBILITY_TIMEOUT_S = 30.0
 
 TABLE_DDL = "CREATE TABLE {} (ts timestamptz, user_id bigint, kind text, value double precision, payload text)"
+OXBOW_TABLE_OPTIONS = {"time_column": "ts"}
+# Far above the freshness run's length, so that all its rows stay in Oxbow's hot tier.
+FRESHNESS_FLUSH_INTERVAL = "10min"
 KINDS = ("view", "click", "add_to_cart", "purchase", "signup")
 BASE_TS = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -64,13 +76,23 @@ def sql_tuple(row):
 
 
 def insert_statements(table, total, batch):
-    """Prebuild the INSERT texts (and the rows' CSV size), so that building them is not timed."""
-    statements, csv_bytes = [], 0
-    for start in range(0, total, batch):
-        rows = list(generate_rows(start, min(batch, total - start)))
-        csv_bytes += sum(len(csv_line(r)) for r in rows)
-        statements.append(f"INSERT INTO {table} VALUES " + ",".join(sql_tuple(r) for r in rows))
-    return statements, csv_bytes
+    """Prebuild a pool of distinct INSERT texts; statement k of the load is pool[k % len(pool)].
+
+    All 10M rows as SQL text would hold about 1.5 GB in the client, so the load reuses at most
+    INSERT_POOL_PER_CONNECTION * INSERT_CONNECTIONS texts: rows repeat (count(*) still checks
+    the total), which an INSERT benchmark without keys does not mind. Building is not timed.
+    Returns the pool, the number of statements and the CSV size of all the rows sent.
+    """
+    if total % batch:
+        raise ValueError(f"{total} rows are not a whole number of {batch}-row statements")
+    n_statements = total // batch
+    pool, pool_csv_bytes = [], []
+    for start in range(0, min(n_statements, INSERT_POOL_PER_CONNECTION * INSERT_CONNECTIONS) * batch, batch):
+        rows = list(generate_rows(start, batch))
+        pool_csv_bytes.append(sum(len(csv_line(r)) for r in rows))
+        pool.append(f"INSERT INTO {table} VALUES " + ",".join(sql_tuple(r) for r in rows))
+    csv_bytes = sum(pool_csv_bytes[k % len(pool)] for k in range(n_statements))
+    return pool, n_statements, csv_bytes
 
 
 def copy_chunks(total, batch):
@@ -81,14 +103,98 @@ def copy_chunks(total, batch):
     ]
 
 
-def connect(dsn):
-    return psycopg.connect(dsn, autocommit=True, connect_timeout=30)
+class System:
+    """A server under test: its name and connection string."""
+
+    is_oxbow = False
+
+    def __init__(self, name, dsn):
+        self.name, self.dsn = name, dsn
+
+    def create_table_sql(self, table, **options):
+        return TABLE_DDL.format(table)
 
 
-def fresh_table(dsn, table):
-    with connect(dsn) as conn:
+class Oxbow(System):
+    """Oxbow, with what the benchmark reads beside SQL: its data dir and its process id."""
+
+    is_oxbow = True
+
+    def __init__(self, dsn, data_dir, pid):
+        super().__init__("Oxbow", dsn)
+        self.data_dir, self.pid = data_dir, pid
+
+    def create_table_sql(self, table, **options):
+        with_ = ", ".join(f"{k} = '{v}'" for k, v in {**OXBOW_TABLE_OPTIONS, **options}.items())
+        return f"{TABLE_DDL.format(table)} WITH ({with_})"
+
+    def table_stats(self, table):
+        """The table's row of oxbow.tables (UInt64 columns cast for the client)."""
+        with connect(self.dsn) as conn:
+            return conn.execute(
+                "SELECT CAST(hot_rows AS bigint), CAST(hot_bytes AS bigint), CAST(delta_files AS bigint) "
+                f"FROM oxbow.tables WHERE schema_name = 'public' AND table_name = '{table}'"
+            ).fetchone()
+
+    def flush_to_delta(self, table, rows):
+        """Time FLUSH TABLE, then measure the Delta files the load left, on disk and in oxbow.tables.
+
+        The files are counted on disk (the Parquet files beside _delta_log) and cross-checked
+        with oxbow.tables.delta_files, which counts the files of the current Delta snapshot:
+        the two differ only if a flush left a file that no commit references.
+        """
+        with connect(self.dsn) as conn:
+            t0 = time.perf_counter()
+            conn.execute(f"FLUSH TABLE {table}")  # no parameters: psycopg sends a simple query
+            flush_s = time.perf_counter() - t0
+        hot_rows, _, delta_files = self.table_stats(table)
+        if hot_rows:
+            raise RuntimeError(f"{hot_rows} rows of {table} still hot after FLUSH TABLE")
+        files = glob.glob(os.path.join(self.data_dir, "tables", "public", table, "*.parquet"))
+        sizes = [os.path.getsize(f) for f in files]
+        if len(files) != delta_files:
+            print(f"  warning: {len(files)} Parquet files on disk, oxbow.tables says {delta_files}", flush=True)
+        return {
+            "flush to Delta, s": flush_s,
+            "Delta files (Parquet files on disk)": len(files),
+            "Delta files (oxbow.tables.delta_files)": delta_files,
+            "Delta file size, average MB": sum(sizes) / len(sizes) / 1e6 if sizes else 0.0,
+            "rows per Delta file, average": rows // len(files) if files else 0,
+        }
+
+    def resident_bytes(self):
+        """VmRSS of the server process, from /proc."""
+        with open(f"/proc/{self.pid}/status") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return kib * 1024
+
+    def memory(self, rss_at_start):
+        """Resident memory against the hot tier of all tables, both per million hot rows."""
+        rss = self.resident_bytes()
+        with connect(self.dsn) as conn:
+            hot_rows, hot_bytes = conn.execute(
+                "SELECT CAST(sum(hot_rows) AS bigint), CAST(sum(hot_bytes) AS bigint) FROM oxbow.tables"
+            ).fetchone()
+        # MB per million rows is numerically bytes per row.
+        per_million = (lambda b: b / hot_rows) if hot_rows else (lambda b: "n/a")
+        return {
+            "resident set size at start, MB": rss_at_start / 1e6,
+            "resident set size, MB": rss / 1e6,
+            "hot rows (all tables)": hot_rows,
+            "hot tier Arrow size per million hot rows, MB": per_million(hot_bytes),
+            "resident size per million hot rows, MB": per_million(rss),
+            "resident growth since start per million hot rows, MB": per_million(rss - rss_at_start),
+        }
+
+
+def connect(dsn, **kwargs):
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=30, **kwargs)
+
+
+def fresh_table(system, table, **options):
+    with connect(system.dsn) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
-        conn.execute(TABLE_DDL.format(table))
+        conn.execute(system.create_table_sql(table, **options))
 
 
 def count_rows(dsn, table):
@@ -96,19 +202,20 @@ def count_rows(dsn, table):
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def measure_insert_ingest(dsn, statements, rows, csv_bytes):
+def measure_insert_ingest(system, pool, n_statements, csv_bytes):
     """Rows/s of concurrent autocommit multi-row INSERTs, each counted once acknowledged.
 
     The connections are opened before the clock starts; the clock stops when the last
-    statement is acknowledged. Statements come from one shared queue, so the connections finish
-    together. The load is checked with count(*) afterwards.
+    statement is acknowledged. Statement numbers come from one shared queue, so the connections
+    finish together. The load is checked with count(*) afterwards. Automatic preparation is off
+    so that the reused texts go as simple queries, as distinct ones would.
     """
     table = "bench_insert"
-    fresh_table(dsn, table)
+    fresh_table(system, table)
     work = queue.SimpleQueue()
-    for s in statements:
-        work.put(s)
-    conns = [connect(dsn) for _ in range(INSERT_CONNECTIONS)]
+    for k in range(n_statements):
+        work.put(k)
+    conns = [connect(system.dsn, prepare_threshold=None) for _ in range(INSERT_CONNECTIONS)]
     start = threading.Barrier(INSERT_CONNECTIONS + 1)
     errors = []
 
@@ -117,10 +224,10 @@ def measure_insert_ingest(dsn, statements, rows, csv_bytes):
         try:
             while True:
                 try:
-                    statement = work.get_nowait()
+                    k = work.get_nowait()
                 except queue.Empty:
                     return
-                conn.execute(statement)
+                conn.execute(pool[k % len(pool)])
         except Exception as e:  # reported after the join, with the others
             errors.append(e)
 
@@ -136,23 +243,24 @@ def measure_insert_ingest(dsn, statements, rows, csv_bytes):
         c.close()
     if errors:
         raise errors[0]
-    return throughput(elapsed, rows, csv_bytes, count_rows(dsn, table))
+    rows = n_statements * INSERT_BATCH
+    return throughput(elapsed, rows, csv_bytes, count_rows(system.dsn, table))
 
 
-def measure_copy_ingest(dsn, chunks, rows, csv_bytes):
+def measure_copy_ingest(system, chunks, rows, csv_bytes):
     """Rows/s of COPY FROM STDIN in CSV, one statement per chunk, on one connection.
 
     Each COPY is its own autocommit statement, so the clock includes every commit.
     """
     table = "bench_copy"
-    fresh_table(dsn, table)
-    with connect(dsn) as conn, conn.cursor() as cur:
+    fresh_table(system, table)
+    with connect(system.dsn) as conn, conn.cursor() as cur:
         t0 = time.perf_counter()
         for chunk in chunks:
             with cur.copy(f"COPY {table} FROM STDIN WITH (FORMAT csv)") as copy:
                 copy.write(chunk)
         elapsed = time.perf_counter() - t0
-    return throughput(elapsed, rows, csv_bytes, count_rows(dsn, table))
+    return throughput(elapsed, rows, csv_bytes, count_rows(system.dsn, table))
 
 
 def throughput(elapsed, rows, csv_bytes, counted):
@@ -166,7 +274,7 @@ def throughput(elapsed, rows, csv_bytes, counted):
     }
 
 
-def measure_freshness(dsn, samples):
+def measure_freshness(system, samples):
     """Milliseconds from a writer's acknowledgement to the row's visibility on another connection.
 
     A writer inserts FRESHNESS_BATCH rows with unique user_ids every FRESHNESS_PERIOD_S. When
@@ -174,9 +282,11 @@ def measure_freshness(dsn, samples):
     its acknowledgement the reader polls count(*) for one of its ids until it is 1. A sample
     is taken only while the reader is idle, so latencies never include a queue of older samples.
     The figure is an upper bound: it includes the round trip of the poll that saw the row.
+    Oxbow's table gets a long flush_interval so that the whole run is served by its hot tier.
     """
     table = "bench_fresh"
-    fresh_table(dsn, table)
+    dsn = system.dsn
+    fresh_table(system, table, flush_interval=FRESHNESS_FLUSH_INTERVAL)
     want_sample = threading.Event()
     stop = threading.Event()
     probes = queue.SimpleQueue()
@@ -205,7 +315,7 @@ def measure_freshness(dsn, samples):
                     next_at += FRESHNESS_PERIOD_S
                     time.sleep(max(0.0, next_at - time.perf_counter()))
                     next_at = max(next_at, time.perf_counter())
-                written.append(batch_no * FRESHNESS_BATCH / (time.perf_counter() - t_start))
+                written.append((batch_no * FRESHNESS_BATCH, time.perf_counter() - t_start))
         except Exception as e:
             errors.append(e)
 
@@ -236,7 +346,8 @@ def measure_freshness(dsn, samples):
         "samples": len(latencies),
         "writer INSERT ack, p50 ms": percentile(ack_ms, 50),
         "writer INSERT ack, p99 ms": percentile(ack_ms, 99),
-        "writer rows/s achieved": written[0],
+        "writer rows/s achieved": written[0][0] / written[0][1],
+        "rows written": written[0][0],
     }
 
 
@@ -292,74 +403,119 @@ def git(repo, *args):
 
 
 def table_lines(title, note, oxbow, pg):
+    """A Markdown table; a figure PostgreSQL has no counterpart for shows n/a there."""
     lines = ["", f"## {title}", "", note, "", "| figure | Oxbow | PostgreSQL | ratio (Oxbow/PostgreSQL) |", "| --- | ---: | ---: | ---: |"]
     for figure in oxbow:
-        a, b = oxbow[figure], pg[figure]
+        a, b = oxbow[figure], pg.get(figure, "n/a")
         # Counts (ints) are there to show the runs compare, not as a figure to divide.
-        ratio = "" if isinstance(a, int) else f"{a / b:.2f}" if b else "n/a"
+        if isinstance(a, (int, str)) or isinstance(b, str):
+            ratio = ""
+        else:
+            ratio = f"{a / b:.2f}" if b else "n/a"
         lines.append(f"| {figure} | {fmt(a)} | {fmt(b)} | {ratio} |")
     return lines
 
 
 def fmt(value):
+    if isinstance(value, str):
+        return value
     if isinstance(value, int) or value >= 1000:
         return f"{value:,.0f}"
     return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
 
 
-def run_group(title, measure, systems, *args):
+def run_group(title, measure, systems, *args, after_oxbow=dict):
+    """Run `measure` on each system; on Oxbow, `after_oxbow()` adds its figures at once, before
+    the background flusher (or the next system's run) changes what it reads."""
     results = {}
-    for name, dsn in systems.items():
-        print(f"{title}: {name} ...", flush=True)
-        results[name] = measure(dsn, *args)
-        print("  " + ", ".join(f"{k} {fmt(v)}" for k, v in results[name].items()), flush=True)
+    for system in systems:
+        print(f"{title}: {system.name} ...", flush=True)
+        results[system.name] = measure(system, *args)
+        if system.is_oxbow:
+            results[system.name] |= after_oxbow()
+        print("  " + ", ".join(f"{k} {fmt(v)}" for k, v in results[system.name].items()), flush=True)
     return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oxbow", required=True, help="libpq connection string of the Oxbow server")
+    parser.add_argument("--oxbow-data-dir", required=True, help="the --data-dir Oxbow was started with")
+    parser.add_argument("--oxbow-pid", required=True, type=int, help="Oxbow's process id, for its resident memory")
     parser.add_argument("--postgres", required=True, help="libpq connection string of the PostgreSQL server")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--profile", default="unknown", help="build profile of the Oxbow binary, for the header")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
     args = parser.parse_args()
-    systems = {"Oxbow": args.oxbow, "PostgreSQL": args.postgres}
+    oxbow = Oxbow(args.oxbow, args.oxbow_data_dir, args.oxbow_pid)
+    systems = [oxbow, System("PostgreSQL", args.postgres)]
     insert_rows = INSERT_ROWS_QUICK if args.quick else INSERT_ROWS
     copy_rows = COPY_ROWS_QUICK if args.quick else COPY_ROWS
     samples = FRESHNESS_SAMPLES_QUICK if args.quick else FRESHNESS_SAMPLES
 
     lines = machine_header(args, args.oxbow, args.postgres)
+    rss_at_start = oxbow.resident_bytes()
+    flush_note = (
+        "Then, on Oxbow only, `FLUSH TABLE` hands the rows still hot to Delta (timed on its own, not in the rows/s), "
+        "and the table's Parquet files under `<data dir>/tables/public/<table>/` are counted and sized, cross-checked "
+        "with `oxbow.tables.delta_files`. The table has the default `flush_rows` (1,000,000) and `flush_interval` "
+        "(10 s), so the background flusher writes files during a load that reaches either."
+    )
 
-    statements, csv_bytes = insert_statements("bench_insert", insert_rows, INSERT_BATCH)
-    r = run_group("INSERT ingest", measure_insert_ingest, systems, statements, insert_rows, csv_bytes)
-    del statements
+    pool, n_statements, csv_bytes = insert_statements("bench_insert", insert_rows, INSERT_BATCH)
+    pool_note = "" if len(pool) == n_statements else (
+        f"To keep the client's memory small, the {n_statements:,} statements cycle through {len(pool):,} distinct "
+        f"texts ({INSERT_POOL_PER_CONNECTION} per connection): rows repeat and ids are not unique (no table has a "
+        f"key). ")
+    r = run_group("INSERT ingest", measure_insert_ingest, systems, pool, n_statements, csv_bytes,
+                  after_oxbow=lambda: oxbow.flush_to_delta("bench_insert", insert_rows))
     lines += table_lines(
         "INSERT ingest",
         f"{insert_rows:,} rows as autocommit `INSERT ... VALUES` statements of {INSERT_BATCH:,} rows, sent by "
         f"{INSERT_CONNECTIONS} connections (threads) from one shared queue; timed from the first statement to the "
-        f"last acknowledgement. MB = 10^6 bytes of the same rows as CSV ({csv_bytes / insert_rows:.0f} bytes/row).",
+        f"last acknowledgement. " + pool_note + f"MB = 10^6 bytes of the same rows as CSV "
+        f"({csv_bytes / insert_rows:.0f} bytes/row). " + flush_note,
         r["Oxbow"], r["PostgreSQL"])
+    del pool
 
     chunks = copy_chunks(copy_rows, COPY_BATCH)
     csv_bytes = sum(len(c) for c in chunks)
-    r = run_group("COPY ingest", measure_copy_ingest, systems, chunks, copy_rows, csv_bytes)
+    memory = {}
+
+    def after_copy():
+        memory.update(oxbow.memory(rss_at_start))
+        return oxbow.flush_to_delta("bench_copy", copy_rows)
+
+    r = run_group("COPY ingest", measure_copy_ingest, systems, chunks, copy_rows, csv_bytes, after_oxbow=after_copy)
     del chunks
     lines += table_lines(
         "COPY ingest",
         f"{copy_rows:,} rows through `COPY t FROM STDIN WITH (FORMAT csv)` on one connection, {COPY_BATCH:,} rows "
         f"per COPY statement (psycopg `cursor.copy`), each statement autocommitted; timed over all statements. "
-        f"MB = 10^6 bytes of CSV sent ({csv_bytes / copy_rows:.0f} bytes/row).",
+        f"MB = 10^6 bytes of CSV sent ({csv_bytes / copy_rows:.0f} bytes/row). " + flush_note,
         r["Oxbow"], r["PostgreSQL"])
+    print("Memory: " + ", ".join(f"{k} {fmt(v)}" for k, v in memory.items()), flush=True)
+    lines += table_lines(
+        "Memory",
+        "Oxbow's resident set size (`VmRSS` in `/proc/<pid>/status`), read right after the COPY load and before its "
+        "`FLUSH TABLE`, against the rows and Arrow bytes its hot tier holds then (`oxbow.tables`, all tables; the "
+        "INSERT table is flushed by then). The resident size includes everything the process holds (runtime, "
+        "caches, memory its allocator kept after earlier flushes), so its figures per million rows are upper bounds "
+        "for the hot tier's; the growth since start leaves out the idle server. n/a when no row was hot at that moment.",
+        memory, {})
 
-    r = run_group("Freshness", measure_freshness, systems, samples)
+    r = run_group("Freshness", measure_freshness, systems, samples,
+                  after_oxbow=lambda: {"of which in Oxbow's hot tier at the end (oxbow.tables.hot_rows)":
+                                       oxbow.table_stats("bench_fresh")[0]})
     lines += table_lines(
         "Freshness",
         f"A writer connection inserts {FRESHNESS_BATCH} rows with unique `user_id`s every "
         f"{FRESHNESS_PERIOD_S * 1000:.0f} ms (autocommit); for {samples} sampled batches a second connection polls "
         f"`SELECT count(*) FROM t WHERE user_id = <id>` in a tight loop from the writer's acknowledgement until the "
         f"row is seen. The time includes that last poll's round trip. Writer ack = the INSERT's own latency; "
-        f"a writer slower than {FRESHNESS_PERIOD_S * 1000:.0f} ms per batch sends the next one at once.",
+        f"a writer slower than {FRESHNESS_PERIOD_S * 1000:.0f} ms per batch sends the next one at once. "
+        f"Oxbow's table has `flush_interval = '{FRESHNESS_FLUSH_INTERVAL}'`, so every row is read from its hot "
+        f"tier (memory); the last line shows how many rows were still there when the run ended.",
         r["Oxbow"], r["PostgreSQL"])
 
     with open(args.out, "w") as f:

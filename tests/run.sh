@@ -2,7 +2,8 @@
 # Runs Oxbow's whole test suite. Works on a fresh Debian machine with only Rust installed:
 # it installs what the tests need (Debian packages, a Python venv with the client drivers)
 # idempotently, builds in debug, and runs the unit tests, the wire-protocol and persistence
-# tests, the sqllogictest files, and the client tests (psql, psycopg, deltalake, S3 on moto).
+# tests, the sqllogictest files, and the client tests (psql, psycopg, psycopg2, asyncpg,
+# SQLAlchemy, pgJDBC, psqlODBC, Node pg, deltalake, S3 on moto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,14 @@ step "system packages"
 missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# Client drivers: pgJDBC (/usr/share/java/postgresql.jar), psqlODBC ("PostgreSQL Unicode"
+# driver) with unixODBC (pyodbc links against it), a JDK for javac, Node and npm for `pg`.
+[ -e /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
+dpkg -s odbc-postgresql >/dev/null 2>&1 || missing+=(odbc-postgresql)
+dpkg -s unixodbc >/dev/null 2>&1 || missing+=(unixodbc)
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
@@ -31,6 +40,13 @@ if ! cmp -s "$requirements" "$venv/.installed" 2>/dev/null; then
   cp "$requirements" "$venv/.installed"
 fi
 
+step "node pg"
+export OXBOW_NODE_MODULES="$CACHE/node/node_modules"
+if [ ! -e "$OXBOW_NODE_MODULES/pg/package.json" ]; then
+  mkdir -p "$CACHE/node"
+  (cd "$CACHE/node" && { [ -e package.json ] || npm init -y >/dev/null; } && npm install --no-audit --no-fund -q pg)
+fi
+
 step "build (debug)"
 cargo build --workspace --all-targets
 export OXBOW_BIN="$CARGO_TARGET_DIR/debug/oxbow"
@@ -38,7 +54,7 @@ export OXBOW_BIN="$CARGO_TARGET_DIR/debug/oxbow"
 step "rust tests: unit, protocol, persistence, sqllogictest"
 cargo test --workspace
 
-step "client tests: psql, psycopg, deltalake, S3"
+step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3"
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q -p no:cacheprovider tests/clients
 
 step "all tests passed"

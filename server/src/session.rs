@@ -56,6 +56,14 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
             ))))
         }),
     ));
+    // psql's \df filters functions with it; every function is visible (no per-schema functions).
+    ctx.register_udf(create_udf(
+        "pg_function_is_visible",
+        vec![DataType::UInt32],
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
+    ));
     register_views(&db, &ctx).await?;
     Ok(ctx)
 }

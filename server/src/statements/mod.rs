@@ -8,6 +8,7 @@
 mod copy;
 mod ddl;
 mod dml;
+mod search_path;
 
 use std::sync::Arc;
 
@@ -95,6 +96,9 @@ impl QueryHook for OxbowStatements {
                     .map_err(Into::into),
             );
         }
+        if let Err(e) = search_path::apply(statement, ctx, &self.db).await {
+            return Some(Err(e.into()));
+        }
         self.execute(statement, ctx, client).await
     }
 
@@ -121,6 +125,9 @@ impl QueryHook for OxbowStatements {
                     .await
                     .map_err(Into::into),
             );
+        }
+        if let Err(e) = search_path::apply(statement, ctx, &self.db).await {
+            return Some(Err(e.into()));
         }
         self.execute(statement, ctx, client).await
     }
