@@ -15,6 +15,7 @@ mod config;
 mod copy_format;
 mod error;
 mod frontend;
+mod functions;
 mod names;
 mod server;
 mod session;

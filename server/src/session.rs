@@ -64,6 +64,7 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
         Volatility::Immutable,
         Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
     ));
+    ctx.register_udf(crate::functions::current_schema());
     register_views(&db, &ctx).await?;
     Ok(ctx)
 }
