@@ -1,16 +1,28 @@
 """Fixtures that start the real `oxbow` binary for client tests.
 
 The binary is $OXBOW_BIN (set by tests/run.sh). Each test gets a fresh data directory and a
-free loopback port; the server is killed afterwards.
+free loopback port; the server is killed afterwards. The driver tests (test_psycopg2.py,
+test_asyncpg.py, test_sqlalchemy.py, test_jdbc.py, test_odbc.py, test_node.py) share one server
+per module (`oxbow_module`) and use unique table names.
+
+Checking the tests themselves against PostgreSQL: with OXBOW_TEST_PG_PORT=<port> set, the
+module-scoped server is replaced by the PostgreSQL already listening on 127.0.0.1:<port> (user
+`anyone`, database `oxbow`, trust auth) and every xfail marker is dropped, so the driver tests
+must all pass there. A failure in that mode is a mistake in the test, not a gap in Oxbow:
+
+    OXBOW_TEST_PG_PORT=5499 pytest tests/clients/test_psycopg2.py tests/clients/test_jdbc.py ...
 """
 
 import os
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+
+REFERENCE_PG_PORT = os.environ.get("OXBOW_TEST_PG_PORT")
 
 
 def free_port() -> int:
@@ -93,6 +105,44 @@ def oxbow(tmp_path):
     server = Oxbow(tmp_path / "data")
     yield server
     server.stop()
+
+
+class ReferencePostgres:
+    """A PostgreSQL server that is already running (see OXBOW_TEST_PG_PORT above)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.data_dir = None
+
+    def log(self) -> str:
+        return "(reference PostgreSQL: no Oxbow log)"
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=anyone dbname=oxbow"
+
+
+@pytest.fixture(scope="module")
+def oxbow_module(tmp_path_factory):
+    """One server for the whole test module; tests in it use unique table names."""
+    if REFERENCE_PG_PORT:
+        yield ReferencePostgres(int(REFERENCE_PG_PORT))
+        return
+    server = Oxbow(tmp_path_factory.mktemp("oxbow") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def uniq():
+    """A fresh lowercase name suffix, so tables never collide (also across reference runs)."""
+    return uuid.uuid4().hex[:8]
+
+
+def pytest_collection_modifyitems(config, items):
+    if REFERENCE_PG_PORT:
+        for item in items:
+            item.own_markers = [m for m in item.own_markers if m.name != "xfail"]
 
 
 @pytest.fixture
