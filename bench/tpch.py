@@ -19,6 +19,8 @@ duckdb, datafusion==55.* and tpchgen-cli (bench/tpch-requirements.txt) in the ru
 
 import argparse
 import datetime
+import glob
+import json
 import math
 import os
 import platform
@@ -70,6 +72,9 @@ TABLES = {
 
 ENGINES = ("Oxbow", "DataFusion", "DuckDB")
 REFERENCE = "DuckDB"
+# With --oxbow-data-dir: plain DataFusion over the Parquet files of Oxbow's own Delta tables, which
+# tells how much of Oxbow's time is the layout of its files and how much the server's path.
+OXBOW_FILES = "DataFusion on Oxbow's files"
 
 
 def log(msg):
@@ -177,12 +182,13 @@ def load_oxbow(dsn, csv_dir, expected_rows):
                 "copy_s": copied - started,
                 "flush_s": flushed - copied,
             }
-            log(f"  {table}: {counted:,} rows, COPY {copied - started:.2f} s ({statements} statements), "
+            log(f"  {table}: {counted:,} rows, COPY {copied - started:.2f} s ({statements} statement{'s' if statements > 1 else ''}), "
                 f"FLUSH {flushed - copied:.2f} s")
         try:
             cur = conn.execute("SELECT * FROM oxbow.tables")
             names = [d.name for d in cur.description]
             tiers = [dict(zip(names, row)) for row in cur.fetchall()]
+            tiers = [t for t in tiers if t.get("schema_name") == "public" and t.get("table_name") in TABLES]
         except psycopg.Error as e:
             tiers = [{"error": str(e).strip()}]
     return results, tiers
@@ -196,9 +202,12 @@ class Oxbow:
     name = "Oxbow"
 
     def __init__(self, dsn):
+        self.dsn = dsn
         self.conn = connect(dsn)
 
     def run(self, sql):
+        if self.conn.closed:  # the server dropped the connection on an earlier query
+            self.conn = connect(self.dsn)
         started = time.perf_counter()
         cur = self.conn.execute(sql)
         rows = cur.fetchall()
@@ -209,12 +218,11 @@ class Oxbow:
 
 
 class DataFusion:
-    name = "DataFusion"
-
-    def __init__(self, parquet_dir):
+    def __init__(self, paths, name="DataFusion"):
+        self.name = name
         self.ctx = datafusion.SessionContext()
-        for table in TABLES:
-            self.ctx.register_parquet(table, os.path.join(parquet_dir, f"{table}.parquet"))
+        for table, path in paths.items():
+            self.ctx.register_parquet(table, path, file_extension=".parquet")
 
     def run(self, sql):
         started = time.perf_counter()
@@ -237,12 +245,37 @@ class DuckDB:
 
     def run(self, sql):
         started = time.perf_counter()
-        table = self.conn.execute(sql).fetch_arrow_table()
+        table = self.conn.sql(sql).to_arrow_table()
         elapsed = time.perf_counter() - started
         return elapsed, arrow_rows(table.to_batches())
 
     def close(self):
         self.conn.close()
+
+
+def oxbow_delta_dirs(data_dir):
+    """Each table's Delta directory under Oxbow's data dir, if every Parquet file in it is live
+    (added and not removed by the commits in _delta_log), so that the directory can be read as
+    plain Parquet; else None and the reason."""
+    paths = {}
+    for table in TABLES:
+        directory = os.path.join(data_dir, "tables", "public", table)
+        log_dir = os.path.join(directory, "_delta_log")
+        if os.path.exists(os.path.join(log_dir, "_last_checkpoint")):
+            return None, f"{table} has a Delta checkpoint"
+        live = set()
+        for commit in sorted(glob.glob(os.path.join(log_dir, "*.json"))):
+            for line in open(commit):
+                action = json.loads(line)
+                if "add" in action:
+                    live.add(action["add"]["path"])
+                elif "remove" in action:
+                    live.discard(action["remove"]["path"])
+        on_disk = {os.path.relpath(f, directory) for f in glob.glob(os.path.join(directory, "**", "*.parquet"), recursive=True)}
+        if not live or live != on_disk:
+            return None, f"{table}: the Parquet files on disk are not exactly the live ones of its Delta log"
+        paths[table] = directory + os.sep
+    return paths, None
 
 
 def arrow_rows(batches):
@@ -311,8 +344,10 @@ def error_text(exc):
     if isinstance(exc, psycopg.Error):
         diag = exc.diag
         text = (diag.message_primary or str(exc)).strip()
-        return f"SQLSTATE {exc.sqlstate}: {text}" if exc.sqlstate else text
-    return f"{type(exc).__name__}: {str(exc).strip()}"
+        text = f"SQLSTATE {exc.sqlstate}: {text}" if exc.sqlstate else text
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
 
 
 def run_queries(engines, queries):
@@ -329,13 +364,11 @@ def run_queries(engines, queries):
                     entry["hot"].append(elapsed)
             except Exception as e:  # noqa: BLE001 - every failure is reported, none is fatal
                 entry["error"] = error_text(e)
-                if isinstance(engine, Oxbow) and engine.conn.closed:
-                    engine.conn = connect(engine.dsn)
             entry["median"] = statistics.median(entry["hot"]) if entry["hot"] else None
             results[q][engine.name] = entry
         ordered = "order by" in sql.lower()
         reference = results[q][REFERENCE]
-        for name in ENGINES:
+        for name in results[q]:
             entry = results[q][name]
             if name == REFERENCE or entry["error"] or reference["error"]:
                 entry["check"] = None
@@ -344,7 +377,7 @@ def run_queries(engines, queries):
         summary = "  ".join(
             f"{name} {fmt_ms(results[q][name]['median'])} ms"
             + (" ERROR" if results[q][name]["error"] else " MISMATCH" if results[q][name]["check"] else "")
-            for name in ENGINES
+            for name in results[q]
         )
         log(f"Q{q}: {summary}")
     return results
@@ -391,7 +424,10 @@ def header(args, sf, duck):
     if git(repo, "status", "--porcelain", "--untracked-files=no"):
         commit += " plus uncommitted changes"
     version = oxbow_setting(args.oxbow, "SELECT version()")
-    partitions = oxbow_setting(args.oxbow, "SHOW datafusion.execution.target_partitions")
+    partitions = oxbow_setting(
+        args.oxbow,
+        "SELECT value FROM information_schema.df_settings WHERE name = 'datafusion.execution.target_partitions'",
+    )
     tpchgen = subprocess.run([tpchgen_binary(), "--version"], capture_output=True, text=True).stdout.strip()
     duck_threads = duck.conn.execute("SELECT current_setting('threads')").fetchone()[0]
     df_partitions = datafusion.SessionContext().sql("SHOW datafusion.execution.target_partitions").to_pylist()
@@ -413,7 +449,7 @@ def header(args, sf, duck):
         f"- method: per query and engine 1 cold run, then {HOT_RUNS} hot runs; the figure is the median of the hot "
         "runs in milliseconds. Oxbow: `execute` + `fetchall` through psycopg (simple query protocol, text "
         "results), so it includes the wire and the client's parsing of rows; DataFusion: `ctx.sql(q).collect()`; "
-        "DuckDB: `execute(q).fetch_arrow_table()`",
+        "DuckDB: `con.sql(q).to_arrow_table()`",
         f"- result check: every Oxbow and DataFusion result against DuckDB's (row count, then values: numbers "
         "within a relative 1e-6, in order where the query has ORDER BY)",
         f"- **acceptance target: total Oxbow time within {TARGET_RATIO}x of plain DataFusion on the same "
@@ -490,7 +526,7 @@ def query_lines(results, sf):
             problems.append((q, REFERENCE, "mismatch", f"{len(ref['rows'])} rows; the specification's answer has "
                              f"{SF1_ROW_COUNTS[q]}"))
         if not ref["error"] and not checks:
-            check_text = f"ok ({len(ref['rows'])} rows)"
+            check_text = f"ok ({len(ref['rows'])} row{'' if len(ref['rows']) == 1 else 's'})"
         else:
             check_text = "; ".join(checks) if checks else "ok"
         medians = {name: per_engine[name]["median"] for name in ENGINES}
@@ -535,6 +571,32 @@ def query_lines(results, sf):
         lines.append(f"| Q{q} | {' | '.join(cells)} |")
     lines.append("| **total** | " + " | ".join(f"**{fmt_ms(cold_totals[name])}**" for name in ENGINES) + " |")
 
+    if any(OXBOW_FILES in per_engine for per_engine in results.values()):
+        lines += [
+            "",
+            "### Where Oxbow's time goes",
+            "",
+            f"\"{OXBOW_FILES}\" is plain DataFusion (Python, same settings) reading the Parquet files of Oxbow's "
+            "own Delta tables after the load, as a directory per table: the same engine on Oxbow's file layout, "
+            "without the server (pgwire, Delta snapshot, hot tier union). Layout = that / DataFusion on tpchgen's "
+            "files; server = Oxbow / that.",
+            "",
+            f"| query | Oxbow ms | {OXBOW_FILES} ms | DataFusion ms | layout | server | result check |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        ]
+        sums = [0.0, 0.0, 0.0]
+        for q, per_engine in results.items():
+            e = per_engine.get(OXBOW_FILES)
+            if e is None:
+                continue
+            o, f, d = per_engine["Oxbow"]["median"], e["median"], per_engine["DataFusion"]["median"]
+            if None not in (o, f, d):
+                sums = [sums[0] + o, sums[1] + f, sums[2] + d]
+            check_text = f"error: `{e['error']}`" if e["error"] else f"MISMATCH: `{e['check']}`" if e["check"] else "ok"
+            lines.append(f"| Q{q} | {fmt_ms(o)} | {fmt_ms(f)} | {fmt_ms(d)} | {ratio(f, d)} | {ratio(o, f)} | {check_text} |")
+        lines.append(f"| **total** | **{fmt_ms(sums[0])}** | **{fmt_ms(sums[1])}** | **{fmt_ms(sums[2])}** | "
+                     f"**{ratio(sums[1], sums[2])}** | **{ratio(sums[0], sums[1])}** | |")
+
     lines += ["", "## Failures and mismatches", ""]
     if not problems:
         lines.append("None: every query ran on every engine and every result equals DuckDB's.")
@@ -553,6 +615,8 @@ def main():
     parser.add_argument("--sf", type=float, help="scale factor (default $OXBOW_TPCH_SF, else 1; 0.01 with --quick)")
     parser.add_argument("--queries", help="comma-separated query numbers (default all 22)")
     parser.add_argument("--skip-load", action="store_true", help="the tables are already loaded in Oxbow")
+    parser.add_argument("--oxbow-data-dir", help="Oxbow's --data-dir (local lake): also run plain DataFusion "
+                        "over the Parquet files of its Delta tables, to split Oxbow's overhead")
     parser.add_argument("--profile", default="unknown", help="build profile of the Oxbow binary, for the header")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS-tpch.md"))
     args = parser.parse_args()
@@ -569,9 +633,14 @@ def main():
         log(f"loading SF {sf:g} into Oxbow")
         load, tiers = load_oxbow(args.oxbow, dirs["csv"], expected_rows)
 
-    oxbow = Oxbow(args.oxbow)
-    oxbow.dsn = args.oxbow
-    engines = [oxbow, DataFusion(dirs["parquet"]), DuckDB(dirs["parquet"])]
+    tpchgen_files = {t: os.path.join(dirs["parquet"], f"{t}.parquet") for t in TABLES}
+    engines = [Oxbow(args.oxbow), DataFusion(tpchgen_files), DuckDB(dirs["parquet"])]
+    if args.oxbow_data_dir:
+        paths, why_not = oxbow_delta_dirs(args.oxbow_data_dir)
+        if paths:
+            engines.append(DataFusion(paths, name=OXBOW_FILES))
+        else:
+            log(f"not reading Oxbow's files directly: {why_not}")
     log(f"running queries {','.join(map(str, queries))}: 1 cold + {HOT_RUNS} hot runs per engine")
     results = run_queries(engines, queries)
 

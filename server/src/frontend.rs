@@ -20,7 +20,7 @@ use tracing::debug;
 
 use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
-use crate::statements::{CopyInHandler, CopyInSlot, OxbowStatements};
+use crate::statements::{CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook};
 
 /// What all connections share: the database, the template session, and the registry of
 /// connections that `CancelRequest` looks queries up in.
@@ -48,8 +48,10 @@ impl Frontend {
     pub fn connection(&self) -> Connection {
         let ctx = Arc::new(SessionContext::new_with_state(self.base.state()));
         let copy_in = Arc::new(CopyInSlot::default());
-        // Transactions first: it refuses statements in an aborted transaction block.
+        // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);
+        // transactions next: it refuses statements in an aborted transaction block.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(SavepointHook),
             Arc::new(TransactionStatementHook),
             Arc::new(OxbowStatements::new(
                 Arc::clone(&self.db),

@@ -152,12 +152,6 @@ def test_sqlprimarykeys(conn, uniq):
     assert [r.column_name for r in cur.primaryKeys(table)] == ["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="in manual-commit mode (pyodbc's default, autocommit=False) "
-                   "psqlODBC wraps every statement after the first of a transaction in "
-                   "SAVEPOINT _EXEC_SVP_<n> (statement-level rollback, the default Protocol=7.4-2); "
-                   "Oxbow refuses SAVEPOINT with 0A000 and the driver reports 'internal SAVEPOINT "
-                   "failed'. Workaround: Protocol=7.4-1;UseServerSidePrepare=0; in the "
-                   "connection string")
 def test_manual_commit_mode_default(oxbow_module, uniq):
     manual_commit_session(oxbow_module.port, f"odbc_tx_{uniq}")
 
@@ -177,11 +171,6 @@ def manual_commit_session(port, table, extra=""):
         c.close()
 
 
-@pytest.mark.xfail(strict=True, reason="with transaction-level rollback (Protocol=7.4-1) psqlODBC "
-                   "still drops a re-prepared server-side statement inside the transaction as "
-                   "SAVEPOINT _per_query_svp_;DEALLOCATE \"_PLAN...\";RELEASE _per_query_svp_; "
-                   "Oxbow refuses the SAVEPOINT (0A000), aborting the block, and the next "
-                   "statement gets 25P01")
 def test_manual_commit_mode_protocol_7_4_1(oxbow_module, uniq):
     manual_commit_session(oxbow_module.port, f"odbc_tx1_{uniq}", "Protocol=7.4-1;")
 

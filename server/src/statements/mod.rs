@@ -8,6 +8,7 @@
 mod copy;
 mod ddl;
 mod dml;
+mod savepoint;
 mod search_path;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use pgwire::error::PgWireResult;
 
 pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
+pub use savepoint::SavepointHook;
 
 pub struct OxbowStatements {
     db: Arc<Database>,
