@@ -65,6 +65,7 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
         Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
     ));
     ctx.register_udf(crate::functions::current_schema());
+    ctx.register_udf(crate::functions::to_regtype());
     register_views(&db, &ctx).await?;
     Ok(ctx)
 }

@@ -24,9 +24,6 @@ TSTZ = datetime(2024, 1, 2, 3, 4, 5, 500000, tzinfo=timezone(timedelta(hours=2))
 JSON = {"a": [1, 2], "b": "x"}
 
 DRIVERS = ["psycopg2", "psycopg", "asyncpg"]
-SAVEPOINT = ("the postgresql+psycopg dialect fetches the hstore type on first connect inside "
-             "psycopg's conn.transaction(), which (already in SQLAlchemy's transaction) sends "
-             "SAVEPOINT \"_pg3_1\"; Oxbow refuses SAVEPOINT with 0A000")
 NOT_VISIBLE = ("pg_table_is_visible() is constantly true, so the Inspector's default schema "
                "lists relations of every schema (a table in another schema, the view oxbow.tables)")
 SERIAL_SEQUENCE = ("get_columns' query calls pg_catalog.pg_get_serial_sequence() (for identity "
@@ -94,7 +91,6 @@ def engines(oxbow_module):
 def driver_params(drivers=DRIVERS, xfail=None):
     """pytest params for drivers; `xfail` maps a driver to the reason it is expected to fail."""
     xfail = dict(xfail or {})
-    xfail.setdefault("psycopg", SAVEPOINT)
     return [pytest.param(d, id=d, marks=[pytest.mark.xfail(strict=True, reason=xfail[d])]
                          if d in xfail else []) for d in drivers]
 
