@@ -11,6 +11,7 @@
 //! - [`copy_format`]: COPY's text and CSV formats.
 //! - [`sqlstate`]: the one mapping of errors to SQLSTATE codes.
 
+mod bytea_literals;
 mod config;
 mod copy_format;
 mod error;

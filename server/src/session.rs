@@ -64,6 +64,7 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
         Volatility::Immutable,
         Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
     ));
+    ctx.add_analyzer_rule(Arc::new(crate::bytea_literals::ByteaLiterals));
     ctx.register_udf(crate::functions::current_schema());
     ctx.register_udf(crate::functions::to_regtype());
     register_views(&db, &ctx).await?;

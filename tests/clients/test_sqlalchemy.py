@@ -32,8 +32,6 @@ UNNEST_INDKEY = ("the constraint/index reflection query runs unnest(pg_index.ind
                  "generate_subscripts(indkey, 1); indkey is not an array in datafusion-pg-catalog: "
                  "'unnest() can only be applied to array, struct and null' (and pg_index has no "
                  "rows for Oxbow tables anyway)")
-BYTEA_LITERAL = ("psycopg2 sends bytea parameters inline as '\\x...'::bytea and Oxbow casts the "
-                 "string byte for byte instead of decoding PostgreSQL's hex bytea input format")
 JSONB_CAST = ("SQLAlchemy binds JSONB values as %(v)s::JSONB / $3::JSONB, and Oxbow refuses "
               "the cast: 0A000 'Unsupported SQL type JSONB' (casts to json/jsonb are not "
               "supported; behind it, jsonb columns are described as text, oid 25)")
@@ -241,7 +239,7 @@ CASES = [
     ("timestamptz", sa.DateTime(timezone=True), TSTZ, TSTZ, datetime),
     ("jsonb", pg.JSONB(), JSON, JSON, dict),
 ]
-CORE_XFAIL = {("psycopg2", "bytea"): BYTEA_LITERAL, ("psycopg2", "jsonb"): JSONB_CAST,
+CORE_XFAIL = {("psycopg2", "jsonb"): JSONB_CAST,
               ("asyncpg", "jsonb"): JSONB_CAST, ("asyncpg", "double"): FLOAT_CAST,
               ("asyncpg", "timestamptz"): TIMESTAMPTZ_PARAM}
 
