@@ -104,3 +104,92 @@ pub fn to_regtype() -> ScalarUDF {
         }),
     )
 }
+
+/// `pg_get_serial_sequence(table, column)`: NULL, as Oxbow has no sequences. SQLAlchemy's
+/// column reflection calls it for every table.
+pub fn pg_get_serial_sequence() -> ScalarUDF {
+    use std::sync::Arc;
+
+    datafusion::logical_expr::create_udf(
+        "pg_get_serial_sequence",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+    )
+}
+
+/// `current_setting(name [, missing_ok])`: the settings clients read on connect (Grafana reads
+/// `server_version_num`), with `search_path` from the session.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSetting {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let ColumnarValue::Scalar(name) = &args.args[0] else {
+            return datafusion::common::not_impl_err!(
+                "current_setting() over a column; pass the setting name as a constant"
+            );
+        };
+        let name = name.to_string().to_ascii_lowercase();
+        let missing_ok = matches!(
+            args.args.get(1),
+            Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+        );
+        let value = match name.as_str() {
+            "server_version" => Some(crate::session::SERVER_VERSION.to_string()),
+            "server_version_num" => Some(crate::session::SERVER_VERSION_NUM.to_string()),
+            "search_path" => Some(args.config_options.catalog.default_schema.clone()),
+            "timezone" => Some(
+                args.config_options
+                    .execution
+                    .time_zone
+                    .clone()
+                    .unwrap_or_else(|| "UTC".into()),
+            ),
+            "server_encoding" | "client_encoding" => Some("UTF8".into()),
+            "datestyle" => Some("ISO, MDY".into()),
+            "integer_datetimes" | "standard_conforming_strings" => Some("on".into()),
+            "max_identifier_length" => Some("63".into()),
+            "default_transaction_isolation" | "transaction_isolation" => {
+                Some("read committed".into())
+            }
+            _ => None,
+        };
+        match value {
+            Some(v) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(v)))),
+            None if missing_ok => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+            None => {
+                datafusion::common::plan_err!("unrecognized configuration parameter \"{name}\"")
+            }
+        }
+    }
+}
+
+pub fn current_setting() -> ScalarUDF {
+    use datafusion::logical_expr::TypeSignature;
+
+    ScalarUDF::new_from_impl(CurrentSetting {
+        signature: Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![DataType::Utf8]),
+                TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+            ],
+            Volatility::Stable,
+        ),
+    })
+}

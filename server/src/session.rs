@@ -21,11 +21,15 @@ use crate::statements::plan_view;
 /// The name of the one database an Oxbow server holds (`current_database()`).
 pub const DATABASE_NAME: &str = "oxbow";
 
+/// The PostgreSQL version Oxbow presents itself as (`server_version`, `version()`).
+pub const SERVER_VERSION: &str = "16.6";
+pub const SERVER_VERSION_NUM: &str = "160006";
+
 /// What `SELECT version()` answers. Clients (SQLAlchemy, Grafana) parse the leading
 /// `PostgreSQL <major>.<minor>` to choose their code paths.
 pub fn version_banner() -> String {
     format!(
-        "PostgreSQL 16.6 (Oxbow {}) on {}, compiled by rustc, 64-bit",
+        "PostgreSQL {SERVER_VERSION} (Oxbow {}) on {}, compiled by rustc, 64-bit",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::ARCH
     )
@@ -67,6 +71,8 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
     ctx.add_analyzer_rule(Arc::new(crate::bytea_literals::ByteaLiterals));
     ctx.register_udf(crate::functions::current_schema());
     ctx.register_udf(crate::functions::to_regtype());
+    ctx.register_udf(crate::functions::pg_get_serial_sequence());
+    ctx.register_udf(crate::functions::current_setting());
     register_views(&db, &ctx).await?;
     Ok(ctx)
 }

@@ -378,10 +378,7 @@ def test_list_columns_information_schema_ordinal_position(conn, all_types):
 
 
 @pytest.mark.parametrize("sql", [
-    pytest.param("SELECT current_setting('server_version_num')::int >= 100000", id="current_setting",
-                 marks=pytest.mark.xfail(strict=True, reason="current_setting() does not exist "
-                                         "(42883); Grafana and others read server_version_num "
-                                         "with it")),
+    pytest.param("SELECT current_setting('server_version_num')::int >= 100000", id="current_setting"),
     pytest.param("SELECT pg_typeof(1)::text IS NOT NULL", id="pg_typeof",
                  marks=pytest.mark.xfail(strict=True, reason="pg_typeof() does not exist (42883)")),
     pytest.param("SELECT pg_get_viewdef('pg_catalog.pg_tables'::regclass) IS NOT NULL",
