@@ -14,6 +14,10 @@ pub enum ServerError {
     #[error("{message}")]
     InvalidCopyData { message: String },
 
+    /// An INSERT whose shape is wrong (more values than columns, uneven VALUES rows).
+    #[error("{0}")]
+    InvalidInsert(String),
+
     #[error("COPY from stdin failed: {0}")]
     CopyAborted(String),
 

@@ -93,6 +93,7 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::InvalidTypeModifier(_) => (code::INVALID_PARAMETER_VALUE, e.to_string()),
         ServerError::InvalidCopyData { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
         ServerError::CopyAborted(_) => (code::QUERY_CANCELED, e.to_string()),
+        ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
         ServerError::Storage(inner) => storage_error(inner),
         ServerError::Catalog(inner) => (catalog_code(inner), inner.to_string()),

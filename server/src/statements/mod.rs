@@ -8,6 +8,7 @@
 mod copy;
 mod ddl;
 mod dml;
+mod insert_values;
 mod savepoint;
 mod search_path;
 
@@ -91,6 +92,9 @@ impl QueryHook for OxbowStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = insert_values::try_execute(statement, ctx, &self.db).await {
+            return Some(result.map_err(Into::into));
+        }
         if let Some(kind) = dml::DmlKind::of(statement) {
             return Some(
                 dml::execute_statement(kind, statement, ctx)
