@@ -411,7 +411,11 @@ def oxbow_setting(dsn, sql):
         return f"unknown ({error_text(e)})"
 
 
-def header(args, sf, duck):
+def load_average():
+    return os.getloadavg()[0]
+
+
+def header(args, sf, duck, loads):
     meminfo = dict(line.split(":", 1) for line in open("/proc/meminfo"))
     mem_gib = int(meminfo["MemTotal"].split()[0]) / 2**20
     cpu = next(
@@ -437,7 +441,9 @@ def header(args, sf, duck):
         f"# TPC-H SF{sf:g}: Oxbow over pgwire, plain DataFusion and DuckDB",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; scale factor {sf:g}; run: {mode}",
-        f"- machine: {nproc} CPUs, {mem_gib:.1f} GiB memory, {cpu}",
+        f"- machine: {nproc} CPUs, {mem_gib:.1f} GiB memory, {cpu}; 1-minute load average {loads[0]:.2f} before "
+        f"the run (well above 0 means something else was busy), {loads[1]:.2f} before the queries, {loads[2]:.2f} "
+        "after them (the run itself keeps it near 2-3)",
         f"- Oxbow: git {commit}, build profile {args.profile}; `version()` = {version}; "
         f"target_partitions {partitions}; tables loaded by COPY and flushed to Delta (no hot rows)",
         f"- DataFusion: Python `datafusion` {datafusion.__version__} (`SessionContext` defaults, target_partitions "
@@ -625,6 +631,7 @@ def main():
     queries = [int(q) for q in args.queries.split(",")] if args.queries else sorted(QUERIES)
     cache = os.environ.get("OXBOW_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "oxbow")
 
+    loads = [load_average()]
     dirs = generate(sf, cache)
     expected_rows = {t: pq.ParquetFile(os.path.join(dirs["parquet"], f"{t}.parquet")).metadata.num_rows for t in TABLES}
 
@@ -642,9 +649,11 @@ def main():
         else:
             log(f"not reading Oxbow's files directly: {why_not}")
     log(f"running queries {','.join(map(str, queries))}: 1 cold + {HOT_RUNS} hot runs per engine")
+    loads.append(load_average())
     results = run_queries(engines, queries)
+    loads.append(load_average())
 
-    lines = header(args, sf, engines[2])
+    lines = header(args, sf, engines[2], loads)
     if load:
         lines += load_lines(load, tiers)
     lines += query_lines(results, sf)
