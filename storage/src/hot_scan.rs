@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use datafusion::common::ScalarValue;
+use datafusion::common::stats::Precision;
+use datafusion::common::{ScalarValue, Statistics};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -101,6 +102,23 @@ impl ExecutionPlan for HotScanExec {
         _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
+    }
+
+    /// Exact row and byte counts: without them the `UnionExec` above reports nothing, and
+    /// DataFusion can neither pick the smaller join side nor use a collected build side
+    /// (TPC-H SF1 ran 1.48x slower than plain DataFusion on the same files for that reason).
+    fn partition_statistics(&self, _partition: Option<usize>) -> Result<Arc<Statistics>> {
+        let rows: usize = self.batches.iter().map(|b| b.num_rows()).sum();
+        let bytes: usize = self
+            .batches
+            .iter()
+            .map(|b| b.get_array_memory_size())
+            .sum();
+        Ok(Arc::new(Statistics {
+            num_rows: Precision::Exact(rows),
+            total_byte_size: Precision::Exact(bytes),
+            column_statistics: Statistics::unknown_column(&self.schema),
+        }))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
