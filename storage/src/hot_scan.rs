@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::stats::Precision;
-use datafusion::common::{ScalarValue, Statistics};
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{ScalarValue, Statistics};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
@@ -109,11 +109,7 @@ impl ExecutionPlan for HotScanExec {
     /// (TPC-H SF1 ran 1.48x slower than plain DataFusion on the same files for that reason).
     fn partition_statistics(&self, _partition: Option<usize>) -> Result<Arc<Statistics>> {
         let rows: usize = self.batches.iter().map(|b| b.num_rows()).sum();
-        let bytes: usize = self
-            .batches
-            .iter()
-            .map(|b| b.get_array_memory_size())
-            .sum();
+        let bytes: usize = self.batches.iter().map(|b| b.get_array_memory_size()).sum();
         Ok(Arc::new(Statistics {
             num_rows: Precision::Exact(rows),
             total_byte_size: Precision::Exact(bytes),
