@@ -18,6 +18,7 @@ use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandl
 use pgwire::error::PgWireError;
 use tracing::debug;
 
+use crate::extended_query::OxbowExtendedQuery;
 use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
 use crate::statements::{CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook};
@@ -62,12 +63,14 @@ impl Frontend {
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
         Connection {
+            extended: Arc::new(OxbowExtendedQuery {
+                inner: Arc::clone(&session),
+            }),
             simple: Arc::new(OxbowSimpleQuery {
                 inner: Arc::clone(&session),
                 ctx,
                 db: Arc::clone(&self.db),
             }),
-            session,
             copy_in: Arc::new(CopyInHandler::new(copy_in)),
             startup: Arc::clone(&self.startup),
             cancel: Arc::clone(&self.cancel),
@@ -101,7 +104,7 @@ impl ErrorHandler for SqlStateErrors {
 
 pub struct Connection {
     simple: Arc<OxbowSimpleQuery>,
-    session: Arc<DfSessionService>,
+    extended: Arc<OxbowExtendedQuery>,
     copy_in: Arc<CopyInHandler>,
     startup: Arc<Startup>,
     cancel: Arc<DefaultCancelHandler>,
@@ -113,7 +116,7 @@ impl PgWireServerHandlers for Connection {
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        Arc::clone(&self.session)
+        Arc::clone(&self.extended)
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {

@@ -15,6 +15,7 @@ mod bytea_literals;
 mod config;
 mod copy_format;
 mod error;
+mod extended_query;
 mod frontend;
 mod functions;
 mod names;

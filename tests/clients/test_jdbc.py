@@ -48,10 +48,6 @@ XFAIL = {
     "read_numeric_precision_scale": TYPMOD,
     "read_varchar": VARCHAR_AS_TEXT,
     "read_jsonb": JSONB_AS_TEXT,
-    "batch_insert": ("executeBatch() first sends Parse + Describe(statement) + Sync; Oxbow answers "
-                     "the Describe of an INSERT with an empty RowDescription ('T', 0 fields) "
-                     "where PostgreSQL answers NoData ('n'), so pgJDBC treats each INSERT as a "
-                     "query and every update count is 0 (the rows are inserted)"),
     "metadata_get_columns_varchar": VARCHAR_AS_TEXT,
     "metadata_get_columns_jsonb": JSONB_AS_TEXT,
     "metadata_get_columns_numeric_precision_scale": TYPMOD,
