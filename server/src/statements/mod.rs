@@ -77,7 +77,8 @@ impl OxbowStatements {
     }
 }
 
-fn empty_plan() -> LogicalPlan {
+/// The plan a statement answered by a hook gets at `Parse` in the extended protocol.
+pub(crate) fn empty_plan() -> LogicalPlan {
     LogicalPlan::EmptyRelation(EmptyRelation {
         produce_one_row: false,
         schema: Arc::new(DFSchema::empty()),

@@ -9,11 +9,9 @@
 //! `DEALLOCATE name` is answered here too: drivers (psqlODBC) send it for statements they
 //! prepared with the protocol's `Parse`, which DataFusion's SQL-level `DEALLOCATE` cannot see.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use datafusion::common::{DFSchema, ParamValues};
-use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::QueryHook;
@@ -54,12 +52,7 @@ impl QueryHook for SavepointHook {
         _ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        tag(statement).map(|_| {
-            Ok(LogicalPlan::EmptyRelation(EmptyRelation {
-                produce_one_row: false,
-                schema: Arc::new(DFSchema::empty()),
-            }))
-        })
+        tag(statement).map(|_| Ok(super::empty_plan()))
     }
 
     async fn handle_extended_query(
