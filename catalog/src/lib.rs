@@ -17,7 +17,7 @@ pub mod types;
 pub use error::{Error, Result};
 pub use model::{ColumnDef, ObjectName, TableDef, TableOptions, ViewDef};
 pub use store::Catalog;
-pub use types::SqlType;
+pub use types::{SQL_TYPE_METADATA_KEY, SqlType};
 
 /// The schema every new catalog starts with and unqualified names resolve to.
 pub const DEFAULT_SCHEMA: &str = "public";

@@ -91,6 +91,23 @@ impl TableDef {
         )
     }
 
+    /// [`TableDef::arrow_schema`] with each column's declared SQL type in its field metadata
+    /// where Arrow's type does not tell it (the schema queries plan against).
+    pub fn described_schema(&self) -> Schema {
+        Schema::new(
+            self.columns
+                .iter()
+                .map(|c| {
+                    let field = Field::new(&c.name, c.sql_type.arrow_type(), c.nullable);
+                    match c.sql_type.field_metadata() {
+                        Some(metadata) => field.with_metadata(metadata),
+                        None => field,
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
+
     /// The default location of a table's Delta files: `tables/<schema>/<table>`.
     pub fn default_location(name: &ObjectName) -> String {
         format!("tables/{}/{}", name.schema, name.name)

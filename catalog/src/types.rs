@@ -5,7 +5,9 @@
 //! share one Arrow type (`text`, `varchar(n)` and `jsonb` are all `Utf8`) and clients must see
 //! the type they declared.
 
-use arrow_schema::{DataType, TimeUnit};
+use std::collections::HashMap;
+
+use arrow_schema::{DataType, Field, TimeUnit};
 use serde::{Deserialize, Serialize};
 
 /// Precision and scale of a `numeric` declared without them. Arrow's `Decimal128` holds at most
@@ -13,6 +15,11 @@ use serde::{Deserialize, Serialize};
 /// money-like and ratio-like values exact.
 pub const DEFAULT_NUMERIC_PRECISION: u8 = 38;
 pub const DEFAULT_NUMERIC_SCALE: i8 = 10;
+
+/// Arrow field metadata key holding a column's declared SQL type (as JSON) where the Arrow type
+/// alone cannot say it: `varchar(n)`, `jsonb`, `numeric(p,s)`. Queries carry it from the table
+/// to the result columns, so the wire can describe them with PostgreSQL's type OID and typmod.
+pub const SQL_TYPE_METADATA_KEY: &str = "oxbow.sql_type";
 
 /// The time zone Oxbow stores `timestamptz` in: instants are normalised to UTC, as PostgreSQL does.
 pub const UTC: &str = "UTC";
@@ -58,6 +65,37 @@ impl SqlType {
             SqlType::Date => DataType::Date32,
             SqlType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             SqlType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+        }
+    }
+
+    /// The field metadata that records this type, when the Arrow type does not determine it.
+    pub fn field_metadata(&self) -> Option<HashMap<String, String>> {
+        match self {
+            SqlType::Varchar { .. } | SqlType::Jsonb | SqlType::Numeric { .. } => {
+                Some(HashMap::from([(
+                    SQL_TYPE_METADATA_KEY.to_string(),
+                    serde_json::to_string(self).expect("SqlType serializes"),
+                )]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The declared type recorded in a field's metadata by [`SqlType::field_metadata`].
+    pub fn from_field(field: &Field) -> Option<SqlType> {
+        let json = field.metadata().get(SQL_TYPE_METADATA_KEY)?;
+        serde_json::from_str(json).ok()
+    }
+
+    /// PostgreSQL's type modifier (`atttypmod`) of this type: `n + 4` for `varchar(n)`,
+    /// `((p << 16) | s) + 4` for `numeric(p,s)`, -1 when the type takes none.
+    pub fn pg_typmod(&self) -> i32 {
+        match self {
+            SqlType::Varchar { max_len: Some(n) } => *n as i32 + 4,
+            SqlType::Numeric { precision, scale } => {
+                ((i32::from(*precision) << 16) | (i32::from(*scale) & 0xffff)) + 4
+            }
+            _ => -1,
         }
     }
 
@@ -109,6 +147,35 @@ impl SqlType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_types_survive_field_metadata() {
+        for ty in [
+            SqlType::Varchar { max_len: Some(20) },
+            SqlType::Varchar { max_len: None },
+            SqlType::Jsonb,
+            SqlType::Numeric {
+                precision: 12,
+                scale: 3,
+            },
+        ] {
+            let field = Field::new("c", ty.arrow_type(), true)
+                .with_metadata(ty.field_metadata().expect("metadata"));
+            assert_eq!(SqlType::from_field(&field), Some(ty));
+        }
+        assert_eq!(SqlType::Text.field_metadata(), None);
+    }
+
+    #[test]
+    fn typmods_follow_postgresql() {
+        assert_eq!(SqlType::Varchar { max_len: Some(20) }.pg_typmod(), 24);
+        let numeric = SqlType::Numeric {
+            precision: 12,
+            scale: 3,
+        };
+        assert_eq!(numeric.pg_typmod(), (12 << 16 | 3) + 4);
+        assert_eq!(SqlType::Text.pg_typmod(), -1);
+    }
 
     #[test]
     fn every_type_round_trips_through_arrow_except_aliases() {

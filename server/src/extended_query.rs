@@ -1,5 +1,6 @@
-//! The extended-query handler: datafusion-postgres' session service, with one correction to
-//! `Describe` of a statement.
+//! The extended-query handler: datafusion-postgres' session service, with result columns
+//! described as PostgreSQL would (`crate::result_columns`) and one correction to `Describe` of
+//! a statement.
 //!
 //! pgwire 0.41 answers `Describe` of a statement that has parameters but returns no rows
 //! (`INSERT INTO t VALUES ($1)`) with an empty `RowDescription` instead of `NoData`; pgJDBC
@@ -12,20 +13,72 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion_postgres::DfSessionService;
 use futures::Sink;
+use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, send_describe_response};
-use pgwire::api::results::{DescribeResponse, FieldInfo, Response};
-use pgwire::api::stmt::StoredStatement;
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, Response,
+};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
 
+use crate::{result_columns, sql_rewrites};
+
 type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
+
+/// `fields` described from the plan and select list of `statement`, if it is a query.
+fn describe_query(statement: &Statement, fields: &[FieldInfo]) -> Vec<FieldInfo> {
+    match statement {
+        (_, Some((query @ datafusion::sql::sqlparser::ast::Statement::Query(_), plan))) => {
+            result_columns::describe(fields, plan.schema().as_arrow(), Some(query))
+        }
+        _ => fields.to_vec(),
+    }
+}
 
 pub struct OxbowExtendedQuery {
     pub inner: Arc<DfSessionService>,
+    pub parser: Arc<OxbowParser>,
+}
+
+/// datafusion-postgres' parser, given the SQL after `crate::sql_rewrites`.
+pub struct OxbowParser {
+    pub inner: Arc<datafusion_postgres::Parser>,
+}
+
+#[async_trait]
+impl QueryParser for OxbowParser {
+    type Statement = Statement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        self.inner
+            .parse_sql(client, &sql_rewrites::rewrite(sql), types)
+            .await
+    }
+
+    fn get_parameter_types(&self, statement: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.inner.get_parameter_types(statement)
+    }
+
+    fn get_result_schema(
+        &self,
+        statement: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.inner.get_result_schema(statement, column_format)
+    }
 }
 
 /// A statement description that is `NoData` whenever there are no result columns.
@@ -58,10 +111,10 @@ impl DescribeResponse for StatementDescription {
 #[async_trait]
 impl ExtendedQueryHandler for OxbowExtendedQuery {
     type Statement = Statement;
-    type QueryParser = <DfSessionService as ExtendedQueryHandler>::QueryParser;
+    type QueryParser = OxbowParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
-        self.inner.query_parser()
+        Arc::clone(&self.parser)
     }
 
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
@@ -94,28 +147,36 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         &self,
         client: &mut C,
         target: &StoredStatement<Self::Statement>,
-    ) -> PgWireResult<pgwire::api::results::DescribeStatementResponse>
+    ) -> PgWireResult<DescribeStatementResponse>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.inner.do_describe_statement(client, target).await
+        let described = self.inner.do_describe_statement(client, target).await?;
+        Ok(DescribeStatementResponse::new(
+            described.parameters,
+            describe_query(&target.statement, &described.fields),
+        ))
     }
 
     async fn do_describe_portal<C>(
         &self,
         client: &mut C,
         target: &Portal<Self::Statement>,
-    ) -> PgWireResult<pgwire::api::results::DescribePortalResponse>
+    ) -> PgWireResult<DescribePortalResponse>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.inner.do_describe_portal(client, target).await
+        let described = self.inner.do_describe_portal(client, target).await?;
+        Ok(DescribePortalResponse::new(describe_query(
+            &target.statement.statement,
+            &described.fields,
+        )))
     }
 
     async fn do_query<C>(
@@ -130,6 +191,17 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.inner.do_query(client, portal, max_rows).await
+        let response = self.inner.do_query(client, portal, max_rows).await?;
+        Ok(match (response, &portal.statement.statement) {
+            (
+                Response::Query(rows),
+                (_, Some((query @ datafusion::sql::sqlparser::ast::Statement::Query(_), plan))),
+            ) => Response::Query(result_columns::adapt_response(
+                rows,
+                plan.schema().as_arrow(),
+                Some(query),
+            )),
+            (response, _) => response,
+        })
     }
 }

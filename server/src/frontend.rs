@@ -18,10 +18,12 @@ use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandl
 use pgwire::error::PgWireError;
 use tracing::debug;
 
-use crate::extended_query::OxbowExtendedQuery;
+use crate::extended_query::{OxbowExtendedQuery, OxbowParser};
 use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
-use crate::statements::{CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook};
+use crate::statements::{
+    CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook, SelectStatements,
+};
 
 /// What all connections share: the database, the template session, and the registry of
 /// connections that `CancelRequest` looks queries up in.
@@ -60,10 +62,14 @@ impl Frontend {
             )),
             Arc::new(SetShowHook),
             Arc::new(CursorStatementHook),
+            Arc::new(SelectStatements),
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
         Connection {
             extended: Arc::new(OxbowExtendedQuery {
+                parser: Arc::new(OxbowParser {
+                    inner: session.query_parser(),
+                }),
                 inner: Arc::clone(&session),
             }),
             simple: Arc::new(OxbowSimpleQuery {

@@ -16,6 +16,7 @@ use oxbow_storage::{Database, OxbowCatalogProvider};
 use tracing::warn;
 
 use crate::error::ServerError;
+use crate::pg_catalog_overlay::PgCatalogOverlay;
 use crate::statements::plan_view;
 
 /// The name of the one database an Oxbow server holds (`current_database()`).
@@ -48,6 +49,15 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
     );
     datafusion_pg_catalog::pg_catalog::setup_pg_catalog(&ctx, DATABASE_NAME, EmptyContextProvider)
         .map_err(|e| ServerError::DataFusion(*e))?;
+    let catalog = ctx
+        .catalog(DATABASE_NAME)
+        .expect("the catalog registered above");
+    if let Some(pg_catalog) = catalog.schema("pg_catalog") {
+        catalog.register_schema(
+            "pg_catalog",
+            Arc::new(PgCatalogOverlay::new(pg_catalog, Arc::clone(&db))),
+        )?;
+    }
     let banner = version_banner();
     ctx.register_udf(create_udf(
         "version",

@@ -92,7 +92,9 @@ impl SimpleQueryHandler for OxbowSimpleQuery {
         if let Some(names) = parse_flush(query) {
             return Ok(vec![self.flush(names).await?]);
         }
-        self.inner.do_query(client, query).await
+        self.inner
+            .do_query(client, &crate::sql_rewrites::rewrite(query))
+            .await
     }
 }
 

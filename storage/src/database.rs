@@ -120,7 +120,11 @@ impl Database {
             lake = %lake.url(),
             "database opened"
         );
-        let flusher = Flusher::start(Arc::clone(&registry), Arc::clone(&appender), flush_wanted);
+        let flusher = Flusher::start(Arc::clone(&registry), Arc::clone(&appender), flush_wanted)
+            .map_err(|source| Error::Io {
+                path: "flush runtime".into(),
+                source,
+            })?;
         Ok(Arc::new(Self {
             catalog,
             lake,
@@ -137,7 +141,10 @@ impl Database {
     /// the WAL holds nothing that Delta does not.
     pub async fn shutdown(&self) {
         self.flusher.stop().await;
-        crate::flusher::flush_all(&self.registry, &self.appender).await;
+        let (registry, appender) = (Arc::clone(&self.registry), Arc::clone(&self.appender));
+        self.flusher
+            .run(async move { crate::flusher::flush_all(&registry, &appender).await })
+            .await;
         self.appender.wal().shutdown();
         info!("database closed: every hot row is in Delta");
     }
@@ -147,7 +154,8 @@ impl Database {
         let table = self
             .table(name)
             .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
-        let flushed = table.table().flush().await?;
+        let table = Arc::clone(table.table());
+        let flushed = self.flusher.run(async move { table.flush().await }).await?;
         self.appender.truncate_wal()?;
         Ok(flushed)
     }

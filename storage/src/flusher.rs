@@ -3,10 +3,18 @@
 //!
 //! Flushes run one at a time, so a WAL segment is never judged flushed while another flush
 //! of its rows is still in progress (the handoff bug InfluxDB 3.11.7 fixed).
+//!
+//! They run on a runtime of their own: encoding a million rows of Parquet is seconds of CPU,
+//! and on the query runtime it held a worker long enough to delay other sessions' answers by
+//! hundreds of milliseconds (freshness max 471 ms in bench/RESULTS.md). On a separate thread
+//! the operating system shares the cores instead, as InfluxDB 3 and Materialize separate their
+//! compaction and persistence work from query execution.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::runtime::Runtime;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info_span, warn};
@@ -18,14 +26,25 @@ use crate::registry::TableRegistry;
 const TICK: Duration = Duration::from_millis(100);
 
 pub struct Flusher {
+    /// `None` only while dropping: a runtime must not be dropped inside async code.
+    runtime: Option<Runtime>,
     stop: watch::Sender<bool>,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Flusher {
-    pub fn start(registry: Arc<TableRegistry>, appender: Arc<Appender>, wake: Arc<Notify>) -> Self {
+    pub fn start(
+        registry: Arc<TableRegistry>,
+        appender: Arc<Appender>,
+        wake: Arc<Notify>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("oxbow-flush")
+            .enable_all()
+            .build()?;
         let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(
+        let task = runtime.spawn(
             async move {
                 loop {
                     tokio::select! {
@@ -38,9 +57,23 @@ impl Flusher {
             }
             .instrument(info_span!("flusher")),
         );
-        Self {
+        Ok(Self {
+            runtime: Some(runtime),
             stop,
             task: std::sync::Mutex::new(Some(task)),
+        })
+    }
+
+    /// Runs `work` (a flush asked for by a statement) on the flush runtime and waits for it.
+    pub async fn run<F>(&self, work: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let runtime = self.runtime.as_ref().expect("flush runtime");
+        match runtime.spawn(work).await {
+            Ok(output) => output,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
     }
 
@@ -50,6 +83,14 @@ impl Flusher {
         let task = self.task.lock().expect("flusher lock").take();
         if let Some(task) = task {
             task.await.ok();
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

@@ -135,9 +135,16 @@ impl ExecutionPlan for HotScanExec {
         let output_rows = MetricBuilder::new(&self.metrics).output_rows(partition);
         let batches = self.batches.clone();
         output_rows.add(batches.iter().map(|b| b.num_rows()).sum());
+        // Hot batches have the physical schema; the plan's also carries the declared SQL types
+        // as field metadata, so the batches are relabelled (a superset: no data is touched).
+        let schema = Arc::clone(&self.schema);
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
-            futures::stream::iter(batches.into_iter().map(Ok)),
+            futures::stream::iter(
+                batches
+                    .into_iter()
+                    .map(move |b| b.with_schema(Arc::clone(&schema)).map_err(Into::into)),
+            ),
         )))
     }
 }

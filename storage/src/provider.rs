@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::not_impl_err;
@@ -29,11 +29,19 @@ use crate::{Appender, Table};
 pub struct OxbowTable {
     table: Arc<Table>,
     appender: Arc<Appender>,
+    /// The table's schema with each column's declared SQL type in its field metadata
+    /// (`varchar(20)`, `jsonb`), which projections carry to the result columns.
+    described: SchemaRef,
 }
 
 impl OxbowTable {
     pub fn new(table: Arc<Table>, appender: Arc<Appender>) -> Self {
-        Self { table, appender }
+        let described = describe(&table);
+        Self {
+            table,
+            appender,
+            described,
+        }
     }
 
     pub fn table(&self) -> &Arc<Table> {
@@ -46,6 +54,28 @@ impl OxbowTable {
     }
 }
 
+/// The physical schema of `table` with the declared types of its columns as field metadata.
+fn describe(table: &Table) -> SchemaRef {
+    let schema = table.schema();
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let declared = table
+                .def()
+                .columns
+                .iter()
+                .find(|c| &c.name == field.name())
+                .and_then(|c| c.sql_type.field_metadata());
+            match declared {
+                Some(metadata) => Arc::new(field.as_ref().clone().with_metadata(metadata)),
+                None => Arc::clone(field),
+            }
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 /// DML predicates arrive qualified with the table name; deltalake resolves columns against the
 /// bare table schema.
 fn bare_predicate(filters: Vec<Expr>) -> Option<Expr> {
@@ -55,7 +85,7 @@ fn bare_predicate(filters: Vec<Expr>) -> Option<Expr> {
 #[async_trait]
 impl TableProvider for OxbowTable {
     fn schema(&self) -> SchemaRef {
-        self.table.schema()
+        Arc::clone(&self.described)
     }
 
     fn table_type(&self) -> TableType {
@@ -89,7 +119,7 @@ impl TableProvider for OxbowTable {
             .scan(state, projection, filters, limit)
             .await?;
 
-        let schema = self.table.schema();
+        let schema = Arc::clone(&self.described);
         let (low, high) = match self.table.time_index() {
             Some(i) => {
                 let field = schema.field(i);

@@ -102,7 +102,6 @@ def test_type_round_trip(oxbow_module, all_types, name, sql_type, param, expecte
     run(oxbow_module, body)
 
 
-@pytest.mark.xfail(strict=True, reason=VARCHAR_JSONB_AS_TEXT)
 def test_prepared_statement_describes_column_types(oxbow_module, all_types):
     async def body(conn):
         stmt = await conn.prepare(f"SELECT * FROM {all_types}")
@@ -222,8 +221,6 @@ def test_copy_from_query_with_arguments(oxbow_module, uniq):
     run(oxbow_module, body)
 
 
-@pytest.mark.xfail(strict=True, reason="result columns are named after DataFusion's display of "
-                   "the expression, so the record key of count(*) is 'count(*)', not 'count'")
 def test_record_keys_follow_postgresql_column_names(oxbow_module, all_types):
     async def body(conn):
         row = await conn.fetchrow(f"SELECT count(*), max(id) FROM {all_types}")

@@ -45,12 +45,6 @@ JSONB_AS_TEXT = ("jsonb columns are described as text (oid 25) in the RowDescrip
 TYPMOD = ("the type modifier of numeric(12,3) is -1 both in the RowDescription and in "
           "pg_attribute.atttypmod, so pgJDBC reports precision/scale 0,0")
 XFAIL = {
-    "read_numeric_precision_scale": TYPMOD,
-    "read_varchar": VARCHAR_AS_TEXT,
-    "read_jsonb": JSONB_AS_TEXT,
-    "metadata_get_columns_varchar": VARCHAR_AS_TEXT,
-    "metadata_get_columns_jsonb": JSONB_AS_TEXT,
-    "metadata_get_columns_numeric_precision_scale": TYPMOD,
     "metadata_get_primary_keys": ("getPrimaryKeys() calls information_schema._pg_expandarray("
                                   "i.indkey), which does not exist (42883); behind it, pg_index "
                                   "has no rows for Oxbow tables"),

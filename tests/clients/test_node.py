@@ -28,10 +28,6 @@ CHECKS = ["connect", "create_table", *[f"type_{t}" for t in TYPES], "row_descrip
           "error_code_undefined_column", "error_code_bad_parameter_value"]
 
 XFAIL = {
-    "type_jsonb": ("jsonb columns are described as text (oid 25, not 3802), so pg does not parse "
-                   "the JSON and returns a string"),
-    "row_description_type_oids": ("varchar(20) is described as text (25, not 1043) and jsonb as "
-                                  "text (25, not 3802) in the RowDescription"),
     "integer_literal_is_int4": ("integer literals are Int64 in DataFusion: SELECT 1 is int8 "
                                 "(oid 20), which pg returns as the string '1', not the number 1"),
     "list_columns_information_schema": ("information_schema.columns.data_type holds Arrow type "

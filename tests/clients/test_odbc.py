@@ -100,10 +100,6 @@ def test_sqltables_lists_the_table(conn, all_types):
         ("public", all_types, "TABLE")]
 
 
-@pytest.mark.xfail(strict=True, reason="SQLTables(schema='%') (list the schemas) sends "
-                   "select NULL, nspname, NULL from pg_catalog.pg_namespace ...; DataFusion "
-                   "refuses two output columns named NULL ('Projections require unique "
-                   "expression names')")
 def test_sqltables_lists_the_schemas(conn):
     schemas = [r.table_schem for r in conn.cursor().tables(catalog="", schema="%", table="",
                                                              tableType="")]
@@ -124,9 +120,6 @@ def test_sqlcolumns_types(conn, all_types):
         assert got[col][3] == 1, col
 
 
-@pytest.mark.xfail(strict=True, reason="varchar(20) and jsonb columns are text (oid 25) in "
-                   "pg_attribute, so SQLColumns reports text/SQL_WLONGVARCHAR size 8190 instead "
-                   "of varchar/SQL_WVARCHAR size 20 and jsonb")
 def test_sqlcolumns_varchar_and_jsonb(conn, all_types):
     rows = conn.cursor().columns(table=all_types).fetchall()
     got = {r.column_name: (r.type_name, r.column_size) for r in rows}
@@ -134,8 +127,6 @@ def test_sqlcolumns_varchar_and_jsonb(conn, all_types):
     assert got["v_jsonb"][0] == "jsonb"
 
 
-@pytest.mark.xfail(strict=True, reason="pg_attribute.atttypmod is -1 for numeric(12,3), so "
-                   "SQLColumns reports psqlODBC's default numeric size 28,6 instead of 12,3")
 def test_sqlcolumns_numeric_precision_and_scale(conn, all_types):
     rows = conn.cursor().columns(table=all_types, column="v_numeric").fetchall()
     assert [(r.column_size, r.decimal_digits) for r in rows] == [(12, 3)]

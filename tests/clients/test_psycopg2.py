@@ -41,8 +41,7 @@ CASES = [
     ("timestamp", "timestamp", datetime(2024, 1, 2, 3, 4, 5, 123456),
      datetime(2024, 1, 2, 3, 4, 5, 123456), datetime),
     ("timestamptz", "timestamptz", TSTZ, TSTZ, datetime),
-    pytest.param("jsonb", "jsonb", psycopg2.extras.Json(JSON), JSON, dict,
-                 marks=pytest.mark.xfail(strict=True, reason=JSONB_AS_TEXT), id="jsonb"),
+    pytest.param("jsonb", "jsonb", psycopg2.extras.Json(JSON), JSON, dict, id="jsonb"),
 ]
 CASE_NAMES = [c.values[0] if hasattr(c, "values") else c[0] for c in CASES]
 CASE_TYPES = [c.values[1] if hasattr(c, "values") else c[1] for c in CASES]
@@ -100,9 +99,6 @@ def test_type_round_trip(conn, all_types, name, sql_type, param, expected, py_ty
         assert cur.fetchone() == (None,)
 
 
-@pytest.mark.xfail(strict=True, reason="varchar(n) columns are described as text (oid 25, not "
-                   "varchar 1043) and jsonb columns as text (oid 25, not jsonb 3802) in the "
-                   "RowDescription")
 def test_row_description_type_oids(conn, all_types):
     with conn.cursor() as cur:
         cur.execute(f"SELECT * FROM {all_types} WHERE id = 0")
@@ -110,9 +106,6 @@ def test_row_description_type_oids(conn, all_types):
     assert got == {"id": 23, **{f"v_{n}": OIDS[n] for n in CASE_NAMES}}
 
 
-@pytest.mark.xfail(strict=True, reason="the RowDescription of a numeric(12,3) column carries "
-                   "type modifier -1 instead of (12 << 16 | 3) + 4, so precision and scale are "
-                   "lost (psycopg2 reports 65535/65535)")
 def test_row_description_numeric_precision_and_scale(conn, all_types):
     with conn.cursor() as cur:
         cur.execute(f"SELECT v_numeric FROM {all_types} WHERE id = 0")
@@ -120,9 +113,6 @@ def test_row_description_numeric_precision_and_scale(conn, all_types):
     assert (d.precision, d.scale) == (12, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="the RowDescription's data type size is 0 for every "
-                   "column; PostgreSQL sends pg_type.typlen (4 for int4, 8 for int8 and "
-                   "timestamp, -1 for text)")
 def test_row_description_type_sizes(conn, all_types):
     with conn.cursor() as cur:
         cur.execute(f"SELECT id, v_bigint, v_text, v_timestamp FROM {all_types} WHERE id = 0")
@@ -158,18 +148,12 @@ def test_now_and_timestamptz_cast_are_timestamptz(conn):
     assert cast == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
-@pytest.mark.xfail(strict=True, reason="result columns are named after DataFusion's display "
-                   "of the expression (count(*), Int64(1) + Int64(1), Utf8(\"x\"), "
-                   "lower(Utf8(\"A\"))) instead of PostgreSQL's count, ?column?, lower")
 def test_result_column_names_follow_postgresql(conn):
     with conn.cursor() as cur:
         cur.execute("SELECT count(*), 1 + 1, 'x', lower('A')")
         assert [d.name for d in cur.description] == ["count", "?column?", "?column?", "lower"]
 
 
-@pytest.mark.xfail(strict=True, reason="DataFusion refuses two output columns with the same "
-                   "name: 'Projections require unique expression names' (SELECT 1, 1 or "
-                   "SELECT NULL, nspname, NULL, which psqlODBC's SQLTables sends)")
 def test_duplicate_output_column_names(conn):
     with conn.cursor() as cur:
         cur.execute("SELECT 1 AS a, 2 AS a, NULL, NULL")
@@ -341,9 +325,6 @@ def test_list_columns_pg_catalog_format_type(conn, all_types):
     assert types["v_numeric"].startswith("numeric")
 
 
-@pytest.mark.xfail(strict=True, reason="pg_attribute has atttypmod -1 and the base type for "
-                   "typmod'd columns: format_type gives 'numeric' for numeric(12,3), 'text' for "
-                   "varchar(20) and 'text' for jsonb")
 def test_list_columns_pg_catalog_type_modifiers(conn, all_types):
     with conn.cursor() as cur:
         cur.execute("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) "

@@ -176,7 +176,8 @@ async fn create_table_as(
         .fields()
         .iter()
         .map(|f| {
-            let sql_type = SqlType::from_arrow(f.data_type())
+            let sql_type = SqlType::from_field(f)
+                .or_else(|| SqlType::from_arrow(f.data_type()))
                 .ok_or_else(|| ServerError::UnsupportedType(f.data_type().to_string()))?;
             Ok(ColumnDef {
                 name: f.name().clone(),

@@ -11,6 +11,7 @@ mod dml;
 mod insert_values;
 mod savepoint;
 mod search_path;
+mod select;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use pgwire::error::PgWireResult;
 pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
 pub use savepoint::SavepointHook;
+pub use select::SelectStatements;
 
 pub struct OxbowStatements {
     db: Arc<Database>,

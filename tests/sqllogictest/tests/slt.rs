@@ -9,7 +9,11 @@ use oxbow_sqllogictest::{PgSimple, TestServer};
 use sqllogictest::{Runner, default_column_validator, default_normalizer, default_validator};
 
 fn slt_files(filter: Option<&str>) -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("slt");
+    // Cargo sets the variable at run time too; that one is right even when the binary was
+    // built from a checkout at another path that shared the target directory.
+    let manifest_dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let dir = PathBuf::from(manifest_dir).join("slt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("slt directory")
         .filter_map(|e| e.ok().map(|e| e.path()))

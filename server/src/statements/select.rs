@@ -1,0 +1,172 @@
+//! Queries (`SELECT`, `VALUES`, `WITH ...`): planned here, and in the simple protocol run and
+//! described here, so that their result columns are named and typed as PostgreSQL would
+//! (see `crate::result_columns`).
+//!
+//! Planning also accepts what DataFusion refuses and PostgreSQL does not: two result columns
+//! with the same name (`SELECT NULL, nspname, NULL`, which psqlODBC's `SQLTables` sends). On
+//! that error the select lists are given unique internal aliases and the query is planned
+//! again; the client still sees PostgreSQL's names, which come from the original statement.
+//!
+//! This hook runs last, after every hook that answers a statement of its own.
+
+use std::sync::Arc;
+
+use arrow_pg::datatypes::df::encode_dataframe;
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{Ident, Query, SelectItem, SetExpr, Statement};
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use pgwire::api::ClientInfo;
+use pgwire::api::portal::Format;
+use pgwire::api::results::Response;
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::types::format::FormatOptions;
+
+use crate::result_columns::adapt_response;
+
+/// Where datafusion-postgres keeps a session's `statement_timeout` (milliseconds).
+const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
+
+pub struct SelectStatements;
+
+/// Plans a query, retrying with unique column aliases when DataFusion refuses duplicate names.
+pub async fn plan_query(
+    ctx: &SessionContext,
+    statement: &Statement,
+) -> datafusion::error::Result<LogicalPlan> {
+    let state = ctx.state();
+    match state
+        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+        .await
+    {
+        Err(e) if is_duplicate_name(&e) => {
+            let mut renamed = statement.clone();
+            if let Statement::Query(query) = &mut renamed {
+                alias_uniquely(query);
+            }
+            state
+                .statement_to_plan(DfStatement::Statement(Box::new(renamed)))
+                .await
+        }
+        result => result,
+    }
+}
+
+fn is_duplicate_name(e: &DataFusionError) -> bool {
+    e.to_string()
+        .contains("Projections require unique expression names")
+}
+
+/// Gives every expression of every select list of `query`'s body an internal alias of its
+/// own position (`*` is left alone).
+fn alias_uniquely(query: &mut Query) {
+    fn body(set: &mut SetExpr) {
+        match set {
+            SetExpr::Select(select) => {
+                for (i, item) in select.projection.iter_mut().enumerate() {
+                    let alias = Ident::with_quote('"', format!("__oxbow_column_{i}"));
+                    *item = match std::mem::replace(item, SelectItem::Wildcard(Default::default()))
+                    {
+                        SelectItem::UnnamedExpr(expr) => SelectItem::ExprWithAlias { expr, alias },
+                        SelectItem::ExprWithAlias { expr, .. } => {
+                            SelectItem::ExprWithAlias { expr, alias }
+                        }
+                        other => other,
+                    };
+                }
+            }
+            SetExpr::Query(query) => body(&mut query.body),
+            SetExpr::SetOperation { left, right, .. } => {
+                body(left);
+                body(right);
+            }
+            _ => {}
+        }
+    }
+    body(&mut query.body);
+}
+
+async fn run(
+    statement: &Statement,
+    ctx: &SessionContext,
+    client: &mut dyn HookClient,
+) -> PgWireResult<Response> {
+    let api = |e: DataFusionError| PgWireError::ApiError(Box::new(e));
+    let timeout = client
+        .metadata()
+        .get(STATEMENT_TIMEOUT_KEY)
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis);
+    let planned = async {
+        let plan = plan_query(ctx, statement).await?;
+        ctx.execute_logical_plan(plan).await
+    };
+    let df = match timeout {
+        Some(limit) => tokio::time::timeout(limit, planned).await.map_err(|_| {
+            PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "57014".into(),
+                "canceling statement due to statement timeout".into(),
+            )))
+        })?,
+        None => planned.await,
+    }
+    .map_err(api)?;
+    let schema = df.schema().as_arrow().clone();
+    let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
+    let response = encode_dataframe(df, &Format::UnifiedText, Some(options)).await?;
+    Ok(Response::Query(adapt_response(
+        response,
+        &schema,
+        Some(statement),
+    )))
+}
+
+#[async_trait]
+impl QueryHook for SelectStatements {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        match statement {
+            Statement::Query(_) => Some(run(statement, ctx, client).await),
+            _ => None,
+        }
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        match statement {
+            Statement::Query(_) => Some(
+                plan_query(ctx, statement)
+                    .await
+                    .map_err(|e| PgWireError::ApiError(Box::new(e))),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Executed by datafusion-postgres, which knows the portal's result formats;
+    /// `OxbowExtendedQuery` then describes the columns.
+    async fn handle_extended_query(
+        &self,
+        _statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        None
+    }
+}
