@@ -13,6 +13,10 @@ absolute numbers depend on the machine (and the client shares its CPUs with the 
   Freshness      ms from a writer's acknowledgement until a second connection sees the row
 
 Oxbow's tables are created WITH (time_column = 'ts'); PostgreSQL's DDL is plain.
+
+Writes the report (default bench/RESULTS.md) and the same figures as JSON (default
+bench/results/ingest.json), which bench/charts.py draws as bench/charts/ingest.png and
+bench/charts/freshness.png.
 """
 
 import argparse
@@ -27,6 +31,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+
+import common
 
 INSERT_ROWS, INSERT_ROWS_QUICK = 10_000_000, 100_000
 INSERT_BATCH = 1_000
@@ -446,6 +452,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--profile", default="unknown", help="build profile of the Oxbow binary, for the header")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "RESULTS.md"))
+    parser.add_argument("--json", default=os.path.join(common.RESULTS_DIR, "ingest.json"),
+                        help="where to write the figures for bench/charts.py")
     args = parser.parse_args()
     oxbow = Oxbow(args.oxbow, args.oxbow_data_dir, args.oxbow_pid)
     systems = [oxbow, System("PostgreSQL", args.postgres)]
@@ -454,6 +462,9 @@ def main():
     samples = FRESHNESS_SAMPLES_QUICK if args.quick else FRESHNESS_SAMPLES
 
     lines = machine_header(args, args.oxbow, args.postgres)
+    lines += ["", common.chart_link("ingest", "ingest rows/s, Oxbow and PostgreSQL") + " "
+              + common.chart_link("freshness", "freshness ms, Oxbow and PostgreSQL")]
+    groups = {}
     rss_at_start = oxbow.resident_bytes()
     flush_note = (
         "Then, on Oxbow only, `FLUSH TABLE` hands the rows still hot to Delta (timed on its own, not in the rows/s), "
@@ -469,6 +480,7 @@ def main():
         f"key). ")
     r = run_group("INSERT ingest", measure_insert_ingest, systems, pool, n_statements, csv_bytes,
                   after_oxbow=lambda: oxbow.flush_to_delta("bench_insert", insert_rows))
+    groups["INSERT ingest"] = r
     lines += table_lines(
         "INSERT ingest",
         f"{insert_rows:,} rows as autocommit `INSERT ... VALUES` statements of {INSERT_BATCH:,} rows, sent by "
@@ -487,6 +499,7 @@ def main():
         return oxbow.flush_to_delta("bench_copy", copy_rows)
 
     r = run_group("COPY ingest", measure_copy_ingest, systems, chunks, copy_rows, csv_bytes, after_oxbow=after_copy)
+    groups["COPY ingest"] = r
     del chunks
     lines += table_lines(
         "COPY ingest",
@@ -507,6 +520,8 @@ def main():
     r = run_group("Freshness", measure_freshness, systems, samples,
                   after_oxbow=lambda: {"of which in Oxbow's hot tier at the end (oxbow.tables.hot_rows)":
                                        oxbow.table_stats("bench_fresh")[0]})
+    groups["Memory"] = {"Oxbow": memory}
+    groups["Freshness"] = r
     lines += table_lines(
         "Freshness",
         f"A writer connection inserts {FRESHNESS_BATCH} rows with unique `user_id`s every "
@@ -520,7 +535,12 @@ def main():
 
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
-    print(f"wrote {args.out}")
+    common.write_json(args.json, {
+        "meta": {**common.machine(), "quick": args.quick, "profile": args.profile,
+                 "sizes": {"insert_rows": insert_rows, "copy_rows": copy_rows, "freshness_samples": samples}},
+        "groups": groups,
+    })
+    print(f"wrote {args.out} and {args.json}")
 
 
 if __name__ == "__main__":

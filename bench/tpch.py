@@ -9,12 +9,13 @@
    that every row is in the lakehouse (Delta) tier; times the load and checks count(*).
 3. Runs the 22 queries on each engine, 1 cold and 3 hot runs, and takes the median of the hot
    runs; checks every Oxbow and DataFusion result against DuckDB's.
-4. Writes a Markdown report (default bench/RESULTS-tpch.md).
+4. Writes a Markdown report (default bench/RESULTS-tpch.md) and the figures as JSON (default
+   bench/results/tpch.json), which bench/charts.py draws as bench/charts/tpch.png.
 
     bench/tpch.py --oxbow "host=127.0.0.1 port=5432 user=bench dbname=oxbow" [--quick] [--sf 1]
 
 The scale factor is --sf, else $OXBOW_TPCH_SF, else 1 (0.01 with --quick). Needs psycopg[binary],
-duckdb, datafusion==55.* and tpchgen-cli (bench/tpch-requirements.txt) in the running Python.
+duckdb, datafusion==55.* and tpchgen-cli (bench/requirements.txt) in the running Python.
 """
 
 import argparse
@@ -38,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
 from tpch_queries import QUERIES, SF1_ROW_COUNTS  # noqa: E402
 
 HOT_RUNS = 3
@@ -89,7 +91,7 @@ def tpchgen_binary():
     beside = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
     found = beside if os.access(beside, os.X_OK) else shutil.which("tpchgen-cli")
     if not found:
-        sys.exit("tpchgen-cli not found: pip install tpchgen-cli (bench/tpch-requirements.txt)")
+        sys.exit("tpchgen-cli not found: pip install tpchgen-cli (bench/requirements.txt)")
     return found
 
 
@@ -460,6 +462,8 @@ def header(args, sf, duck, loads):
         "within a relative 1e-6, in order where the query has ORDER BY)",
         f"- **acceptance target: total Oxbow time within {TARGET_RATIO}x of plain DataFusion on the same "
         "Parquet files**",
+        "",
+        common.chart_link("tpch", "TPC-H hot-run medians per query and engine"),
     ]
 
 
@@ -625,6 +629,8 @@ def main():
                         "over the Parquet files of its Delta tables, to split Oxbow's overhead")
     parser.add_argument("--profile", default="unknown", help="build profile of the Oxbow binary, for the header")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS-tpch.md"))
+    parser.add_argument("--json", default=os.path.join(common.RESULTS_DIR, "tpch.json"),
+                        help="where to write the figures for bench/charts.py")
     args = parser.parse_args()
 
     sf = args.sf or (0.01 if args.quick else float(os.environ.get("OXBOW_TPCH_SF") or 1))
@@ -661,7 +667,19 @@ def main():
         engine.close()
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
-    log(f"wrote {args.out}")
+    common.write_json(args.json, {
+        "meta": {**common.machine(), "quick": args.quick, "profile": args.profile, "sf": sf, "hot_runs": HOT_RUNS},
+        "load": load,
+        "results": {
+            q: {name: {"cold_ms": None if e["cold"] is None else e["cold"] * 1000,
+                       "hot_ms": [h * 1000 for h in e["hot"]],
+                       "median_ms": None if e["median"] is None else e["median"] * 1000,
+                       "rows": None if e["rows"] is None else len(e["rows"]), "error": e["error"], "check": e["check"]}
+                for name, e in per_engine.items()}
+            for q, per_engine in results.items()
+        },
+    })
+    log(f"wrote {args.out} and {args.json}")
 
 
 if __name__ == "__main__":
