@@ -12,12 +12,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion_postgres::DfSessionService;
-use futures::Sink;
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
+use pgwire::api::portal::PortalExecutionState;
 use pgwire::api::query::{ExtendedQueryHandler, send_describe_response};
 use pgwire::api::results::{
-    DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, Response,
+    DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
+    Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
@@ -108,6 +110,32 @@ impl DescribeResponse for StatementDescription {
     }
 }
 
+/// Sends every row of `rows` to the client as it is produced and returns the command tag.
+///
+/// pgwire's `Execute` without a row limit collects the whole result in memory before the
+/// first row leaves (`Portal::fetch(0)`): a 10-million-row `SELECT` through psycopg, pgJDBC
+/// or asyncpg held it all and answered only at the end. Streaming here answers the first row
+/// at once with flat memory, as the simple protocol does. An `Execute` with a row limit
+/// (JDBC fetch size, cursors) keeps pgwire's suspended portal.
+async fn stream_rows<C>(client: &mut C, rows: QueryResponse) -> PgWireResult<Tag>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let QueryResponse {
+        command_tag,
+        mut data_rows,
+        ..
+    } = rows;
+    let mut count = 0;
+    while let Some(row) = data_rows.next().await {
+        client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+        count += 1;
+    }
+    Ok(Tag::new(&command_tag).with_rows(count))
+}
+
 #[async_trait]
 impl ExtendedQueryHandler for OxbowExtendedQuery {
     type Statement = Statement;
@@ -192,7 +220,7 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let response = self.inner.do_query(client, portal, max_rows).await?;
-        Ok(match (response, &portal.statement.statement) {
+        let response = match (response, &portal.statement.statement) {
             (
                 Response::Query(rows),
                 (_, Some((query @ datafusion::sql::sqlparser::ast::Statement::Query(_), plan))),
@@ -202,6 +230,15 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
                 Some(query),
             )),
             (response, _) => response,
-        })
+        };
+        match response {
+            Response::Query(rows) if max_rows == 0 => {
+                let tag = stream_rows(client, rows).await?;
+                // The result is complete: a repeated Execute of this portal returns no rows.
+                *portal.state().lock().await = PortalExecutionState::Finished;
+                Ok(Response::Execution(tag))
+            }
+            response => Ok(response),
+        }
     }
 }

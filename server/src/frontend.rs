@@ -22,7 +22,7 @@ use crate::extended_query::{OxbowExtendedQuery, OxbowParser};
 use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
 use crate::statements::{
-    CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook, SelectStatements,
+    CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook, SelectStatements, SessionStatements,
 };
 
 /// What all connections share: the database, the template session, and the registry of
@@ -60,6 +60,7 @@ impl Frontend {
                 Arc::clone(&self.db),
                 Arc::clone(&copy_in),
             )),
+            Arc::new(SessionStatements),
             Arc::new(SetShowHook),
             Arc::new(CursorStatementHook),
             Arc::new(SelectStatements),

@@ -193,3 +193,182 @@ pub fn current_setting() -> ScalarUDF {
         ),
     })
 }
+
+/// Evaluates `f` on every row of `args` (scalars broadcast), collecting a text column.
+fn map_rows(
+    args: &[ColumnarValue],
+    rows: usize,
+    f: impl Fn(&[ScalarValue]) -> Result<Option<String>>,
+) -> Result<ColumnarValue> {
+    use datafusion::arrow::array::StringArray;
+
+    let all_scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let rows = if all_scalar { 1 } else { rows };
+    let mut out = Vec::with_capacity(rows);
+    for row in 0..rows {
+        let values = args
+            .iter()
+            .map(|a| match a {
+                ColumnarValue::Scalar(s) => Ok(s.clone()),
+                ColumnarValue::Array(array) => ScalarValue::try_from_array(array, row),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.push(f(&values)?);
+    }
+    Ok(if all_scalar {
+        ColumnarValue::Scalar(ScalarValue::Utf8(out.pop().flatten()))
+    } else {
+        ColumnarValue::Array(std::sync::Arc::new(StringArray::from(out)))
+    })
+}
+
+/// A value as JSON: numbers and booleans bare, NULL as `null`, everything else a string.
+fn json_value(value: &ScalarValue) -> String {
+    if value.is_null() {
+        return "null".into();
+    }
+    match value {
+        ScalarValue::Boolean(Some(b)) => b.to_string(),
+        ScalarValue::Int8(_)
+        | ScalarValue::Int16(_)
+        | ScalarValue::Int32(_)
+        | ScalarValue::Int64(_)
+        | ScalarValue::UInt8(_)
+        | ScalarValue::UInt16(_)
+        | ScalarValue::UInt32(_)
+        | ScalarValue::UInt64(_)
+        | ScalarValue::Decimal128(..) => value.to_string(),
+        ScalarValue::Float32(Some(f)) if f.is_finite() => value.to_string(),
+        ScalarValue::Float64(Some(f)) if f.is_finite() => value.to_string(),
+        other => serde_json::Value::String(other.to_string()).to_string(),
+    }
+}
+
+/// `json_build_object(k1, v1, ...)` (and `jsonb_build_object`): the JSON text of an object.
+/// SQLAlchemy's column reflection builds its per-column records with it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args.len() % 2 != 0 {
+            return datafusion::common::plan_err!(
+                "argument list must have even number of elements"
+            );
+        }
+        map_rows(&args.args, args.number_rows, |values| {
+            let members = values
+                .chunks(2)
+                .map(|kv| {
+                    if kv[0].is_null() {
+                        return datafusion::common::exec_err!("argument 1: key must not be null");
+                    }
+                    let key = serde_json::Value::String(kv[0].to_string()).to_string();
+                    Ok(format!("{key} : {}", json_value(&kv[1])))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(format!("{{{}}}", members.join(", "))))
+        })
+    }
+}
+
+pub fn json_build_object(name: &'static str) -> ScalarUDF {
+    ScalarUDF::new_from_impl(JsonBuildObject {
+        name,
+        signature: Signature::variadic_any(Volatility::Immutable),
+    })
+}
+
+/// `pg_typeof(value)`: the name of the PostgreSQL type of its argument.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgTypeof {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for PgTypeof {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let field = &args.arg_fields[0];
+        let name = match oxbow_catalog::SqlType::from_field(field)
+            .or_else(|| oxbow_catalog::SqlType::from_arrow(field.data_type()))
+        {
+            Some(oxbow_catalog::SqlType::Varchar { .. }) => "character varying".to_string(),
+            Some(oxbow_catalog::SqlType::Numeric { .. }) => "numeric".to_string(),
+            Some(sql_type) => sql_type.pg_name(),
+            None if field.data_type().is_null() => "unknown".to_string(),
+            None => field.data_type().to_string(),
+        };
+        Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
+    }
+}
+
+pub fn pg_typeof() -> ScalarUDF {
+    ScalarUDF::new_from_impl(PgTypeof {
+        signature: Signature::any(1, Volatility::Immutable),
+    })
+}
+
+/// `pg_get_expr(expr, relation [, pretty])`: the stored expression text itself. The catalog
+/// library's version turns a NULL (a column without default) into `''`, which Metabase and
+/// pgJDBC then show as an empty default.
+pub fn pg_get_expr() -> ScalarUDF {
+    use datafusion::logical_expr::TypeSignature;
+
+    ScalarUDF::new_from_impl(PgGetExpr {
+        signature: Signature::one_of(
+            vec![TypeSignature::Any(2), TypeSignature::Any(3)],
+            Volatility::Stable,
+        ),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgGetExpr {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for PgGetExpr {
+    fn name(&self) -> &str {
+        "pg_get_expr"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        map_rows(&args.args[..1], args.number_rows, |values| {
+            Ok((!values[0].is_null()).then(|| values[0].to_string()))
+        })
+    }
+}

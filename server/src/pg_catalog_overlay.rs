@@ -1,19 +1,25 @@
 //! `pg_catalog` as datafusion-pg-catalog builds it, with the tables it cannot fill from Arrow
 //! schemas corrected from Oxbow's own catalog.
 //!
-//! datafusion-pg-catalog derives `pg_attribute` from each table's Arrow schema, so a
-//! `varchar(20)` column is `text` with typmod -1 and `numeric(12,3)` loses its precision:
-//! psql's `\d`, pgJDBC's `getColumns`, psqlODBC's `SQLColumns` and SQLAlchemy's inspector all
-//! read their types from there. The overlay keeps every row the library produces (and so its
-//! OIDs, which `pg_class` shares) and rewrites `atttypid` and `atttypmod` of Oxbow columns.
+//! - `pg_attribute`: the library derives it from each table's Arrow schema, so a `varchar(20)`
+//!   column is `text` with typmod -1 and `numeric(12,3)` loses its precision: psql's `\d`,
+//!   pgJDBC's `getColumns`, psqlODBC's `SQLColumns` and SQLAlchemy's inspector all read their
+//!   types from there. The overlay keeps every row the library produces (and so its OIDs,
+//!   which `pg_class` shares) and rewrites `atttypid` and `atttypmod` of Oxbow columns.
+//! - `pg_class`: passed through, remembering which relation each OID names, so that
+//!   `pg_get_viewdef(oid)` can find a view's query.
+//! - `pg_namespace` gains `information_schema` (Metabase, pgJDBC and DBeaver exclude it by
+//!   name, and list it otherwise); `pg_settings` gains `max_index_keys`, which pgJDBC reads
+//!   before listing keys.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray, Int32Array, RecordBatch};
 use datafusion::arrow::datatypes::{Int16Type, Int32Type, SchemaRef, UInt32Type};
 use datafusion::catalog::{SchemaProvider, Session};
+use datafusion::common::ScalarValue;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
@@ -23,16 +29,27 @@ use oxbow_storage::Database;
 
 use crate::result_columns::pg_type;
 
-/// The `pg_catalog` schema: the library's, with `pg_attribute` corrected.
+/// The relation each OID of `pg_class` named when it was last read.
+pub type RelationOids = Arc<RwLock<HashMap<i64, ObjectName>>>;
+
+/// OID of `information_schema` in `pg_namespace` (PostgreSQL 16 gives it one above 13000).
+const INFORMATION_SCHEMA_OID: i32 = 13_219;
+
+/// The `pg_catalog` schema: the library's, with the tables above corrected.
 #[derive(Debug)]
 pub struct PgCatalogOverlay {
     inner: Arc<dyn SchemaProvider>,
     db: Arc<Database>,
+    relations: RelationOids,
 }
 
 impl PgCatalogOverlay {
-    pub fn new(inner: Arc<dyn SchemaProvider>, db: Arc<Database>) -> Self {
-        Self { inner, db }
+    pub fn new(inner: Arc<dyn SchemaProvider>, db: Arc<Database>, relations: RelationOids) -> Self {
+        Self {
+            inner,
+            db,
+            relations,
+        }
     }
 }
 
@@ -58,7 +75,42 @@ impl SchemaProvider for PgCatalogOverlay {
                 db: Arc::clone(&self.db),
             })));
         }
-        self.inner.table(name).await
+        let lower = name.to_ascii_lowercase();
+        let Some(inner) = self.inner.table(name).await? else {
+            return Ok(None);
+        };
+        let extra: Vec<(&str, ScalarValue)> = match lower.as_str() {
+            "pg_class" => {
+                let Some(namespaces) = self.inner.table("pg_namespace").await? else {
+                    return Ok(Some(inner));
+                };
+                return Ok(Some(Arc::new(PgClass {
+                    inner,
+                    namespaces,
+                    relations: Arc::clone(&self.relations),
+                })));
+            }
+            "pg_namespace" => vec![
+                ("oid", ScalarValue::Int32(Some(INFORMATION_SCHEMA_OID))),
+                (
+                    "nspname",
+                    ScalarValue::Utf8(Some("information_schema".into())),
+                ),
+                ("nspowner", ScalarValue::Int32(Some(10))),
+            ],
+            "pg_settings" => vec![
+                ("name", ScalarValue::Utf8(Some("max_index_keys".into()))),
+                ("setting", ScalarValue::Utf8(Some("32".into()))),
+                ("vartype", ScalarValue::Utf8(Some("integer".into()))),
+                ("context", ScalarValue::Utf8(Some("internal".into()))),
+                ("category", ScalarValue::Utf8(Some("Preset Options".into()))),
+            ],
+            _ => return Ok(Some(inner)),
+        };
+        Ok(Some(Arc::new(WithRow {
+            inner,
+            row: extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        })))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -125,37 +177,39 @@ fn strings(batch: &RecordBatch, column: &str) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
-impl PgAttribute {
-    /// The relation each table OID names.
-    async fn relations(&self, state: &dyn Session) -> Result<HashMap<i64, ObjectName>> {
-        let mut schemas = HashMap::new();
-        for batch in scan_all(&self.namespaces, state).await? {
-            for (oid, name) in oids(&batch, "oid")?
-                .into_iter()
-                .zip(strings(&batch, "nspname")?)
-            {
-                if let (Some(oid), Some(name)) = (oid, name) {
-                    schemas.insert(oid, name);
-                }
+/// The relation each OID in `classes` (batches of `pg_class`) names.
+async fn relation_names(
+    classes: &[RecordBatch],
+    namespaces: &Arc<dyn TableProvider>,
+    state: &dyn Session,
+) -> Result<HashMap<i64, ObjectName>> {
+    let mut schemas = HashMap::new();
+    for batch in scan_all(namespaces, state).await? {
+        for (oid, name) in oids(&batch, "oid")?
+            .into_iter()
+            .zip(strings(&batch, "nspname")?)
+        {
+            if let (Some(oid), Some(name)) = (oid, name) {
+                schemas.insert(oid, name);
             }
         }
-        let mut relations = HashMap::new();
-        for batch in scan_all(&self.classes, state).await? {
-            let names = strings(&batch, "relname")?;
-            let namespaces = oids(&batch, "relnamespace")?;
-            for ((oid, name), namespace) in
-                oids(&batch, "oid")?.into_iter().zip(names).zip(namespaces)
-            {
-                if let (Some(oid), Some(name), Some(schema)) =
-                    (oid, name, namespace.and_then(|n| schemas.get(&n)))
-                {
-                    relations.insert(oid, ObjectName::new(schema.clone(), name));
-                }
-            }
-        }
-        Ok(relations)
     }
+    let mut relations = HashMap::new();
+    for batch in classes {
+        let names = strings(batch, "relname")?;
+        let namespaces = oids(batch, "relnamespace")?;
+        for ((oid, name), namespace) in oids(batch, "oid")?.into_iter().zip(names).zip(namespaces) {
+            if let (Some(oid), Some(name), Some(schema)) =
+                (oid, name, namespace.and_then(|n| schemas.get(&n)))
+            {
+                relations.insert(oid, ObjectName::new(schema.clone(), name));
+            }
+        }
+    }
+    Ok(relations)
+}
 
+impl PgAttribute {
     /// `batch` with the type and typmod of every Oxbow column set from its declared type.
     fn correct(
         &self,
@@ -216,6 +270,88 @@ impl PgAttribute {
     }
 }
 
+/// `pg_class`, recording the relation each OID names as it is read.
+#[derive(Debug)]
+struct PgClass {
+    inner: Arc<dyn TableProvider>,
+    namespaces: Arc<dyn TableProvider>,
+    relations: RelationOids,
+}
+
+#[async_trait]
+impl TableProvider for PgClass {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batches = scan_all(&self.inner, state).await?;
+        let names = relation_names(&batches, &self.namespaces, state).await?;
+        self.relations
+            .write()
+            .expect("relations lock")
+            .extend(names);
+        MemTable::try_new(self.schema(), vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// A catalog table with one more row (the named columns set, the others NULL or zero).
+#[derive(Debug)]
+struct WithRow {
+    inner: Arc<dyn TableProvider>,
+    row: HashMap<String, ScalarValue>,
+}
+
+#[async_trait]
+impl TableProvider for WithRow {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut batches = scan_all(&self.inner, state).await?;
+        let schema = self.schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let value = match self.row.get(field.name()) {
+                    Some(v) => v.cast_to(field.data_type())?,
+                    None if field.is_nullable() => ScalarValue::try_from(field.data_type())?,
+                    None => ScalarValue::new_default(field.data_type())?,
+                };
+                value.to_array_of_size(1)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
+        MemTable::try_new(schema, vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
 #[async_trait]
 impl TableProvider for PgAttribute {
     fn schema(&self) -> SchemaRef {
@@ -235,7 +371,8 @@ impl TableProvider for PgAttribute {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // Attributes first: the library assigns table OIDs as it scans, pg_class then reuses them.
         let attributes = scan_all(&self.attributes, state).await?;
-        let relations = self.relations(state).await?;
+        let classes = scan_all(&self.classes, state).await?;
+        let relations = relation_names(&classes, &self.namespaces, state).await?;
         let corrected = attributes
             .iter()
             .map(|b| self.correct(b, &relations))
@@ -244,4 +381,52 @@ impl TableProvider for PgAttribute {
             .scan(state, projection, filters, limit)
             .await
     }
+}
+
+/// `pg_get_viewdef(view [, pretty])`: the query of a view, by the OID `pg_class` gave it
+/// (SQLAlchemy's `get_view_definition`, DBeaver's view editor). NULL for other relations.
+pub fn pg_get_viewdef(
+    db: Arc<Database>,
+    relations: RelationOids,
+) -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Signature, TypeSignature, Volatility};
+
+    let lookup = move |oid: Option<i64>| -> Option<String> {
+        let name = relations
+            .read()
+            .expect("relations lock")
+            .get(&oid?)?
+            .clone();
+        let view = db.catalog().view(&name).ok()??;
+        Some(format!(" {};", view.query.trim().trim_end_matches(';')))
+    };
+    let udf = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args[..1])?;
+        let oids = datafusion::arrow::compute::cast(&arrays[0], &DataType::Int64)?;
+        let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let defs: StringArray = (0..oids.len())
+            .map(|i| lookup(oids.is_valid(i).then(|| oids.value(i))))
+            .collect();
+        Ok(if matches!(args[0], ColumnarValue::Scalar(_)) {
+            ColumnarValue::Scalar(ScalarValue::try_from_array(&defs, 0)?)
+        } else {
+            ColumnarValue::Array(Arc::new(defs))
+        })
+    };
+    datafusion::logical_expr::ScalarUDF::from(
+        datafusion::logical_expr::expr_fn::SimpleScalarUDF::new_with_signature(
+            "pg_get_viewdef",
+            Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Int64]),
+                    TypeSignature::Exact(vec![DataType::Int64, DataType::Boolean]),
+                ],
+                Volatility::Stable,
+            ),
+            DataType::Utf8,
+            Arc::new(udf),
+        ),
+    )
 }

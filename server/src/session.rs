@@ -16,7 +16,7 @@ use oxbow_storage::{Database, OxbowCatalogProvider};
 use tracing::warn;
 
 use crate::error::ServerError;
-use crate::pg_catalog_overlay::PgCatalogOverlay;
+use crate::pg_catalog_overlay::{PgCatalogOverlay, RelationOids, pg_get_viewdef};
 use crate::statements::plan_view;
 
 /// The name of the one database an Oxbow server holds (`current_database()`).
@@ -42,7 +42,7 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
         .with_default_catalog_and_schema(DATABASE_NAME, oxbow_catalog::DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
         .with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let mut ctx = SessionContext::new_with_config(config);
     ctx.register_catalog(
         DATABASE_NAME,
         Arc::new(OxbowCatalogProvider::new(Arc::clone(&db))),
@@ -52,12 +52,23 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
     let catalog = ctx
         .catalog(DATABASE_NAME)
         .expect("the catalog registered above");
+    let relations = RelationOids::default();
     if let Some(pg_catalog) = catalog.schema("pg_catalog") {
         catalog.register_schema(
             "pg_catalog",
-            Arc::new(PgCatalogOverlay::new(pg_catalog, Arc::clone(&db))),
+            Arc::new(PgCatalogOverlay::new(
+                pg_catalog,
+                Arc::clone(&db),
+                Arc::clone(&relations),
+            )),
         )?;
     }
+    ctx.register_udf(pg_get_viewdef(Arc::clone(&db), relations));
+    ctx.register_udf(crate::functions::json_build_object("json_build_object"));
+    ctx.register_udf(crate::functions::json_build_object("jsonb_build_object"));
+    ctx.register_udf(crate::functions::pg_typeof());
+    ctx.register_udf(crate::functions::pg_get_expr());
+    datafusion_pg_functions::register_all(&mut ctx);
     let banner = version_banner();
     ctx.register_udf(create_udf(
         "version",

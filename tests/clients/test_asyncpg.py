@@ -206,9 +206,6 @@ def test_copy_records_to_table(oxbow_module, uniq):
     run(oxbow_module, body)
 
 
-@pytest.mark.xfail(strict=True, reason="copy_from_query with arguments interpolates them on the "
-                   "server with SELECT quote_literal($1::text), and quote_literal() does not "
-                   "exist (42883)")
 def test_copy_from_query_with_arguments(oxbow_module, uniq):
     table = f"ap_copyq_{uniq}"
 

@@ -212,8 +212,7 @@ def test_inspector_foreign_keys_and_comment(engines, schema_objects, driver):
     assert fks == [] and comment == {"text": None}
 
 
-@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS, {d: (
-    "pg_get_viewdef() does not exist (42883)") for d in INSPECT_DRIVERS}))
+@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS))
 def test_inspector_get_view_definition(engines, schema_objects, driver):
     definition = engines.run(driver, 
         lambda c: sa.inspect(c).get_view_definition(schema_objects["view"]))

@@ -12,6 +12,7 @@ mod insert_values;
 mod savepoint;
 mod search_path;
 mod select;
+mod show;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
 pub use savepoint::SavepointHook;
 pub use select::SelectStatements;
+pub use show::SessionStatements;
 
 pub struct OxbowStatements {
     db: Arc<Database>,
