@@ -54,6 +54,11 @@ pub struct TableDef {
     pub location: String,
     #[serde(default)]
     pub options: TableOptions,
+    /// The columns of the declared `PRIMARY KEY`, in key order (empty: none). Oxbow does not
+    /// enforce uniqueness (rows arrive as an append-only stream); the key is recorded so that
+    /// `pg_index`, `pg_constraint` and `information_schema` describe it to tools.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
 }
 
 /// Per-table settings of the hot tier (`CREATE TABLE ... WITH (...)`).

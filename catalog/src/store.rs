@@ -273,6 +273,7 @@ mod tests {
     fn table(schema: &str, name: &str) -> TableDef {
         let name = ObjectName::new(schema, name);
         TableDef {
+            primary_key: Vec::new(),
             id: format!("id-{name}"),
             location: TableDef::default_location(&name),
             name,

@@ -165,6 +165,9 @@ impl ScalarUDFImpl for CurrentSetting {
             "datestyle" => Some("ISO, MDY".into()),
             "integer_datetimes" | "standard_conforming_strings" => Some("on".into()),
             "max_identifier_length" => Some("63".into()),
+            "max_index_keys" => Some("32".into()),
+            // No JIT compiler: asyncpg's index reflection turns it off around its query.
+            "jit" => Some("off".into()),
             "default_transaction_isolation" | "transaction_isolation" => {
                 Some("read committed".into())
             }
@@ -368,6 +371,187 @@ impl ScalarUDFImpl for PgGetExpr {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         map_rows(&args.args[..1], args.number_rows, |values| {
+            Ok((!values[0].is_null()).then(|| values[0].to_string()))
+        })
+    }
+}
+
+/// `oxbow_expandarray(a)`: the list of `(x, n)` records of an array, element and 1-based
+/// position. `information_schema._pg_expandarray(a)` is rewritten to its `unnest` (see
+/// `crate::query_rewrites`), which is what pgJDBC's key and index listings select.
+pub fn expandarray() -> ScalarUDF {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Array, AsArray, Int32Array, ListArray, StructArray};
+    use datafusion::arrow::datatypes::{Field, Fields, Int32Type};
+    use datafusion::logical_expr::create_udf;
+
+    let fields = Fields::from(vec![
+        Field::new("x", DataType::Int32, true),
+        Field::new("n", DataType::Int32, false),
+    ]);
+    let item = Arc::new(Field::new_list_field(
+        DataType::Struct(fields.clone()),
+        true,
+    ));
+    let output = DataType::List(Arc::clone(&item));
+    create_udf(
+        "oxbow_expandarray",
+        vec![DataType::List(Arc::new(Field::new_list_field(
+            DataType::Int32,
+            true,
+        )))],
+        output,
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let lists = arrays[0].as_list::<i32>();
+            let values = lists.values().as_primitive::<Int32Type>().clone();
+            let offsets = lists.offsets();
+            let mut positions = vec![0i32; values.len()];
+            for row in 0..lists.len() {
+                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                for (i, p) in positions[start..end].iter_mut().enumerate() {
+                    *p = i as i32 + 1;
+                }
+            }
+            let records = StructArray::try_new(
+                fields.clone(),
+                vec![Arc::new(values), Arc::new(Int32Array::from(positions))],
+                None,
+            )?;
+            let out = ListArray::try_new(
+                Arc::clone(&item),
+                offsets.clone(),
+                Arc::new(records),
+                lists.nulls().cloned(),
+            )?;
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    )
+}
+
+/// A function of any arguments that always answers `value` (`col_description`: Oxbow keeps no
+/// comments; `pg_collation_is_visible`: every collation is).
+pub fn constant(name: &str, value: ScalarValue) -> ScalarUDF {
+    use std::sync::Arc;
+
+    use datafusion::logical_expr::expr_fn::SimpleScalarUDF;
+
+    let data_type = value.data_type();
+    ScalarUDF::from(SimpleScalarUDF::new_with_signature(
+        name,
+        Signature::variadic_any(Volatility::Stable),
+        data_type,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(value.clone()))),
+    ))
+}
+
+/// A function evaluated one row at a time through `inner`, for implementations that only
+/// accept constant arguments. datafusion-pg-functions' `format()` reads scalars only and gives
+/// `''` for a column (`format('%s', udt_name)`, which Metabase's field sync sends).
+#[derive(Debug)]
+struct RowWise {
+    inner: ScalarUDF,
+}
+
+impl PartialEq for RowWise {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl Eq for RowWise {}
+
+impl std::hash::Hash for RowWise {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.hash(state)
+    }
+}
+
+impl ScalarUDFImpl for RowWise {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return self.inner.invoke_with_args(args);
+        }
+        let mut results = Vec::with_capacity(args.number_rows);
+        for row in 0..args.number_rows {
+            let scalars = args
+                .args
+                .iter()
+                .map(|a| match a {
+                    ColumnarValue::Scalar(s) => Ok(ColumnarValue::Scalar(s.clone())),
+                    ColumnarValue::Array(array) => {
+                        ScalarValue::try_from_array(array, row).map(ColumnarValue::Scalar)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let value = self.inner.invoke_with_args(ScalarFunctionArgs {
+                args: scalars,
+                arg_fields: args.arg_fields.clone(),
+                number_rows: 1,
+                return_field: std::sync::Arc::clone(&args.return_field),
+                config_options: std::sync::Arc::clone(&args.config_options),
+            })?;
+            results.push(match value {
+                ColumnarValue::Scalar(s) => s,
+                ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0)?,
+            });
+        }
+        Ok(ColumnarValue::Array(ScalarValue::iter_to_array(results)?))
+    }
+}
+
+/// `inner`, evaluated row by row when any argument is a column.
+pub fn row_wise(inner: ScalarUDF) -> ScalarUDF {
+    ScalarUDF::new_from_impl(RowWise { inner })
+}
+
+/// `set_config(name, value, is_local)`: answers `value`, as PostgreSQL does, without changing
+/// the setting (SQLAlchemy's asyncpg dialect sends it around index reflection; use `SET` to
+/// change a setting).
+pub fn set_config() -> ScalarUDF {
+    ScalarUDF::new_from_impl(SetConfig {
+        signature: Signature::any(3, Volatility::Volatile),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SetConfig {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SetConfig {
+    fn name(&self) -> &str {
+        "set_config"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        map_rows(&args.args[1..2], args.number_rows, |values| {
             Ok((!values[0].is_null()).then(|| values[0].to_string()))
         })
     }

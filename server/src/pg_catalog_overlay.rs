@@ -8,9 +8,10 @@
 //!   which `pg_class` shares) and rewrites `atttypid` and `atttypmod` of Oxbow columns.
 //! - `pg_class`: passed through, remembering which relation each OID names, so that
 //!   `pg_get_viewdef(oid)` can find a view's query.
-//! - `pg_namespace` gains `information_schema` (Metabase, pgJDBC and DBeaver exclude it by
-//!   name, and list it otherwise); `pg_settings` gains `max_index_keys`, which pgJDBC reads
-//!   before listing keys.
+//! - `pg_index` and `pg_constraint`: one row per declared primary key (and `pg_class` a row
+//!   for its index), with key columns as arrays; the library's rows describe a PostgreSQL
+//!   server's own catalog and are left out.
+//! - `pg_settings` gains `max_index_keys`, which pgJDBC reads before listing keys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -31,9 +32,6 @@ use crate::result_columns::pg_type;
 
 /// The relation each OID of `pg_class` named when it was last read.
 pub type RelationOids = Arc<RwLock<HashMap<i64, ObjectName>>>;
-
-/// OID of `information_schema` in `pg_namespace` (PostgreSQL 16 gives it one above 13000).
-const INFORMATION_SCHEMA_OID: i32 = 13_219;
 
 /// The `pg_catalog` schema: the library's, with the tables above corrected.
 #[derive(Debug)]
@@ -80,6 +78,24 @@ impl SchemaProvider for PgCatalogOverlay {
             return Ok(None);
         };
         let extra: Vec<(&str, ScalarValue)> = match lower.as_str() {
+            "pg_index" | "pg_constraint" => {
+                let (Some(classes), Some(namespaces)) = (
+                    self.inner.table("pg_class").await?,
+                    self.inner.table("pg_namespace").await?,
+                ) else {
+                    return Ok(Some(inner));
+                };
+                let keys = Keys {
+                    classes,
+                    namespaces,
+                    db: Arc::clone(&self.db),
+                };
+                return Ok(Some(Arc::new(KeyTable {
+                    schema: keys_schema(&inner.schema()),
+                    keys,
+                    constraints: lower == "pg_constraint",
+                })));
+            }
             "pg_class" => {
                 let Some(namespaces) = self.inner.table("pg_namespace").await? else {
                     return Ok(Some(inner));
@@ -87,17 +103,10 @@ impl SchemaProvider for PgCatalogOverlay {
                 return Ok(Some(Arc::new(PgClass {
                     inner,
                     namespaces,
+                    db: Arc::clone(&self.db),
                     relations: Arc::clone(&self.relations),
                 })));
             }
-            "pg_namespace" => vec![
-                ("oid", ScalarValue::Int32(Some(INFORMATION_SCHEMA_OID))),
-                (
-                    "nspname",
-                    ScalarValue::Utf8(Some("information_schema".into())),
-                ),
-                ("nspowner", ScalarValue::Int32(Some(10))),
-            ],
             "pg_settings" => vec![
                 ("name", ScalarValue::Utf8(Some("max_index_keys".into()))),
                 ("setting", ScalarValue::Utf8(Some("32".into()))),
@@ -275,13 +284,27 @@ impl PgAttribute {
 struct PgClass {
     inner: Arc<dyn TableProvider>,
     namespaces: Arc<dyn TableProvider>,
+    db: Arc<Database>,
     relations: RelationOids,
 }
 
 #[async_trait]
 impl TableProvider for PgClass {
+    /// The library's columns, and `reloptions` (NULL: Oxbow has no storage parameters),
+    /// which SQLAlchemy's index reflection selects.
     fn schema(&self) -> SchemaRef {
-        self.inner.schema()
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+        let inner = self.inner.schema();
+        let mut fields: Vec<Field> = inner.fields().iter().map(|f| f.as_ref().clone()).collect();
+        if inner.index_of("reloptions").is_err() {
+            fields.push(Field::new(
+                "reloptions",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                true,
+            ));
+        }
+        Arc::new(Schema::new(fields))
     }
 
     fn table_type(&self) -> TableType {
@@ -295,13 +318,49 @@ impl TableProvider for PgClass {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batches = scan_all(&self.inner, state).await?;
+        let schema = self.schema();
+        let mut batches = scan_all(&self.inner, state)
+            .await?
+            .into_iter()
+            .map(|b| with_null_columns(b, &schema))
+            .collect::<Result<Vec<_>>>()?;
         let names = relation_names(&batches, &self.namespaces, state).await?;
+        let mut namespaces = HashMap::new();
+        for batch in &batches {
+            for (oid, ns) in oids(batch, "oid")?
+                .into_iter()
+                .zip(oids(batch, "relnamespace")?)
+            {
+                if let (Some(oid), Some(ns)) = (oid, ns) {
+                    namespaces.insert(oid, ns);
+                }
+            }
+        }
+        // Each primary key's index is a relation of its own (relkind 'i'), as in PostgreSQL.
+        for key in primary_keys(&self.db, &names) {
+            let values = HashMap::from([
+                ("oid", ScalarValue::Int64(Some(key.index_oid))),
+                ("relname", ScalarValue::Utf8(Some(key.name.clone()))),
+                (
+                    "relnamespace",
+                    ScalarValue::Int64(namespaces.get(&key.table_oid).copied()),
+                ),
+                ("relkind", ScalarValue::Utf8(Some("i".into()))),
+                ("relam", ScalarValue::Int64(Some(BTREE_AM_OID))),
+                ("relowner", ScalarValue::Int64(Some(10))),
+                (
+                    "relnatts",
+                    ScalarValue::Int64(Some(key.columns.len() as i64)),
+                ),
+                ("relpersistence", ScalarValue::Utf8(Some("p".into()))),
+            ]);
+            batches.push(row_batch(&schema, &values)?);
+        }
         self.relations
             .write()
             .expect("relations lock")
             .extend(names);
-        MemTable::try_new(self.schema(), vec![batches])?
+        MemTable::try_new(schema, vec![batches])?
             .scan(state, projection, filters, limit)
             .await
     }
@@ -333,20 +392,230 @@ impl TableProvider for WithRow {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut batches = scan_all(&self.inner, state).await?;
         let schema = self.schema();
-        let columns = schema
-            .fields()
+        let row: HashMap<&str, ScalarValue> = self
+            .row
             .iter()
-            .map(|field| {
-                let value = match self.row.get(field.name()) {
-                    Some(v) => v.cast_to(field.data_type())?,
-                    None if field.is_nullable() => ScalarValue::try_from(field.data_type())?,
-                    None => ScalarValue::new_default(field.data_type())?,
-                };
-                value.to_array_of_size(1)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns)?);
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        batches.push(row_batch(&schema, &row)?);
         MemTable::try_new(schema, vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// `batch` with NULL columns appended up to `schema`'s (whose leading columns it has).
+fn with_null_columns(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    for field in schema.fields().iter().skip(columns.len()) {
+        columns.push(datafusion::arrow::array::new_null_array(
+            field.data_type(),
+            batch.num_rows(),
+        ));
+    }
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// One row of `schema`: the named columns set (cast to the column's type), the others NULL,
+/// or zero/false/empty where the column is not nullable.
+fn row_batch(schema: &SchemaRef, values: &HashMap<&str, ScalarValue>) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let value = match values.get(field.name().as_str()) {
+                Some(v) if v.data_type() == *field.data_type() => v.clone(),
+                Some(v) => v.cast_to(field.data_type())?,
+                None if field.is_nullable() => ScalarValue::try_from(field.data_type())?,
+                None => ScalarValue::new_default(field.data_type())?,
+            };
+            value.to_array_of_size(1)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// `pg_am` OID of btree, the access method every key index reports.
+const BTREE_AM_OID: i64 = 403;
+
+/// The index and constraint OIDs of a key are derived from its table's OID, so that they are
+/// the same in every catalog table and every query (table OIDs are below 2^24 here).
+const INDEX_OID_OFFSET: i64 = 1 << 30;
+const CONSTRAINT_OID_OFFSET: i64 = 1 << 29;
+
+/// A declared primary key, as the catalog tables describe it.
+struct PrimaryKey {
+    table_oid: i64,
+    namespace_oid: i64,
+    index_oid: i64,
+    constraint_oid: i64,
+    /// `<table>_pkey`, PostgreSQL's default name for both the index and the constraint.
+    name: String,
+    /// Attribute numbers (1-based) of the key columns, in key order.
+    columns: Vec<i16>,
+}
+
+/// The primary keys of the Oxbow tables among `relations`.
+fn primary_keys(db: &Database, relations: &HashMap<i64, ObjectName>) -> Vec<PrimaryKey> {
+    let mut keys: Vec<PrimaryKey> = relations
+        .iter()
+        .filter_map(|(oid, name)| {
+            let def = db.table(name)?.table().def().clone();
+            if def.primary_key.is_empty() {
+                return None;
+            }
+            let columns = def
+                .primary_key
+                .iter()
+                .filter_map(|k| def.columns.iter().position(|c| &c.name == k))
+                .map(|i| i as i16 + 1)
+                .collect();
+            Some(PrimaryKey {
+                table_oid: *oid,
+                namespace_oid: 0,
+                index_oid: oid + INDEX_OID_OFFSET,
+                constraint_oid: oid + CONSTRAINT_OID_OFFSET,
+                name: format!("{}_pkey", name.name),
+                columns,
+            })
+        })
+        .collect();
+    keys.sort_by_key(|k| k.table_oid);
+    keys
+}
+
+/// What `pg_index` and `pg_constraint` are built from.
+#[derive(Debug)]
+struct Keys {
+    classes: Arc<dyn TableProvider>,
+    namespaces: Arc<dyn TableProvider>,
+    db: Arc<Database>,
+}
+
+impl Keys {
+    async fn primary_keys(&self, state: &dyn Session) -> Result<Vec<PrimaryKey>> {
+        let classes = scan_all(&self.classes, state).await?;
+        let names = relation_names(&classes, &self.namespaces, state).await?;
+        let mut namespaces = HashMap::new();
+        for batch in &classes {
+            for (oid, ns) in oids(batch, "oid")?
+                .into_iter()
+                .zip(oids(batch, "relnamespace")?)
+            {
+                if let (Some(oid), Some(ns)) = (oid, ns) {
+                    namespaces.insert(oid, ns);
+                }
+            }
+        }
+        let mut keys = primary_keys(&self.db, &names);
+        for key in &mut keys {
+            key.namespace_oid = namespaces.get(&key.table_oid).copied().unwrap_or(0);
+        }
+        Ok(keys)
+    }
+}
+
+/// The library's schema of `pg_index` or `pg_constraint` with the key columns as arrays of
+/// attribute numbers (it has them as text, so `unnest(indkey)`, `indkey[1]` and
+/// `attnum = ANY(conkey)` fail).
+fn keys_schema(library: &SchemaRef) -> SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    let fields: Vec<Field> = library
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "indkey" | "indoption" | "conkey" | "confkey" => Field::new(
+                f.name(),
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int16, true))),
+                true,
+            ),
+            "indclass" | "indcollation" => Field::new(
+                f.name(),
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true))),
+                true,
+            ),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn int2_array(values: &[i16]) -> ScalarValue {
+    ScalarValue::List(ScalarValue::new_list_nullable(
+        &values
+            .iter()
+            .map(|v| ScalarValue::Int16(Some(*v)))
+            .collect::<Vec<_>>(),
+        &datafusion::arrow::datatypes::DataType::Int16,
+    ))
+}
+
+/// `pg_index` or `pg_constraint` with one row per declared primary key. The library's rows
+/// (exported from a PostgreSQL server's own catalog, with OIDs that name nothing here) are
+/// left out.
+#[derive(Debug)]
+struct KeyTable {
+    schema: SchemaRef,
+    keys: Keys,
+    constraints: bool,
+}
+
+#[async_trait]
+impl TableProvider for KeyTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut batches = Vec::new();
+        for key in self.keys.primary_keys(state).await? {
+            let n = key.columns.len() as i64;
+            let values: HashMap<&str, ScalarValue> = if self.constraints {
+                HashMap::from([
+                    ("oid", ScalarValue::Int64(Some(key.constraint_oid))),
+                    ("conname", ScalarValue::Utf8(Some(key.name.clone()))),
+                    ("connamespace", ScalarValue::Int64(Some(key.namespace_oid))),
+                    ("contype", ScalarValue::Utf8(Some("p".into()))),
+                    ("convalidated", ScalarValue::Boolean(Some(true))),
+                    ("conrelid", ScalarValue::Int64(Some(key.table_oid))),
+                    ("conindid", ScalarValue::Int64(Some(key.index_oid))),
+                    ("confupdtype", ScalarValue::Utf8(Some(" ".into()))),
+                    ("confdeltype", ScalarValue::Utf8(Some(" ".into()))),
+                    ("confmatchtype", ScalarValue::Utf8(Some(" ".into()))),
+                    ("conislocal", ScalarValue::Boolean(Some(true))),
+                    ("connoinherit", ScalarValue::Boolean(Some(true))),
+                    ("conkey", int2_array(&key.columns)),
+                ])
+            } else {
+                HashMap::from([
+                    ("indexrelid", ScalarValue::Int64(Some(key.index_oid))),
+                    ("indrelid", ScalarValue::Int64(Some(key.table_oid))),
+                    ("indnatts", ScalarValue::Int64(Some(n))),
+                    ("indnkeyatts", ScalarValue::Int64(Some(n))),
+                    ("indisunique", ScalarValue::Boolean(Some(true))),
+                    ("indisprimary", ScalarValue::Boolean(Some(true))),
+                    ("indimmediate", ScalarValue::Boolean(Some(true))),
+                    ("indisvalid", ScalarValue::Boolean(Some(true))),
+                    ("indisready", ScalarValue::Boolean(Some(true))),
+                    ("indislive", ScalarValue::Boolean(Some(true))),
+                    ("indkey", int2_array(&key.columns)),
+                    ("indoption", int2_array(&vec![0; key.columns.len()])),
+                ])
+            };
+            batches.push(row_batch(&self.schema, &values)?);
+        }
+        MemTable::try_new(self.schema(), vec![batches])?
             .scan(state, projection, filters, limit)
             .await
     }
@@ -422,6 +691,83 @@ pub fn pg_get_viewdef(
                 vec![
                     TypeSignature::Exact(vec![DataType::Int64]),
                     TypeSignature::Exact(vec![DataType::Int64, DataType::Boolean]),
+                ],
+                Volatility::Stable,
+            ),
+            DataType::Utf8,
+            Arc::new(udf),
+        ),
+    )
+}
+
+/// `pg_get_indexdef(index [, column, pretty])`: for a primary key's index, its `CREATE INDEX`
+/// (column 0) or the name of its `column`-th key column (pgJDBC `getIndexInfo`, SQLAlchemy
+/// `get_indexes`). NULL for an OID that is no key index.
+pub fn pg_get_indexdef(
+    db: Arc<Database>,
+    relations: RelationOids,
+) -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Signature, TypeSignature, Volatility};
+
+    let lookup = move |oid: i64, column: i64| -> Option<String> {
+        let table = relations
+            .read()
+            .expect("relations lock")
+            .get(&(oid - INDEX_OID_OFFSET))?
+            .clone();
+        let def = db.table(&table)?.table().def().clone();
+        if def.primary_key.is_empty() {
+            return None;
+        }
+        if column == 0 {
+            return Some(format!(
+                "CREATE UNIQUE INDEX {}_pkey ON {}.{} USING btree ({})",
+                table.name,
+                table.schema,
+                table.name,
+                def.primary_key.join(", ")
+            ));
+        }
+        def.primary_key
+            .get(usize::try_from(column - 1).ok()?)
+            .cloned()
+    };
+    let udf = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let oids = datafusion::arrow::compute::cast(&arrays[0], &DataType::Int64)?;
+        let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let columns = match arrays.get(1) {
+            Some(c) => Some(datafusion::arrow::compute::cast(c, &DataType::Int64)?),
+            None => None,
+        };
+        let defs: StringArray = (0..oids.len())
+            .map(|i| {
+                let column = columns.as_ref().map_or(0, |c| {
+                    let c = c.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+                    if c.is_valid(i) { c.value(i) } else { 0 }
+                });
+                oids.is_valid(i)
+                    .then(|| lookup(oids.value(i), column))
+                    .flatten()
+            })
+            .collect();
+        Ok(
+            if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&defs, 0)?)
+            } else {
+                ColumnarValue::Array(Arc::new(defs))
+            },
+        )
+    };
+    datafusion::logical_expr::ScalarUDF::from(
+        datafusion::logical_expr::expr_fn::SimpleScalarUDF::new_with_signature(
+            "pg_get_indexdef",
+            Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![DataType::Int64]),
+                    TypeSignature::Exact(vec![DataType::Int64, DataType::Int64, DataType::Boolean]),
                 ],
                 Volatility::Stable,
             ),

@@ -16,7 +16,7 @@ use oxbow_storage::{Database, OxbowCatalogProvider};
 use tracing::warn;
 
 use crate::error::ServerError;
-use crate::pg_catalog_overlay::{PgCatalogOverlay, RelationOids, pg_get_viewdef};
+use crate::pg_catalog_overlay::{PgCatalogOverlay, RelationOids, pg_get_indexdef, pg_get_viewdef};
 use crate::statements::plan_view;
 
 /// The name of the one database an Oxbow server holds (`current_database()`).
@@ -41,7 +41,8 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE_NAME, oxbow_catalog::DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
-        .with_information_schema(true);
+        // Oxbow's own, PostgreSQL-shaped information_schema is registered below.
+        .with_information_schema(false);
     let mut ctx = SessionContext::new_with_config(config);
     ctx.register_catalog(
         DATABASE_NAME,
@@ -63,12 +64,30 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
             )),
         )?;
     }
-    ctx.register_udf(pg_get_viewdef(Arc::clone(&db), relations));
+    ctx.register_udf(pg_get_viewdef(Arc::clone(&db), Arc::clone(&relations)));
+    ctx.register_udf(pg_get_indexdef(Arc::clone(&db), relations));
     ctx.register_udf(crate::functions::json_build_object("json_build_object"));
     ctx.register_udf(crate::functions::json_build_object("jsonb_build_object"));
     ctx.register_udf(crate::functions::pg_typeof());
     ctx.register_udf(crate::functions::pg_get_expr());
+    ctx.register_udf(crate::functions::expandarray());
+    ctx.register_udf(crate::functions::set_config());
+    ctx.register_udf(crate::functions::constant(
+        "col_description",
+        ScalarValue::Utf8(None),
+    ));
+    ctx.register_udf(crate::functions::constant(
+        "pg_collation_is_visible",
+        ScalarValue::Boolean(Some(true)),
+    ));
     datafusion_pg_functions::register_all(&mut ctx);
+    if let Ok(format) = datafusion::execution::FunctionRegistry::udf(&ctx, "format") {
+        ctx.register_udf(crate::functions::row_wise(format.as_ref().clone()));
+    }
+    catalog.register_schema(
+        crate::information_schema::SCHEMA,
+        crate::information_schema::schema(&ctx).await?,
+    )?;
     let banner = version_banner();
     ctx.register_udf(create_udf(
         "version",

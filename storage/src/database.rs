@@ -196,6 +196,7 @@ impl Database {
         name: ObjectName,
         columns: Vec<ColumnDef>,
         options: TableOptions,
+        primary_key: Vec<String>,
         if_not_exists: bool,
     ) -> Result<bool> {
         let _ddl = self.ddl_lock.lock().await;
@@ -221,6 +222,7 @@ impl Database {
             name: name.clone(),
             columns,
             options,
+            primary_key,
         };
         // Files at this location belong to no table in the catalog (checked above).
         self.delete_location(&def.location).await?;

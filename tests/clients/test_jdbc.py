@@ -45,9 +45,6 @@ JSONB_AS_TEXT = ("jsonb columns are described as text (oid 25) in the RowDescrip
 TYPMOD = ("the type modifier of numeric(12,3) is -1 both in the RowDescription and in "
           "pg_attribute.atttypmod, so pgJDBC reports precision/scale 0,0")
 XFAIL = {
-    "metadata_get_primary_keys": ("getPrimaryKeys() calls information_schema._pg_expandarray("
-                                  "i.indkey), which does not exist (42883); behind it, pg_index "
-                                  "has no rows for Oxbow tables"),
 }
 
 

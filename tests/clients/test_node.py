@@ -30,9 +30,6 @@ CHECKS = ["connect", "create_table", *[f"type_{t}" for t in TYPES], "row_descrip
 XFAIL = {
     "integer_literal_is_int4": ("integer literals are Int64 in DataFusion: SELECT 1 is int8 "
                                 "(oid 20), which pg returns as the string '1', not the number 1"),
-    "list_columns_information_schema": ("information_schema.columns.data_type holds Arrow type "
-                                        "names (Int32, Utf8View, Decimal128(12, 3), ...) and "
-                                        "ordinal_position starts at 0"),
 }
 
 

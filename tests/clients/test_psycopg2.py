@@ -335,10 +335,6 @@ def test_list_columns_pg_catalog_type_modifiers(conn, all_types):
                                   ("v_varchar", "character varying(20)"), ("v_jsonb", "jsonb")]
 
 
-@pytest.mark.xfail(strict=True, reason="information_schema.columns.data_type holds Arrow type "
-                   "names (Int32, Utf8View, Decimal128(12, 3), Timestamp(µs, \"UTC\")) instead "
-                   "of SQL names (integer, text, numeric, timestamp with time zone), and has no "
-                   "udt_name column")
 def test_list_columns_information_schema_data_types(conn, all_types):
     with conn.cursor() as cur:
         cur.execute("SELECT column_name, data_type FROM information_schema.columns "
@@ -349,8 +345,6 @@ def test_list_columns_information_schema_data_types(conn, all_types):
     assert got["v_timestamptz"] == "timestamp with time zone"
 
 
-@pytest.mark.xfail(strict=True, reason="information_schema.columns.ordinal_position starts at 0; "
-                   "SQL says 1")
 def test_list_columns_information_schema_ordinal_position(conn, all_types):
     with conn.cursor() as cur:
         cur.execute("SELECT min(ordinal_position), max(ordinal_position) FROM "

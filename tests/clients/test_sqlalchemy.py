@@ -29,10 +29,6 @@ NOT_VISIBLE = ("pg_table_is_visible() is constantly true, so the Inspector's def
 SERIAL_SEQUENCE = ("get_columns' query builds its result with json_build_object(), which does not "
                    "exist: 42883 Invalid function 'json_build_object' (pg_get_serial_sequence, "
                    "the previous blocker, now answers NULL)")
-UNNEST_INDKEY = ("the constraint/index reflection query runs unnest(pg_index.indkey) and "
-                 "generate_subscripts(indkey, 1); indkey is not an array in datafusion-pg-catalog: "
-                 "'unnest() can only be applied to array, struct and null' (and pg_index has no "
-                 "rows for Oxbow tables anyway)")
 JSONB_CAST = ("SQLAlchemy binds JSONB values as %(v)s::JSONB / $3::JSONB, and Oxbow refuses "
               "the cast: 0A000 'Unsupported SQL type JSONB' (casts to json/jsonb are not "
               "supported; behind it, jsonb columns are described as text, oid 25)")
@@ -182,23 +178,23 @@ def test_inspector_get_columns_type_modifiers(engines, schema_objects, driver):
     assert isinstance(by_name["j"], pg.JSONB)
 
 
-@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS, {d: (
-    "get_schema_names sends nspname NOT LIKE 'pg/_' || '%' ESCAPE '/', and DataFusion's LIKE "
-    "only takes '\\' as escape character: 'LIKE does not support escape_char other than the "
-    "backslash'") for d in INSPECT_DRIVERS}))
+@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS))
 def test_inspector_get_schema_names(engines, schema_objects, driver):
     schemas = engines.run(driver, lambda c: sa.inspect(c).get_schema_names())
     assert "public" in schemas and schema_objects["schema"] in schemas
     assert "pg_catalog" not in schemas
 
 
-@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS, {d: UNNEST_INDKEY for d in INSPECT_DRIVERS}))
+@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS))
 def test_inspector_get_pk_constraint(engines, schema_objects, driver):
     pk = engines.run(driver, lambda c: sa.inspect(c).get_pk_constraint(schema_objects["pk"]))
     assert pk["constrained_columns"] == ["id"]
 
 
-@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS, {d: UNNEST_INDKEY for d in INSPECT_DRIVERS}))
+@pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS, {"asyncpg": (
+    "asyncpg recurses without end introspecting the types of the prepared index reflection "
+    "query (RecursionError in Connection._introspect_types); the same query runs through "
+    "psycopg2 and psql, and its result columns have standard types (cause not found yet)")}))
 def test_inspector_get_indexes(engines, schema_objects, driver):
     engines.run(driver, lambda c: sa.inspect(c).get_indexes(schema_objects["pk"]))
 

@@ -11,7 +11,8 @@ use datafusion::catalog::view::ViewTable;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateTable, CreateView, ObjectType, Query, SchemaName, Statement,
+    ColumnOption, CreateTable, CreateView, Expr, ObjectType, Query, SchemaName, Statement,
+    TableConstraint,
 };
 use datafusion_postgres::hooks::HookClient;
 use oxbow_catalog::{ColumnDef, ObjectName, SqlType, ViewDef};
@@ -126,11 +127,16 @@ async fn create_table(
         return create_table_as(db, name, query, create.if_not_exists, ctx).await;
     }
     let mut columns = Vec::with_capacity(create.columns.len());
+    let mut primary_key = primary_key_of(&create.constraints)?;
     for column in &create.columns {
         let mut nullable = true;
         for option in &column.options {
             match &option.option {
-                ColumnOption::NotNull | ColumnOption::PrimaryKey(_) => nullable = false,
+                ColumnOption::PrimaryKey(_) => {
+                    nullable = false;
+                    primary_key = vec![ident(&column.name)];
+                }
+                ColumnOption::NotNull => nullable = false,
                 ColumnOption::Null | ColumnOption::Unique(_) | ColumnOption::Comment(_) => {}
                 other => {
                     return Err(ServerError::Unsupported(format!(
@@ -149,10 +155,47 @@ async fn create_table(
     if columns.is_empty() {
         return Err(ServerError::Unsupported("tables without columns".into()));
     }
+    for key in &primary_key {
+        match columns.iter_mut().find(|c| &c.name == key) {
+            Some(column) => column.nullable = false,
+            None => {
+                return Err(ServerError::UndefinedColumn {
+                    table: name.name.clone(),
+                    column: key.clone(),
+                });
+            }
+        }
+    }
     let options = table_options(&create.table_options, &columns)?;
-    db.create_table(name, columns, options, create.if_not_exists)
+    db.create_table(name, columns, options, primary_key, create.if_not_exists)
         .await?;
     Ok(Response::Execution(Tag::new("CREATE TABLE")))
+}
+
+/// The columns of a table-level `PRIMARY KEY (a, b)`, if the statement declares one. Other
+/// constraints (UNIQUE, CHECK, FOREIGN KEY) are refused rather than silently ignored.
+fn primary_key_of(constraints: &[TableConstraint]) -> Result<Vec<String>, ServerError> {
+    let mut key = Vec::new();
+    for constraint in constraints {
+        match constraint {
+            TableConstraint::PrimaryKey(pk) => {
+                key = pk
+                    .columns
+                    .iter()
+                    .map(|c| match &c.column.expr {
+                        Expr::Identifier(i) => Ok(ident(i)),
+                        other => Err(ServerError::Unsupported(format!("key expression {other}"))),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            other => {
+                return Err(ServerError::Unsupported(format!(
+                    "table constraint {other}"
+                )));
+            }
+        }
+    }
+    Ok(key)
 }
 
 /// `CREATE TABLE t AS SELECT ...`: the table takes the query's column names and types, and
@@ -187,7 +230,13 @@ async fn create_table_as(
         })
         .collect::<Result<Vec<_>, ServerError>>()?;
     if !db
-        .create_table(name.clone(), columns, Default::default(), if_not_exists)
+        .create_table(
+            name.clone(),
+            columns,
+            Default::default(),
+            Vec::new(),
+            if_not_exists,
+        )
         .await?
     {
         return Ok(Response::Execution(Tag::new("CREATE TABLE AS")));

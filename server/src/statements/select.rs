@@ -34,18 +34,22 @@ const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
 pub struct SelectStatements;
 
-/// Plans a query, retrying with unique column aliases when DataFusion refuses duplicate names.
+/// Plans a query (after `crate::query_rewrites`), retrying with unique column aliases when
+/// DataFusion refuses duplicate names. `user` is the session's login user.
 pub async fn plan_query(
     ctx: &SessionContext,
     statement: &Statement,
+    user: &str,
 ) -> datafusion::error::Result<LogicalPlan> {
     let state = ctx.state();
+    let mut statement = statement.clone();
+    crate::query_rewrites::rewrite(&mut statement, user);
     match state
         .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
         .await
     {
         Err(e) if is_duplicate_name(&e) => {
-            let mut renamed = statement.clone();
+            let mut renamed = statement;
             if let Statement::Query(query) = &mut renamed {
                 alias_uniquely(query);
             }
@@ -91,6 +95,15 @@ fn alias_uniquely(query: &mut Query) {
     body(&mut query.body);
 }
 
+/// The user the client logged in as (the startup message's `user`).
+fn login_user(client: &(impl ClientInfo + ?Sized)) -> String {
+    client
+        .metadata()
+        .get("user")
+        .cloned()
+        .unwrap_or_else(|| "oxbow".to_string())
+}
+
 async fn run(
     statement: &Statement,
     ctx: &SessionContext,
@@ -103,7 +116,7 @@ async fn run(
         .and_then(|ms| ms.parse::<u64>().ok())
         .map(std::time::Duration::from_millis);
     let planned = async {
-        let plan = plan_query(ctx, statement).await?;
+        let plan = plan_query(ctx, statement, &login_user(client)).await?;
         ctx.execute_logical_plan(plan).await
     };
     let df = match timeout {
@@ -145,11 +158,11 @@ impl QueryHook for SelectStatements {
         &self,
         statement: &Statement,
         ctx: &SessionContext,
-        _client: &(dyn ClientInfo + Send + Sync),
+        client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         match statement {
             Statement::Query(_) => Some(
-                plan_query(ctx, statement)
+                plan_query(ctx, statement, &login_user(client))
                     .await
                     .map_err(|e| PgWireError::ApiError(Box::new(e))),
             ),

@@ -1,0 +1,339 @@
+//! Rewrites of a query's syntax tree before planning, for PostgreSQL idioms that catalog
+//! queries of drivers and BI tools use and DataFusion has no direct form of:
+//!
+//! - `generate_subscripts(a, d)` (SQLAlchemy's key and index reflection zips it with
+//!   `unnest(a)`): `unnest(range(1, array_length(a, d) + 1))`, which DataFusion zips the same way.
+//! - `information_schema._pg_expandarray(a)` (pgJDBC `getPrimaryKeys`, `getIndexInfo`): a set
+//!   returning function of `(x, n)` records: `unnest(_pg_expandarray(a))` over a function that
+//!   builds the list of records.
+//! - `LIKE p ESCAPE '/'` (SQLAlchemy's `get_schema_names`): DataFusion escapes with `\` only,
+//!   so the literal parts of `p` are rewritten to backslash escapes.
+//! - `session_user`, `current_user`, `user`: the user the connection logged in as.
+//! - `(record).field` on an expression: DataFusion takes a field name only as a string there
+//!   (`(r).n` is planned as `(r)['n']`).
+//! - `col_description(...)`: NULL without evaluating its arguments (Oxbow keeps no comments,
+//!   and Metabase computes the relation by a `format('%I.%I', ...)::regclass` cast).
+//! - `indisprimary = 't'` (psqlODBC): an untyped literal compared with a boolean catalog
+//!   column is a boolean in PostgreSQL; DataFusion refuses `Boolean = Utf8`.
+//! - `::int2`: `smallint` (DataFusion does not know the name).
+//! - `pg_proc.oid = t.typreceive` (Npgsql's type loading, Power BI): the catalog library keeps
+//!   `pg_type`'s function columns as names, so the join compares names (`pg_proc.proname`).
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    AccessExpr, BinaryOperator, DataType, Expr, Ident, ObjectNamePart, Statement, Subscript, Value,
+    ValueWithSpan, visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// Applies the rewrites above to `statement` in place; `user` is the session's login user.
+pub fn rewrite(statement: &mut Statement, user: &str) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Some(replacement) = replacement(expr, user) {
+            *expr = replacement;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn parse_expr(sql: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .ok()?
+        .parse_expr()
+        .ok()
+}
+
+fn function_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Function(f) => match f.name.0.last()? {
+            ObjectNamePart::Identifier(ident) => Some(ident.value.to_ascii_lowercase()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
+    if let Expr::CompoundFieldAccess { root, access_chain } = expr
+        && !matches!(
+            root.as_ref(),
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+        )
+        && access_chain
+            .iter()
+            .any(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_))))
+    {
+        let access_chain = access_chain
+            .iter()
+            .map(|access| match access {
+                AccessExpr::Dot(Expr::Identifier(field)) => {
+                    AccessExpr::Subscript(Subscript::Index {
+                        index: Expr::Value(
+                            Value::SingleQuotedString(field.value.to_lowercase()).into(),
+                        ),
+                    })
+                }
+                other => other.clone(),
+            })
+            .collect();
+        return Some(Expr::CompoundFieldAccess {
+            root: root.clone(),
+            access_chain,
+        });
+    }
+    if let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Eq,
+        right,
+    } = expr
+    {
+        let by_name = |oid: &Expr, function: &Expr| -> Option<Expr> {
+            let (Expr::CompoundIdentifier(oid), Expr::CompoundIdentifier(f)) = (oid, function)
+            else {
+                return None;
+            };
+            let is_function_column = f.last().is_some_and(|i| {
+                matches!(
+                    i.value.to_lowercase().as_str(),
+                    "typreceive" | "typsend" | "typinput" | "typoutput"
+                )
+            });
+            if !is_function_column
+                || !oid
+                    .last()
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case("oid"))
+            {
+                return None;
+            }
+            let mut proname = oid.clone();
+            *proname.last_mut()? = Ident::new("proname");
+            Some(Expr::BinaryOp {
+                left: Box::new(Expr::CompoundIdentifier(proname)),
+                op: BinaryOperator::Eq,
+                right: Box::new(function.clone()),
+            })
+        };
+        if let Some(e) = by_name(left, right).or_else(|| by_name(right, left)) {
+            return Some(e);
+        }
+        let bool_literal = |column: &Expr, literal: &Expr| -> Option<Expr> {
+            let name = match column {
+                Expr::Identifier(i) => &i.value,
+                Expr::CompoundIdentifier(parts) => &parts.last()?.value,
+                _ => return None,
+            };
+            let Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(text),
+                ..
+            }) = literal
+            else {
+                return None;
+            };
+            let value = match text.to_ascii_lowercase().as_str() {
+                "t" | "true" | "y" | "yes" | "on" | "1" => true,
+                "f" | "false" | "n" | "no" | "off" | "0" => false,
+                _ => return None,
+            };
+            is_boolean_catalog_column(&name.to_ascii_lowercase()).then(|| Expr::BinaryOp {
+                left: Box::new(column.clone()),
+                op: BinaryOperator::Eq,
+                right: Box::new(Expr::Value(Value::Boolean(value).into())),
+            })
+        };
+        if let Some(e) = bool_literal(left, right).or_else(|| bool_literal(right, left)) {
+            return Some(e);
+        }
+    }
+    if let Expr::Cast {
+        data_type: DataType::Int2(None),
+        ..
+    } = expr
+    {
+        let mut cast = expr.clone();
+        if let Expr::Cast { data_type, .. } = &mut cast {
+            *data_type = DataType::SmallInt(None);
+        }
+        return Some(cast);
+    }
+    if let Expr::Like {
+        negated,
+        any: false,
+        expr: subject,
+        pattern,
+        escape_char: Some(escape),
+    } = expr
+    {
+        let Value::SingleQuotedString(escape) = &escape.value else {
+            return None;
+        };
+        let mut chars = escape.chars();
+        let (Some(escape), None) = (chars.next(), chars.next()) else {
+            return None;
+        };
+        if escape == '\\' {
+            return None;
+        }
+        let mut pattern = pattern.as_ref().clone();
+        if !is_literal(&pattern) {
+            // A bound pattern (`LIKE $1 ESCAPE '/'`, asyncpg): escaped when it is evaluated.
+            let escaped = format!(
+                "regexp_replace(replace({pattern}, '\\', '\\\\'), '{}(.)', '\\${{1}}', 'g')",
+                regex::escape(&escape.to_string()).replace('\'', "''")
+            );
+            return Some(Expr::Like {
+                negated: *negated,
+                any: false,
+                expr: subject.clone(),
+                pattern: Box::new(parse_expr(&escaped)?),
+                escape_char: None,
+            });
+        }
+        let _ = visit_expressions_mut(&mut pattern, |e| {
+            if let Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(s),
+                ..
+            }) = e
+            {
+                *s = with_backslash_escapes(s, escape);
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        return Some(Expr::Like {
+            negated: *negated,
+            any: false,
+            expr: subject.clone(),
+            pattern: Box::new(pattern),
+            escape_char: None,
+        });
+    }
+    let name = function_name(expr)?;
+    let Expr::Function(function) = expr else {
+        return None;
+    };
+    let args = match &function.args {
+        datafusion::sql::sqlparser::ast::FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    match (name.as_str(), args.as_slice()) {
+        // Only the first dimension exists: Oxbow's arrays are one-dimensional.
+        ("generate_subscripts", [array, dimension]) => parse_expr(&format!(
+            "unnest(range(1, CAST(array_length({array}, {dimension}) AS BIGINT) + 1))"
+        )),
+        ("_pg_expandarray", [array]) => parse_expr(&format!("unnest(oxbow_expandarray({array}))")),
+        ("col_description", _) => parse_expr("CAST(NULL AS TEXT)"),
+        ("session_user" | "current_user" | "user", []) => {
+            parse_expr(&format!("'{}'", user.replace('\'', "''")))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a LIKE pattern is made of string literals only (`'pg/_' || '%'`).
+fn is_literal(pattern: &Expr) -> bool {
+    match pattern {
+        Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(_),
+            ..
+        }) => true,
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::StringConcat,
+            right,
+        } => is_literal(left) && is_literal(right),
+        Expr::Nested(inner) => is_literal(inner),
+        _ => false,
+    }
+}
+
+/// Boolean columns of `pg_catalog` that clients compare with `'t'`.
+fn is_boolean_catalog_column(name: &str) -> bool {
+    [
+        "indis", "relis", "relhas", "atthas", "attis", "typis", "datis", "datallow", "rol", "prois",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+        || matches!(
+            name,
+            "attnotnull"
+                | "indimmediate"
+                | "condeferrable"
+                | "condeferred"
+                | "convalidated"
+                | "opcdefault"
+                | "proretset"
+                | "typnotnull"
+                | "relrowsecurity"
+        )
+}
+
+/// A LIKE pattern written with `escape` as its escape character, rewritten for `\`.
+fn with_backslash_escapes(pattern: &str, escape: char) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            match chars.next() {
+                Some(next) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push(c),
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
+        rewrite(&mut statement, "ada");
+        statement.to_string()
+    }
+
+    #[test]
+    fn postgresql_idioms_become_datafusion_ones() {
+        assert_eq!(
+            rewritten("SELECT unnest(k), generate_subscripts(k, 1) FROM i"),
+            "SELECT unnest(k), unnest(range(1, CAST(array_length(k, 1) AS BIGINT) + 1)) FROM i"
+        );
+        assert_eq!(
+            rewritten("SELECT (information_schema._pg_expandarray(i.indkey)).n FROM i"),
+            "SELECT (unnest(oxbow_expandarray(i.indkey)))['n'] FROM i"
+        );
+        assert_eq!(
+            rewritten("SELECT 1 WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"),
+            "SELECT 1 WHERE n NOT LIKE 'pg\\_' || '%'"
+        );
+        assert_eq!(rewritten("SELECT session_user"), "SELECT 'ada'");
+        assert_eq!(
+            rewritten("SELECT 1 WHERE n LIKE $1 ESCAPE '/'"),
+            "SELECT 1 WHERE n LIKE regexp_replace(replace($1, '\\', '\\\\'), '/(.)', '\\${1}', 'g')"
+        );
+        assert_eq!(
+            rewritten("SELECT 1 FROM pg_index i WHERE i.indisprimary = 't' AND n.nspname = 't'"),
+            "SELECT 1 FROM pg_index i WHERE i.indisprimary = true AND n.nspname = 't'"
+        );
+        assert_eq!(rewritten("SELECT 3::int2"), "SELECT 3::SMALLINT");
+        assert_eq!(
+            rewritten("SELECT 1 FROM pg_type a JOIN pg_proc ON pg_proc.oid = a.typreceive"),
+            "SELECT 1 FROM pg_type a JOIN pg_proc ON pg_proc.proname = a.typreceive"
+        );
+    }
+}
