@@ -6,6 +6,13 @@
 //! an OID lookup in `pg_proc`, but its `pg_type.typinput` holds function *names*, so the
 //! comparison casts every name to an integer and fails ("Cannot cast string 'jsonb_in' to
 //! value of Int32 type"). Comparing names with names gives the answer PostgreSQL gives.
+//!
+//! `::json`, `::jsonb`: SQLAlchemy binds every JSON value as `%(v)s::JSONB` (`$1::JSONB` with
+//! asyncpg), and DataFusion refuses the type ("Unsupported SQL type JSONB"). Oxbow keeps
+//! json as its text, so the cast becomes `::TEXT` and storing into a jsonb column works.
+//!
+//! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
+//! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -17,12 +24,35 @@ static REGPROC_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+static JSON_CAST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)::\s*jsonb?\b").expect("valid regex"));
+
+static FLOAT_CAST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)::\s*float\b(?:\s*\(\s*(\d+)\s*\))?").expect("valid regex"));
+
 /// `sql` with the rewrites above applied (borrowed when none applies).
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
-    if !sql.contains("regproc") && !sql.contains("REGPROC") {
+    if !sql.contains("::") {
         return Cow::Borrowed(sql);
     }
-    REGPROC_LITERAL.replace_all(sql, "'$1'")
+    let sql = match REGPROC_LITERAL.replace_all(sql, "'$1'") {
+        Cow::Borrowed(_) => Cow::Borrowed(sql),
+        Cow::Owned(s) => Cow::Owned(s),
+    };
+    let sql = match JSON_CAST.replace_all(&sql, "::TEXT") {
+        Cow::Borrowed(_) => sql,
+        Cow::Owned(s) => Cow::Owned(s),
+    };
+    let rewritten = FLOAT_CAST.replace_all(&sql, |c: &regex::Captures<'_>| {
+        match c.get(1).and_then(|p| p.as_str().parse::<u32>().ok()) {
+            Some(p) if p <= 24 => "::REAL".to_string(),
+            _ => "::DOUBLE PRECISION".to_string(),
+        }
+    });
+    match rewritten {
+        Cow::Borrowed(_) => sql,
+        Cow::Owned(s) => Cow::Owned(s),
+    }
 }
 
 #[cfg(test)]
@@ -37,5 +67,17 @@ mod tests {
         );
         assert_eq!(rewrite("SELECT 'array_in' :: REGPROC"), "SELECT 'array_in'");
         assert_eq!(rewrite("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn json_and_float_casts_follow_postgresql() {
+        assert_eq!(
+            rewrite("INSERT INTO t VALUES ($1::JSONB, '[1]'::json)"),
+            "INSERT INTO t VALUES ($1::TEXT, '[1]'::TEXT)"
+        );
+        assert_eq!(
+            rewrite("SELECT $1::FLOAT, 1::float(53), 2::float(10), 3::float8"),
+            "SELECT $1::DOUBLE PRECISION, 1::DOUBLE PRECISION, 2::REAL, 3::float8"
+        );
     }
 }

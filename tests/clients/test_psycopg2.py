@@ -361,15 +361,9 @@ def test_list_columns_information_schema_ordinal_position(conn, all_types):
                                          "the library's pg_catalog views (it knows the query "
                                          "of Oxbow's own views only)")),
     pytest.param("DISCARD ALL", id="discard_all"),
-    pytest.param("SELECT '{\"a\": 1}'::jsonb IS NOT NULL AND '[1]'::json IS NOT NULL", id="jsonb_cast",
-                 marks=pytest.mark.xfail(strict=True, reason="casts to json/jsonb are refused: "
-                                         "0A000 'Unsupported SQL type JSONB'; SQLAlchemy binds "
-                                         "every JSONB value as %(v)s::JSONB")),
+    pytest.param("SELECT '{\"a\": 1}'::jsonb IS NOT NULL AND '[1]'::json IS NOT NULL", id="jsonb_cast"),
     pytest.param("SELECT 3.141592653589793::float = 3.141592653589793::double precision",
-                 id="float_cast_is_double",
-                 marks=pytest.mark.xfail(strict=True, reason="a ::float (or ::float(53)) cast in a "
-                                         "query is real/Float32 in DataFusion; PostgreSQL's float "
-                                         "is double precision (CREATE TABLE gets it right)")),
+                 id="float_cast_is_double"),
     pytest.param("SELECT true = 't'", id="bool_eq_untyped_literal",
                  marks=pytest.mark.xfail(strict=True, reason="an untyped string literal is not "
                                          "coerced to boolean: 'Cannot infer common argument type "

@@ -29,12 +29,6 @@ NOT_VISIBLE = ("pg_table_is_visible() is constantly true, so the Inspector's def
 SERIAL_SEQUENCE = ("get_columns' query builds its result with json_build_object(), which does not "
                    "exist: 42883 Invalid function 'json_build_object' (pg_get_serial_sequence, "
                    "the previous blocker, now answers NULL)")
-JSONB_CAST = ("SQLAlchemy binds JSONB values as %(v)s::JSONB / $3::JSONB, and Oxbow refuses "
-              "the cast: 0A000 'Unsupported SQL type JSONB' (casts to json/jsonb are not "
-              "supported; behind it, jsonb columns are described as text, oid 25)")
-FLOAT_CAST = ("the asyncpg dialect binds Double values as $3::FLOAT; in Oxbow a FLOAT (and "
-              "float(53)) cast is real/Float32 where PostgreSQL's float is double precision, so "
-              "pi is stored as 3.1415927410125732")
 TIMESTAMPTZ_PARAM = ("the asyncpg dialect binds aware datetimes as $3::TIMESTAMP WITH TIME ZONE; "
                      "Oxbow describes that parameter as timestamp (oid 1114, not timestamptz "
                      "1184), so asyncpg's timestamp encoder rejects the aware datetime "
@@ -235,9 +229,7 @@ CASES = [
     ("timestamptz", sa.DateTime(timezone=True), TSTZ, TSTZ, datetime),
     ("jsonb", pg.JSONB(), JSON, JSON, dict),
 ]
-CORE_XFAIL = {("psycopg2", "jsonb"): JSONB_CAST,
-              ("asyncpg", "jsonb"): JSONB_CAST, ("asyncpg", "double"): FLOAT_CAST,
-              ("asyncpg", "timestamptz"): TIMESTAMPTZ_PARAM}
+CORE_XFAIL = {("asyncpg", "timestamptz"): TIMESTAMPTZ_PARAM}
 
 
 def core_params():
