@@ -16,20 +16,28 @@
 //! - `indisprimary = 't'` (psqlODBC): an untyped literal compared with a boolean catalog
 //!   column is a boolean in PostgreSQL; DataFusion refuses `Boolean = Utf8`.
 //! - `::int2`: `smallint` (DataFusion does not know the name).
+//! - An integer constant in a select list (`SELECT 1`, `SELECT 2 + 3 AS n`) is `integer` when
+//!   it fits, as in PostgreSQL; DataFusion types every integer literal `bigint`, which
+//!   node-postgres returns as a string and JDBC as a `Long`. Only whole select-list items made
+//!   of integer literals are cast; literals elsewhere (arguments, `LIMIT`, `ORDER BY 1`) keep
+//!   DataFusion's typing.
 //! - `pg_proc.oid = t.typreceive` (Npgsql's type loading, Power BI): the catalog library keeps
 //!   `pg_type`'s function columns as names, so the join compares names (`pg_proc.proname`).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, DataType, Expr, Ident, ObjectNamePart, Statement, Subscript, Value,
-    ValueWithSpan, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, DataType, Expr, Ident, ObjectNamePart, SelectItem,
+    SetExpr, Statement, Subscript, Value, ValueWithSpan, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 /// Applies the rewrites above to `statement` in place; `user` is the session's login user.
 pub fn rewrite(statement: &mut Statement, user: &str) {
+    if let Statement::Query(query) = statement {
+        integer_constants_in_select_lists(&mut query.body);
+    }
     let _ = visit_expressions_mut(statement, |expr| {
         if let Some(replacement) = replacement(expr, user) {
             *expr = replacement;
@@ -235,6 +243,54 @@ fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
     }
 }
 
+/// Casts the select-list items of `body` that are integer arithmetic on literals which all fit
+/// in `integer` to `integer`.
+fn integer_constants_in_select_lists(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => {
+            for item in &mut select.projection {
+                let expr = match item {
+                    SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
+                    _ => continue,
+                };
+                if is_int4_constant(expr) {
+                    *expr = Expr::Cast {
+                        kind: CastKind::Cast,
+                        expr: Box::new(expr.clone()),
+                        data_type: DataType::Integer(None),
+                        array: false,
+                        format: None,
+                    };
+                }
+            }
+        }
+        SetExpr::Query(query) => integer_constants_in_select_lists(&mut query.body),
+        SetExpr::SetOperation { left, right, .. } => {
+            integer_constants_in_select_lists(left);
+            integer_constants_in_select_lists(right);
+        }
+        _ => {}
+    }
+}
+
+/// An integer literal that fits in `integer`, or `+ - *` of such (with parentheses and signs).
+fn is_int4_constant(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(ValueWithSpan {
+            value: Value::Number(n, _),
+            ..
+        }) => n.parse::<i32>().is_ok(),
+        Expr::Nested(inner) => is_int4_constant(inner),
+        Expr::UnaryOp { expr, .. } => is_int4_constant(expr),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply,
+            right,
+        } => is_int4_constant(left) && is_int4_constant(right),
+        _ => false,
+    }
+}
+
 /// Whether a LIKE pattern is made of string literals only (`'pg/_' || '%'`).
 fn is_literal(pattern: &Expr) -> bool {
     match pattern {
@@ -318,22 +374,26 @@ mod tests {
             "SELECT (unnest(oxbow_expandarray(i.indkey)))['n'] FROM i"
         );
         assert_eq!(
-            rewritten("SELECT 1 WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"),
-            "SELECT 1 WHERE n NOT LIKE 'pg\\_' || '%'"
+            rewritten("SELECT x WHERE n NOT LIKE 'pg/_' || '%' ESCAPE '/'"),
+            "SELECT x WHERE n NOT LIKE 'pg\\_' || '%'"
         );
         assert_eq!(rewritten("SELECT session_user"), "SELECT 'ada'");
         assert_eq!(
-            rewritten("SELECT 1 WHERE n LIKE $1 ESCAPE '/'"),
-            "SELECT 1 WHERE n LIKE regexp_replace(replace($1, '\\', '\\\\'), '/(.)', '\\${1}', 'g')"
+            rewritten("SELECT x WHERE n LIKE $1 ESCAPE '/'"),
+            "SELECT x WHERE n LIKE regexp_replace(replace($1, '\\', '\\\\'), '/(.)', '\\${1}', 'g')"
         );
         assert_eq!(
-            rewritten("SELECT 1 FROM pg_index i WHERE i.indisprimary = 't' AND n.nspname = 't'"),
-            "SELECT 1 FROM pg_index i WHERE i.indisprimary = true AND n.nspname = 't'"
+            rewritten("SELECT x FROM pg_index i WHERE i.indisprimary = 't' AND n.nspname = 't'"),
+            "SELECT x FROM pg_index i WHERE i.indisprimary = true AND n.nspname = 't'"
         );
         assert_eq!(rewritten("SELECT 3::int2"), "SELECT 3::SMALLINT");
         assert_eq!(
-            rewritten("SELECT 1 FROM pg_type a JOIN pg_proc ON pg_proc.oid = a.typreceive"),
-            "SELECT 1 FROM pg_type a JOIN pg_proc ON pg_proc.proname = a.typreceive"
+            rewritten("SELECT 1, 2 + 3 AS n, 3000000000, x + 1 FROM t ORDER BY 1 LIMIT 1"),
+            "SELECT CAST(1 AS INTEGER), CAST(2 + 3 AS INTEGER) AS n, 3000000000, x + 1 FROM t ORDER BY 1 LIMIT 1"
+        );
+        assert_eq!(
+            rewritten("SELECT x FROM pg_type a JOIN pg_proc ON pg_proc.oid = a.typreceive"),
+            "SELECT x FROM pg_type a JOIN pg_proc ON pg_proc.proname = a.typreceive"
         );
     }
 }

@@ -28,8 +28,6 @@ CHECKS = ["connect", "create_table", *[f"type_{t}" for t in TYPES], "row_descrip
           "error_code_undefined_column", "error_code_bad_parameter_value"]
 
 XFAIL = {
-    "integer_literal_is_int4": ("integer literals are Int64 in DataFusion: SELECT 1 is int8 "
-                                "(oid 20), which pg returns as the string '1', not the number 1"),
 }
 
 

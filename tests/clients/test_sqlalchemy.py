@@ -26,9 +26,9 @@ JSON = {"a": [1, 2], "b": "x"}
 DRIVERS = ["psycopg2", "psycopg", "asyncpg"]
 NOT_VISIBLE = ("pg_table_is_visible() is constantly true, so the Inspector's default schema "
                "lists relations of every schema (a table in another schema, the view oxbow.tables)")
-SERIAL_SEQUENCE = ("get_columns' query builds its result with json_build_object(), which does not "
-                   "exist: 42883 Invalid function 'json_build_object' (pg_get_serial_sequence, "
-                   "the previous blocker, now answers NULL)")
+SERIAL_SEQUENCE = ("get_columns' query selects a correlated scalar subquery without an aggregate "
+                   "(the column's default, from pg_attrdef), which DataFusion refuses to plan: "
+                   "'Correlated scalar subquery must be aggregated to return at most one row'")
 TIMESTAMPTZ_PARAM = ("the asyncpg dialect binds aware datetimes as $3::TIMESTAMP WITH TIME ZONE; "
                      "Oxbow describes that parameter as timestamp (oid 1114, not timestamptz "
                      "1184), so asyncpg's timestamp encoder rejects the aware datetime "
@@ -186,9 +186,9 @@ def test_inspector_get_pk_constraint(engines, schema_objects, driver):
 
 
 @pytest.mark.parametrize("driver", driver_params(INSPECT_DRIVERS, {"asyncpg": (
-    "asyncpg recurses without end introspecting the types of the prepared index reflection "
-    "query (RecursionError in Connection._introspect_types); the same query runs through "
-    "psycopg2 and psql, and its result columns have standard types (cause not found yet)")}))
+    "the result has an int2[] column (indoption, OID 1005), a type asyncpg learns by running "
+    "its type introspection query, and on Oxbow that lookup never resolves the type: "
+    "RecursionError in Connection._introspect_types (the query itself runs through psycopg2)")}))
 def test_inspector_get_indexes(engines, schema_objects, driver):
     engines.run(driver, lambda c: sa.inspect(c).get_indexes(schema_objects["pk"]))
 
