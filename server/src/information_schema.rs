@@ -6,13 +6,19 @@
 //! node-postgres users read `columns`; Metabase and Power BI join `table_constraints`,
 //! `key_column_usage` and `referential_constraints`. These views derive everything from
 //! `pg_catalog` (and so from the corrected `pg_attribute`), which keeps the two views of the
-//! catalog consistent. DataFusion's version is switched off so that the name resolves here.
+//! catalog consistent. DataFusion's version is switched off so that the name resolves here;
+//! its `df_settings` (the session's `datafusion.*` options) is kept.
 
 use std::sync::Arc;
 
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
-use datafusion::datasource::ViewTable;
+use async_trait::async_trait;
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, Session};
+use datafusion::datasource::{MemTable, TableProvider, TableType, ViewTable};
 use datafusion::error::Result;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 pub const SCHEMA: &str = "information_schema";
@@ -178,6 +184,64 @@ SELECT CAST(NULL AS VARCHAR) AS character_set_catalog,
        'pg_catalog' AS default_collate_schema,
        'C.UTF-8' AS default_collate_name";
 
+/// `df_settings`: DataFusion's settings of the querying session (name, value, description),
+/// which DataFusion's own information_schema had and which tools use to read
+/// `datafusion.*` options (`SET` changes them per session, so they are read at scan time).
+#[derive(Debug)]
+struct DfSettings {
+    schema: SchemaRef,
+}
+
+impl DfSettings {
+    fn new() -> Self {
+        Self {
+            schema: Arc::new(Schema::new(vec![
+                Field::new("name", DataType::Utf8, false),
+                Field::new("value", DataType::Utf8, true),
+                Field::new("description", DataType::Utf8, true),
+            ])),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for DfSettings {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let entries = state.config_options().entries();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    entries.iter().map(|e| e.key.clone()),
+                )),
+                Arc::new(StringArray::from_iter(
+                    entries.iter().map(|e| e.value.clone()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    entries.iter().map(|e| e.description),
+                )),
+            ],
+        )?;
+        MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
 /// Plans the views against `ctx` (whose `pg_catalog` must be in place) and returns the schema.
 pub async fn schema(ctx: &SessionContext) -> Result<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();
@@ -197,5 +261,6 @@ pub async fn schema(ctx: &SessionContext) -> Result<Arc<dyn SchemaProvider>> {
             Arc::new(ViewTable::new(plan, Some(sql.to_string()))),
         )?;
     }
+    schema.register_table("df_settings".to_string(), Arc::new(DfSettings::new()))?;
     Ok(Arc::new(schema))
 }

@@ -11,6 +11,12 @@
 //! asyncpg), and DataFusion refuses the type ("Unsupported SQL type JSONB"). Oxbow keeps
 //! json as its text, so the cast becomes `::TEXT` and storing into a jsonb column works.
 //!
+//! Grafana's search-path subquery (`SELECT CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE
+//! trim(s[i]) END FROM generate_series(...) as i, string_to_array(current_setting(
+//! 'search_path'), ',') s`): the catalog library replaces it with `''` (a stub in its parser),
+//! so Grafana's table and column pickers listed nothing or the wrong names. It becomes
+//! `SELECT current_schema()`: Oxbow resolves unqualified names in that one schema.
+//!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
@@ -30,8 +36,23 @@ static JSON_CAST: LazyLock<Regex> =
 static FLOAT_CAST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)::\s*float\b(?:\s*\(\s*(\d+)\s*\))?").expect("valid regex"));
 
+static GRAFANA_SEARCH_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r#"(?is)SELECT\s+CASE\s+WHEN\s+trim\(s\[i\]\)\s*=\s*'"\$user"'\s+THEN\s+user\s+"#,
+        r#"ELSE\s+trim\(s\[i\]\)\s+END\s+FROM\s+generate_series\(.*?\)\s+as\s+i\s*,\s*"#,
+        r#"string_to_array\(\s*current_setting\(\s*'search_path'\s*\)\s*,\s*','\s*\)\s+s\b"#,
+    ))
+    .expect("valid regex")
+});
+
 /// `sql` with the rewrites above applied (borrowed when none applies).
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
+    if sql.contains("search_path") && sql.contains("generate_series") {
+        let replaced = GRAFANA_SEARCH_PATH.replace_all(sql, "SELECT current_schema()");
+        if let Cow::Owned(replaced) = replaced {
+            return Cow::Owned(rewrite(&replaced).into_owned());
+        }
+    }
     if !sql.contains("::") {
         return Cow::Borrowed(sql);
     }
@@ -67,6 +88,25 @@ mod tests {
         );
         assert_eq!(rewrite("SELECT 'array_in' :: REGPROC"), "SELECT 'array_in'");
         assert_eq!(rewrite("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn grafanas_search_path_is_the_current_schema() {
+        let sql = r#"SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema IN (
+          SELECT
+            CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE trim(s[i]) END
+          FROM
+            generate_series(
+              array_lower(string_to_array(current_setting('search_path'),','),1),
+              array_upper(string_to_array(current_setting('search_path'),','),1)
+            ) as i,
+            string_to_array(current_setting('search_path'),',') s
+          )"#;
+        let rewritten = rewrite(sql);
+        assert!(
+            rewritten.contains("table_schema IN (\n          SELECT current_schema()\n          )"),
+            "{rewritten}"
+        );
     }
 
     #[test]

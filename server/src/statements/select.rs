@@ -34,8 +34,9 @@ const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
 pub struct SelectStatements;
 
-/// Plans a query (after `crate::query_rewrites`), retrying with unique column aliases when
-/// DataFusion refuses duplicate names. `user` is the session's login user.
+/// Plans a query (after `crate::query_rewrites`), planning it again under unique column
+/// aliases when DataFusion refuses duplicate names, which PostgreSQL accepts. `user` is the
+/// session's login user.
 pub async fn plan_query(
     ctx: &SessionContext,
     statement: &Statement,
@@ -44,20 +45,20 @@ pub async fn plan_query(
     let state = ctx.state();
     let mut statement = statement.clone();
     crate::query_rewrites::rewrite(&mut statement, user);
-    match state
-        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
-        .await
-    {
-        Err(e) if is_duplicate_name(&e) => {
-            let mut renamed = statement;
-            if let Statement::Query(query) = &mut renamed {
-                alias_uniquely(query);
+    let mut renamed = false;
+    loop {
+        match state
+            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .await
+        {
+            Err(e) if !renamed && is_duplicate_name(&e) => {
+                if let Statement::Query(query) = &mut statement {
+                    alias_uniquely(query);
+                }
+                renamed = true;
             }
-            state
-                .statement_to_plan(DfStatement::Statement(Box::new(renamed)))
-                .await
+            result => return result,
         }
-        result => result,
     }
 }
 
