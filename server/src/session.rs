@@ -38,11 +38,15 @@ pub fn version_banner() -> String {
 
 /// Builds the template session and registers the stored views in it.
 pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerError> {
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE_NAME, oxbow_catalog::DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
         // Oxbow's own, PostgreSQL-shaped information_schema is registered below.
         .with_information_schema(false);
+    // With no session time zone DataFusion types `now()` and `'...'::timestamptz` as timestamps
+    // without time zone, so drivers got naive datetimes (psycopg2) or refused aware ones
+    // (asyncpg parameters). Oxbow stores timestamptz in UTC, and so is the session's zone.
+    config.options_mut().execution.time_zone = Some(oxbow_catalog::types::UTC.to_string());
     let mut ctx = SessionContext::new_with_config(config);
     ctx.register_catalog(
         DATABASE_NAME,

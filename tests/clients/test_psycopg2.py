@@ -137,8 +137,6 @@ def test_integer_literal_is_int4(conn):
         assert [d.type_code for d in cur.description] == [23, 23]
 
 
-@pytest.mark.xfail(strict=True, reason="now() and a '...'::timestamptz cast are described as "
-                   "timestamp without time zone (oid 1114), so psycopg2 returns a naive datetime")
 def test_now_and_timestamptz_cast_are_timestamptz(conn):
     with conn.cursor() as cur:
         cur.execute("SELECT now(), '2024-01-02 03:04:05+00'::timestamptz")

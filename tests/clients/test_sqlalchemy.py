@@ -29,10 +29,6 @@ NOT_VISIBLE = ("pg_table_is_visible() is constantly true, so the Inspector's def
 SERIAL_SEQUENCE = ("get_columns' query selects a correlated scalar subquery without an aggregate "
                    "(the column's default, from pg_attrdef), which DataFusion refuses to plan: "
                    "'Correlated scalar subquery must be aggregated to return at most one row'")
-TIMESTAMPTZ_PARAM = ("the asyncpg dialect binds aware datetimes as $3::TIMESTAMP WITH TIME ZONE; "
-                     "Oxbow describes that parameter as timestamp (oid 1114, not timestamptz "
-                     "1184), so asyncpg's timestamp encoder rejects the aware datetime "
-                     "('can't subtract offset-naive and offset-aware datetimes')")
 
 
 def url(port, driver):
@@ -229,7 +225,7 @@ CASES = [
     ("timestamptz", sa.DateTime(timezone=True), TSTZ, TSTZ, datetime),
     ("jsonb", pg.JSONB(), JSON, JSON, dict),
 ]
-CORE_XFAIL = {("asyncpg", "timestamptz"): TIMESTAMPTZ_PARAM}
+CORE_XFAIL = {}
 
 
 def core_params():
