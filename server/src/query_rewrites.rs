@@ -21,6 +21,9 @@
 //!   node-postgres returns as a string and JDBC as a `Long`. Only whole select-list items made
 //!   of integer literals are cast; literals elsewhere (arguments, `LIMIT`, `ORDER BY 1`) keep
 //!   DataFusion's typing.
+//! - A scalar subquery over `pg_attrdef` or `pg_sequence` alone: NULL. Oxbow has no column
+//!   defaults and no sequences, so both tables are empty; SQLAlchemy's `get_columns` reads
+//!   them through correlated subqueries without an aggregate, which DataFusion cannot plan.
 //! - `pg_proc.oid = t.typreceive` (Npgsql's type loading, Power BI): the catalog library keeps
 //!   `pg_type`'s function columns as names, so the join compares names (`pg_proc.proname`).
 
@@ -65,6 +68,32 @@ fn function_name(expr: &Expr) -> Option<String> {
 }
 
 fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
+    if let Expr::Subquery(query) = expr
+        && reads_only_empty_catalog_table(query)
+    {
+        // Bound parameters inside stay in the statement (in a branch never taken), so the
+        // client's parameter count still matches; catalog queries bind names and keys there.
+        let mut placeholders = Vec::new();
+        let mut inner = query.as_ref().clone();
+        let _ = visit_expressions_mut(&mut inner, |e| {
+            if let Expr::Value(ValueWithSpan {
+                value: Value::Placeholder(p),
+                ..
+            }) = e
+            {
+                placeholders.push(format!("CAST({p} AS TEXT)"));
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        return if placeholders.is_empty() {
+            parse_expr("CAST(NULL AS TEXT)")
+        } else {
+            parse_expr(&format!(
+                "CASE WHEN false THEN concat({}) END",
+                placeholders.join(", ")
+            ))
+        };
+    }
     if let Expr::CompoundFieldAccess { root, access_chain } = expr
         && !matches!(
             root.as_ref(),
@@ -243,6 +272,47 @@ fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
     }
 }
 
+/// Wraps the single result column of every scalar subquery that is not an aggregate in
+/// `first_value(...)`. DataFusion plans a correlated scalar subquery only when it aggregates
+/// ("Correlated scalar subquery must be aggregated to return at most one row"); PostgreSQL runs
+/// it and fails at run time if it returns more than one row. Catalog queries use the form to
+/// look one row up by key (SQLAlchemy's `get_columns` reads a column's type collation from
+/// `pg_type` this way), so the first value is the answer. Applied only to a query DataFusion
+/// refused with that error.
+pub fn aggregate_scalar_subqueries(statement: &mut Statement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Subquery(query) = expr
+            && let SetExpr::Select(select) = query.body.as_mut()
+            && select.projection.len() == 1
+        {
+            let inner = match &mut select.projection[0] {
+                SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+                _ => return ControlFlow::<()>::Continue(()),
+            };
+            let aggregate = function_name(inner).is_some_and(|name| {
+                matches!(
+                    name.as_str(),
+                    "count"
+                        | "sum"
+                        | "min"
+                        | "max"
+                        | "avg"
+                        | "array_agg"
+                        | "string_agg"
+                        | "bool_and"
+                        | "bool_or"
+                        | "first_value"
+                        | "last_value"
+                )
+            });
+            if !aggregate && let Some(wrapped) = parse_expr(&format!("first_value({inner})")) {
+                *inner = wrapped;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 /// Casts the select-list items of `body` that are integer arithmetic on literals which all fit
 /// in `integer` to `integer`.
 fn integer_constants_in_select_lists(body: &mut SetExpr) {
@@ -287,6 +357,31 @@ fn is_int4_constant(expr: &Expr) -> bool {
             op: BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply,
             right,
         } => is_int4_constant(left) && is_int4_constant(right),
+        _ => false,
+    }
+}
+
+/// Whether `query` is a plain SELECT from one catalog table that is always empty in Oxbow.
+fn reads_only_empty_catalog_table(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+    use datafusion::sql::sqlparser::ast::TableFactor;
+
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let [from] = select.from.as_slice() else {
+        return false;
+    };
+    if !from.joins.is_empty() {
+        return false;
+    }
+    let TableFactor::Table { name, .. } = &from.relation else {
+        return false;
+    };
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(table)) => matches!(
+            table.value.to_ascii_lowercase().as_str(),
+            "pg_attrdef" | "pg_sequence"
+        ),
         _ => false,
     }
 }
@@ -387,6 +482,12 @@ mod tests {
             "SELECT x FROM pg_index i WHERE i.indisprimary = true AND n.nspname = 't'"
         );
         assert_eq!(rewritten("SELECT 3::int2"), "SELECT 3::SMALLINT");
+        assert_eq!(
+            rewritten(
+                "SELECT CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid) END FROM pg_attribute a"
+            ),
+            "SELECT CASE WHEN a.atthasdef THEN CAST(NULL AS TEXT) END FROM pg_attribute a"
+        );
         assert_eq!(
             rewritten("SELECT x FROM pg_type a JOIN pg_proc ON pg_proc.oid = a.typreceive"),
             "SELECT x FROM pg_type a JOIN pg_proc ON pg_proc.proname = a.typreceive"

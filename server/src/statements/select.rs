@@ -34,9 +34,10 @@ const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
 pub struct SelectStatements;
 
-/// Plans a query (after `crate::query_rewrites`), planning it again under unique column
-/// aliases when DataFusion refuses duplicate names, which PostgreSQL accepts. `user` is the
-/// session's login user.
+/// Plans a query (after `crate::query_rewrites`), planning it again in a rewritten form when
+/// DataFusion refuses what PostgreSQL accepts: duplicate column names (unique aliases), and a
+/// correlated scalar subquery without an aggregate (`first_value`). `user` is the session's
+/// login user.
 pub async fn plan_query(
     ctx: &SessionContext,
     statement: &Statement,
@@ -46,6 +47,7 @@ pub async fn plan_query(
     let mut statement = statement.clone();
     crate::query_rewrites::rewrite(&mut statement, user);
     let mut renamed = false;
+    let mut aggregated = false;
     loop {
         match state
             .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
@@ -57,9 +59,37 @@ pub async fn plan_query(
                 }
                 renamed = true;
             }
+            // DataFusion refuses a correlated scalar subquery without an aggregate only while
+            // optimizing (decorrelation), so plans with scalar subqueries are tried once here.
+            Ok(plan) if !aggregated && has_scalar_subquery(&plan) => match state.optimize(&plan) {
+                Err(e) if is_ungrouped_scalar_subquery(&e) => {
+                    crate::query_rewrites::aggregate_scalar_subqueries(&mut statement);
+                    aggregated = true;
+                }
+                _ => return Ok(plan),
+            },
             result => return result,
         }
     }
+}
+
+/// Whether a node of `plan` has a scalar subquery among its expressions.
+fn has_scalar_subquery(plan: &LogicalPlan) -> bool {
+    use datafusion::common::tree_node::TreeNode;
+    use datafusion::logical_expr::Expr;
+
+    plan.exists(|node| {
+        Ok(node.expressions().iter().any(|e| {
+            e.exists(|e| Ok(matches!(e, Expr::ScalarSubquery(_))))
+                .unwrap_or(false)
+        }))
+    })
+    .unwrap_or(false)
+}
+
+fn is_ungrouped_scalar_subquery(e: &DataFusionError) -> bool {
+    e.to_string()
+        .contains("Correlated scalar subquery must be aggregated")
 }
 
 fn is_duplicate_name(e: &DataFusionError) -> bool {
