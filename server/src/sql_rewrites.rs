@@ -14,8 +14,9 @@
 //! Grafana's search-path subquery (`SELECT CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE
 //! trim(s[i]) END FROM generate_series(...) as i, string_to_array(current_setting(
 //! 'search_path'), ',') s`): the catalog library replaces it with `''` (a stub in its parser),
-//! so Grafana's table and column pickers listed nothing or the wrong names. It becomes
-//! `SELECT current_schema()`: Oxbow resolves unqualified names in that one schema.
+//! so Grafana's table and column pickers listed nothing or the wrong names. `x IN (<it>)`
+//! becomes `x = current_schema()`: Oxbow resolves unqualified names in that one schema (and
+//! DataFusion takes no IN subquery in ORDER BY, where Grafana also puts it).
 //!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
@@ -38,9 +39,9 @@ static FLOAT_CAST: LazyLock<Regex> =
 
 static GRAFANA_SEARCH_PATH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?is)SELECT\s+CASE\s+WHEN\s+trim\(s\[i\]\)\s*=\s*'"\$user"'\s+THEN\s+user\s+"#,
+        r#"(?is)\bIN\s*\(\s*SELECT\s+CASE\s+WHEN\s+trim\(s\[i\]\)\s*=\s*'"\$user"'\s+THEN\s+user\s+"#,
         r#"ELSE\s+trim\(s\[i\]\)\s+END\s+FROM\s+generate_series\(.*?\)\s+as\s+i\s*,\s*"#,
-        r#"string_to_array\(\s*current_setting\(\s*'search_path'\s*\)\s*,\s*','\s*\)\s+s\b"#,
+        r#"string_to_array\(\s*current_setting\(\s*'search_path'\s*\)\s*,\s*','\s*\)\s+s\s*\)"#,
     ))
     .expect("valid regex")
 });
@@ -48,7 +49,7 @@ static GRAFANA_SEARCH_PATH: LazyLock<Regex> = LazyLock::new(|| {
 /// `sql` with the rewrites above applied (borrowed when none applies).
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
     if sql.contains("search_path") && sql.contains("generate_series") {
-        let replaced = GRAFANA_SEARCH_PATH.replace_all(sql, "SELECT current_schema()");
+        let replaced = GRAFANA_SEARCH_PATH.replace_all(sql, "= current_schema()");
         if let Cow::Owned(replaced) = replaced {
             return Cow::Owned(rewrite(&replaced).into_owned());
         }
@@ -104,7 +105,7 @@ mod tests {
           )"#;
         let rewritten = rewrite(sql);
         assert!(
-            rewritten.contains("table_schema IN (\n          SELECT current_schema()\n          )"),
+            rewritten.ends_with("WHERE table_schema = current_schema()"),
             "{rewritten}"
         );
     }
