@@ -19,6 +19,7 @@ use pgwire::error::PgWireError;
 use tracing::debug;
 
 use crate::extended_query::{OxbowExtendedQuery, OxbowParser};
+use crate::pg_catalog_overlay::LoginUsers;
 use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
 use crate::statements::{
@@ -35,13 +36,14 @@ pub struct Frontend {
 }
 
 impl Frontend {
-    pub fn new(db: Arc<Database>, base: SessionContext) -> Self {
+    pub fn new(db: Arc<Database>, base: SessionContext, users: LoginUsers) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         Self {
             db,
             base,
             startup: Arc::new(Startup {
                 connections: Arc::clone(&connections),
+                users,
             }),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
         }
@@ -85,14 +87,33 @@ impl Frontend {
     }
 }
 
-/// Accepts every user without a password (authentication is not built yet).
+/// Accepts every user without a password (authentication is not built yet), and records the
+/// user name for `pg_roles`.
 pub struct Startup {
     connections: Arc<ConnectionManager>,
+    users: LoginUsers,
 }
 
+#[async_trait::async_trait]
 impl NoopStartupHandler for Startup {
     fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
         Some(Arc::clone(&self.connections))
+    }
+
+    async fn post_startup<C>(
+        &self,
+        client: &mut C,
+        _message: pgwire::messages::PgWireFrontendMessage,
+    ) -> pgwire::error::PgWireResult<()>
+    where
+        C: ClientInfo + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        if let Some(user) = client.metadata().get("user") {
+            self.users.write().expect("users lock").insert(user.clone());
+        }
+        Ok(())
     }
 }
 

@@ -127,7 +127,8 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
             config.data_dir.display()
         )
     })?;
-    let base = session::base_context(Arc::clone(&db))
+    let users = pg_catalog_overlay::LoginUsers::default();
+    let base = session::base_context(Arc::clone(&db), Arc::clone(&users))
         .await
         .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
     let listener = TcpListener::bind(config.pg_listen).await.map_err(|e| {
@@ -145,7 +146,7 @@ async fn serve(config: ServeConfig) -> Result<(), String> {
         addr.ip(),
         addr.port()
     );
-    let frontend = Arc::new(Frontend::new(Arc::clone(&db), base));
+    let frontend = Arc::new(Frontend::new(Arc::clone(&db), base, users));
     server::run(listener, frontend, server::shutdown_signal()).await;
     db.shutdown().await;
     info!("stopped");

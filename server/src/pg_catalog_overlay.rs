@@ -30,6 +30,11 @@ use oxbow_storage::Database;
 
 use crate::result_columns::pg_type;
 
+/// The user names clients have logged in with since the server started. Oxbow has no roles
+/// (any name is accepted, with every right), so these are what `pg_roles` lists: tools such as
+/// DBeaver look the session's user up there.
+pub type LoginUsers = Arc<RwLock<std::collections::BTreeSet<String>>>;
+
 /// The relation each OID of `pg_class` named when it was last read.
 pub type RelationOids = Arc<RwLock<HashMap<i64, ObjectName>>>;
 
@@ -39,14 +44,21 @@ pub struct PgCatalogOverlay {
     inner: Arc<dyn SchemaProvider>,
     db: Arc<Database>,
     relations: RelationOids,
+    users: LoginUsers,
 }
 
 impl PgCatalogOverlay {
-    pub fn new(inner: Arc<dyn SchemaProvider>, db: Arc<Database>, relations: RelationOids) -> Self {
+    pub fn new(
+        inner: Arc<dyn SchemaProvider>,
+        db: Arc<Database>,
+        relations: RelationOids,
+        users: LoginUsers,
+    ) -> Self {
         Self {
             inner,
             db,
             relations,
+            users,
         }
     }
 }
@@ -94,6 +106,12 @@ impl SchemaProvider for PgCatalogOverlay {
                     schema: keys_schema(&inner.schema()),
                     keys,
                     constraints: lower == "pg_constraint",
+                })));
+            }
+            "pg_roles" => {
+                return Ok(Some(Arc::new(PgRoles {
+                    inner,
+                    users: Arc::clone(&self.users),
                 })));
             }
             "pg_class" => {
@@ -360,6 +378,65 @@ impl TableProvider for PgClass {
             .write()
             .expect("relations lock")
             .extend(names);
+        MemTable::try_new(schema, vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// `pg_roles` with a superuser login role per user name seen at login.
+#[derive(Debug)]
+struct PgRoles {
+    inner: Arc<dyn TableProvider>,
+    users: LoginUsers,
+}
+
+/// Role OIDs: above the ones tables and keys get here.
+const ROLE_OID_BASE: i64 = 1 << 28;
+
+#[async_trait]
+impl TableProvider for PgRoles {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut batches = scan_all(&self.inner, state).await?;
+        let schema = self.schema();
+        let users: Vec<String> = self
+            .users
+            .read()
+            .expect("users lock")
+            .iter()
+            .cloned()
+            .collect();
+        for (i, user) in users.into_iter().enumerate() {
+            let yes = || ScalarValue::Boolean(Some(true));
+            let values = HashMap::from([
+                ("oid", ScalarValue::Int64(Some(ROLE_OID_BASE + i as i64))),
+                ("rolname", ScalarValue::Utf8(Some(user))),
+                ("rolsuper", yes()),
+                ("rolinherit", yes()),
+                ("rolcreaterole", yes()),
+                ("rolcreatedb", yes()),
+                ("rolcanlogin", yes()),
+                ("rolreplication", ScalarValue::Boolean(Some(false))),
+                ("rolbypassrls", yes()),
+                ("rolconnlimit", ScalarValue::Int64(Some(-1))),
+                ("rolpassword", ScalarValue::Utf8(Some("********".into()))),
+            ]);
+            batches.push(row_batch(&schema, &values)?);
+        }
         MemTable::try_new(schema, vec![batches])?
             .scan(state, projection, filters, limit)
             .await

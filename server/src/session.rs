@@ -16,7 +16,9 @@ use oxbow_storage::{Database, OxbowCatalogProvider};
 use tracing::warn;
 
 use crate::error::ServerError;
-use crate::pg_catalog_overlay::{PgCatalogOverlay, RelationOids, pg_get_indexdef, pg_get_viewdef};
+use crate::pg_catalog_overlay::{
+    LoginUsers, PgCatalogOverlay, RelationOids, pg_get_indexdef, pg_get_viewdef,
+};
 use crate::statements::plan_view;
 
 /// The name of the one database an Oxbow server holds (`current_database()`).
@@ -37,7 +39,10 @@ pub fn version_banner() -> String {
 }
 
 /// Builds the template session and registers the stored views in it.
-pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerError> {
+pub async fn base_context(
+    db: Arc<Database>,
+    users: LoginUsers,
+) -> Result<SessionContext, ServerError> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE_NAME, oxbow_catalog::DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
@@ -65,6 +70,7 @@ pub async fn base_context(db: Arc<Database>) -> Result<SessionContext, ServerErr
                 pg_catalog,
                 Arc::clone(&db),
                 Arc::clone(&relations),
+                users,
             )),
         )?;
     }
