@@ -9,6 +9,9 @@
 //! - `LIKE p ESCAPE '/'` (SQLAlchemy's `get_schema_names`): DataFusion escapes with `\` only,
 //!   so the literal parts of `p` are rewritten to backslash escapes.
 //! - `session_user`, `current_user`, `user`: the user the connection logged in as.
+//! - `generate_series(a, b)` in an expression (psqlODBC's `SQLForeignKeys`): a set of rows in
+//!   PostgreSQL, a list in DataFusion, so it is unnested. In `FROM` it is a table function in
+//!   both and is left alone.
 //! - `(record).field` on an expression: DataFusion takes a field name only as a string there
 //!   (`(r).n` is planned as `(r)['n']`).
 //! - `col_description(...)`: NULL without evaluating its arguments (Oxbow keeps no comments,
@@ -265,6 +268,10 @@ fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
         )),
         ("_pg_expandarray", [array]) => parse_expr(&format!("unnest(oxbow_expandarray({array}))")),
         ("col_description", _) => parse_expr("CAST(NULL AS TEXT)"),
+        // In an expression PostgreSQL's generate_series is a set; DataFusion's is a list.
+        ("generate_series", [start, stop]) => {
+            parse_expr(&format!("unnest(generate_series({start}, {stop}))"))
+        }
         ("session_user" | "current_user" | "user", []) => {
             parse_expr(&format!("'{}'", user.replace('\'', "''")))
         }
@@ -473,6 +480,10 @@ mod tests {
             "SELECT x WHERE n NOT LIKE 'pg\\_' || '%'"
         );
         assert_eq!(rewritten("SELECT session_user"), "SELECT 'ada'");
+        assert_eq!(
+            rewritten("SELECT generate_series(1, 3) AS i FROM generate_series(1, 2)"),
+            "SELECT unnest(generate_series(1, 3)) AS i FROM generate_series(1, 2)"
+        );
         assert_eq!(
             rewritten("SELECT x WHERE n LIKE $1 ESCAPE '/'"),
             "SELECT x WHERE n LIKE regexp_replace(replace($1, '\\', '\\\\'), '/(.)', '\\${1}', 'g')"

@@ -7,6 +7,8 @@
 //! comparison casts every name to an integer and fails ("Cannot cast string 'jsonb_in' to
 //! value of Int32 type"). Comparing names with names gives the answer PostgreSQL gives.
 //!
+//! `::name` (psqlODBC's catalog queries): PostgreSQL's identifier type is text here.
+//!
 //! `::json`, `::jsonb`: SQLAlchemy binds every JSON value as `%(v)s::JSONB` (`$1::JSONB` with
 //! asyncpg), and DataFusion refuses the type ("Unsupported SQL type JSONB"). Oxbow keeps
 //! json as its text, so the cast becomes `::TEXT` and storing into a jsonb column works.
@@ -32,7 +34,7 @@ static REGPROC_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static JSON_CAST: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)::\s*jsonb?\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?i)::\s*(?:jsonb?|name)\b").expect("valid regex"));
 
 static FLOAT_CAST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)::\s*float\b(?:\s*\(\s*(\d+)\s*\))?").expect("valid regex"));
@@ -115,6 +117,10 @@ mod tests {
         assert_eq!(
             rewrite("INSERT INTO t VALUES ($1::JSONB, '[1]'::json)"),
             "INSERT INTO t VALUES ($1::TEXT, '[1]'::TEXT)"
+        );
+        assert_eq!(
+            rewrite("SELECT 'oxbow'::name AS c"),
+            "SELECT 'oxbow'::TEXT AS c"
         );
         assert_eq!(
             rewrite("SELECT $1::FLOAT, 1::float(53), 2::float(10), 3::float8"),
