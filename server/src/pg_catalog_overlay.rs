@@ -719,10 +719,49 @@ impl TableProvider for PgAttribute {
         let attributes = scan_all(&self.attributes, state).await?;
         let classes = scan_all(&self.classes, state).await?;
         let relations = relation_names(&classes, &self.namespaces, state).await?;
-        let corrected = attributes
+        let mut corrected = attributes
             .iter()
             .map(|b| self.correct(b, &relations))
             .collect::<Result<Vec<_>>>()?;
+        // A primary key's index is a relation with one attribute per key column, as in
+        // PostgreSQL (psqlODBC's SQLPrimaryKeys joins them).
+        let schema = self.schema();
+        for key in primary_keys(&self.db, &relations) {
+            let Some(def) = relations
+                .get(&key.table_oid)
+                .and_then(|name| self.db.table(name))
+                .map(|t| t.table().def().clone())
+            else {
+                continue;
+            };
+            for (position, attnum) in key.columns.iter().enumerate() {
+                let Some(column) = def.columns.get(*attnum as usize - 1) else {
+                    continue;
+                };
+                let field = datafusion::arrow::datatypes::Field::new(
+                    &column.name,
+                    column.sql_type.arrow_type(),
+                    true,
+                );
+                let field = match column.sql_type.field_metadata() {
+                    Some(m) => field.with_metadata(m),
+                    None => field,
+                };
+                let (ty, typmod) = pg_type(&field);
+                let values = HashMap::from([
+                    ("attrelid", ScalarValue::Int64(Some(key.index_oid))),
+                    ("attname", ScalarValue::Utf8(Some(column.name.clone()))),
+                    ("atttypid", ScalarValue::Int64(Some(i64::from(ty.oid())))),
+                    ("atttypmod", ScalarValue::Int64(Some(i64::from(typmod)))),
+                    ("attnum", ScalarValue::Int64(Some(position as i64 + 1))),
+                    ("attnotnull", ScalarValue::Boolean(Some(true))),
+                    ("attisdropped", ScalarValue::Boolean(Some(false))),
+                    ("attislocal", ScalarValue::Boolean(Some(true))),
+                    ("attstattargets", ScalarValue::Int64(Some(-1))),
+                ]);
+                corrected.push(row_batch(&schema, &values)?);
+            }
+        }
         MemTable::try_new(self.schema(), vec![corrected])?
             .scan(state, projection, filters, limit)
             .await

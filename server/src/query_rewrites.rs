@@ -18,6 +18,8 @@
 //!   and Metabase computes the relation by a `format('%I.%I', ...)::regclass` cast).
 //! - `indisprimary = 't'` (psqlODBC): an untyped literal compared with a boolean catalog
 //!   column is a boolean in PostgreSQL; DataFusion refuses `Boolean = Utf8`.
+//! - `indkey[n]` (and `indoption`, `indclass`, `indcollation`): PostgreSQL's vectors count
+//!   from 0, Oxbow's arrays from 1, so the subscript is moved by one.
 //! - `::int2`: `smallint` (DataFusion does not know the name).
 //! - An integer constant in a select list (`SELECT 1`, `SELECT 2 + 3 AS n`) is `integer` when
 //!   it fits, as in PostgreSQL; DataFusion types every integer literal `bigint`, which
@@ -70,7 +72,40 @@ fn function_name(expr: &Expr) -> Option<String> {
     }
 }
 
+/// `pg_index`'s int2vector and oidvector columns: PostgreSQL subscripts them from 0, Oxbow's
+/// arrays from 1 (psqlODBC `i.indkey[ia.attnum - 1]`, pgJDBC `I_INDOPTION[pos - 1]`).
+fn is_zero_based_vector(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "indkey" | "indoption" | "indclass" | "indcollation"
+    )
+}
+
 fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
+    if let Expr::CompoundFieldAccess { root, access_chain } = expr
+        && let Some((AccessExpr::Subscript(Subscript::Index { index }), before)) =
+            access_chain.split_last()
+        && match before.last() {
+            Some(AccessExpr::Dot(Expr::Identifier(i))) => is_zero_based_vector(&i.value),
+            Some(_) => false,
+            None => match root.as_ref() {
+                Expr::Identifier(i) => is_zero_based_vector(&i.value),
+                Expr::CompoundIdentifier(parts) => {
+                    parts.last().is_some_and(|i| is_zero_based_vector(&i.value))
+                }
+                _ => false,
+            },
+        }
+    {
+        let mut access_chain = before.to_vec();
+        access_chain.push(AccessExpr::Subscript(Subscript::Index {
+            index: parse_expr(&format!("({index}) + 1"))?,
+        }));
+        return Some(Expr::CompoundFieldAccess {
+            root: root.clone(),
+            access_chain,
+        });
+    }
     if let Expr::Subquery(query) = expr
         && reads_only_empty_catalog_table(query)
     {
@@ -480,6 +515,10 @@ mod tests {
             "SELECT x WHERE n NOT LIKE 'pg\\_' || '%'"
         );
         assert_eq!(rewritten("SELECT session_user"), "SELECT 'ada'");
+        assert_eq!(
+            rewritten("SELECT 1 FROM i WHERE ta.attnum = i.indkey[ia.attnum - 1]"),
+            "SELECT CAST(1 AS INTEGER) FROM i WHERE ta.attnum = i.indkey[(ia.attnum - 1) + 1]"
+        );
         assert_eq!(
             rewritten("SELECT generate_series(1, 3) AS i FROM generate_series(1, 2)"),
             "SELECT unnest(generate_series(1, 3)) AS i FROM generate_series(1, 2)"

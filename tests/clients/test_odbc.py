@@ -132,10 +132,6 @@ def test_sqlcolumns_numeric_precision_and_scale(conn, all_types):
     assert [(r.column_size, r.decimal_digits) for r in rows] == [(12, 3)]
 
 
-@pytest.mark.xfail(strict=True, reason="SQLPrimaryKeys joins pg_attribute rows of the index "
-                   "relation (ia.attrelid = i.indexrelid), which Oxbow does not have, and reads "
-                   "i.indkey[ia.attnum-1], a 0-based int2vector subscript where Oxbow's indkey is "
-                   "a 1-based array")
 def test_sqlprimarykeys(conn, uniq):
     table = f"odbc_pk_{uniq}"
     cur = conn.cursor()
