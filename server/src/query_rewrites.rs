@@ -19,7 +19,8 @@
 //! - `indisprimary = 't'` (psqlODBC): an untyped literal compared with a boolean catalog
 //!   column is a boolean in PostgreSQL; DataFusion refuses `Boolean = Utf8`.
 //! - `indkey[n]` (and `indoption`, `indclass`, `indcollation`): PostgreSQL's vectors count
-//!   from 0, Oxbow's arrays from 1, so the subscript is moved by one.
+//!   from 0, Oxbow's arrays from 1, so the subscript is moved by one; selected as a whole
+//!   column of the outermost query, a vector prints space-separated (`1 2`) as PostgreSQL's do.
 //! - `::int2`: `smallint` (DataFusion does not know the name).
 //! - An integer constant in a select list (`SELECT 1`, `SELECT 2 + 3 AS n`) is `integer` when
 //!   it fits, as in PostgreSQL; DataFusion types every integer literal `bigint`, which
@@ -361,6 +362,11 @@ fn integer_constants_in_select_lists(body: &mut SetExpr) {
     match body {
         SetExpr::Select(select) => {
             for item in &mut select.projection {
+                // A vector selected as a whole prints like PostgreSQL's int2vector: `1 2`.
+                if let Some(printed) = vector_as_text(item) {
+                    *item = printed;
+                    continue;
+                }
                 let expr = match item {
                     SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr,
                     _ => continue,
@@ -383,6 +389,28 @@ fn integer_constants_in_select_lists(body: &mut SetExpr) {
         }
         _ => {}
     }
+}
+
+/// `array_to_string(v, ' ')` under the column's name, for a select item that is one of
+/// `pg_index`'s vector columns.
+fn vector_as_text(item: &SelectItem) -> Option<SelectItem> {
+    let (expr, alias) = match item {
+        SelectItem::UnnamedExpr(expr) => (expr, None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+        _ => return None,
+    };
+    let name = match expr {
+        Expr::Identifier(i) => i.clone(),
+        Expr::CompoundIdentifier(parts) => parts.last()?.clone(),
+        _ => return None,
+    };
+    if !is_zero_based_vector(&name.value) {
+        return None;
+    }
+    Some(SelectItem::ExprWithAlias {
+        expr: parse_expr(&format!("array_to_string({expr}, ' ')"))?,
+        alias: alias.unwrap_or(name),
+    })
 }
 
 /// An integer literal that fits in `integer`, or `+ - *` of such (with parentheses and signs).
@@ -532,6 +560,10 @@ mod tests {
             "SELECT x FROM pg_index i WHERE i.indisprimary = true AND n.nspname = 't'"
         );
         assert_eq!(rewritten("SELECT 3::int2"), "SELECT 3::SMALLINT");
+        assert_eq!(
+            rewritten("SELECT i.indkey, k FROM (SELECT indkey AS k FROM pg_index) i"),
+            "SELECT array_to_string(i.indkey, ' ') AS indkey, k FROM (SELECT indkey AS k FROM pg_index) i"
+        );
         assert_eq!(
             rewritten(
                 "SELECT CASE WHEN a.atthasdef THEN (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid) END FROM pg_attribute a"
