@@ -354,8 +354,17 @@ impl TableProvider for PgClass {
                 }
             }
         }
+        // A table with a key has an index (psql's `\d` lists it then).
+        let keys = primary_keys(&self.db, &names);
+        let keyed: std::collections::HashSet<i64> = keys.iter().map(|k| k.table_oid).collect();
+        if !keyed.is_empty() {
+            batches = batches
+                .into_iter()
+                .map(|b| with_index_flag(b, &keyed))
+                .collect::<Result<Vec<_>>>()?;
+        }
         // Each primary key's index is a relation of its own (relkind 'i'), as in PostgreSQL.
-        for key in primary_keys(&self.db, &names) {
+        for key in keys {
             let values = HashMap::from([
                 ("oid", ScalarValue::Int64(Some(key.index_oid))),
                 ("relname", ScalarValue::Utf8(Some(key.name.clone()))),
@@ -479,6 +488,32 @@ impl TableProvider for WithRow {
             .scan(state, projection, filters, limit)
             .await
     }
+}
+
+/// `pg_class` rows with `relhasindex` set for the tables in `keyed`.
+fn with_index_flag(
+    batch: RecordBatch,
+    keyed: &std::collections::HashSet<i64>,
+) -> Result<RecordBatch> {
+    use datafusion::arrow::array::BooleanArray;
+
+    let Ok(index) = batch.schema().index_of("relhasindex") else {
+        return Ok(batch);
+    };
+    let current = batch.column(index).as_boolean().clone();
+    let flags: BooleanArray = oids(&batch, "oid")?
+        .iter()
+        .enumerate()
+        .map(|(row, oid)| {
+            Some(
+                oid.is_some_and(|o| keyed.contains(&o))
+                    || (current.is_valid(row) && current.value(row)),
+            )
+        })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[index] = Arc::new(flags);
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// `batch` with NULL columns appended up to `schema`'s (whose leading columns it has).

@@ -54,3 +54,23 @@ def test_an_error_leaves_the_session_usable(oxbow):
     result = oxbow.psql("-v", "ON_ERROR_STOP=0", "-c", "SELEC 1", "-c", "SELECT 41 + 1", check=False)
     assert "42" in result.stdout
     assert "syntax error" in result.stderr
+
+
+def test_describe_shows_columns_types_nullability_and_key(oxbow):
+    oxbow.psql("-c", "CREATE TABLE described (id bigint PRIMARY KEY, name varchar(20) NOT NULL, "
+               "amount numeric(12,3), doc jsonb, at timestamptz)")
+    out = oxbow.psql("-c", "\\d described").stdout
+    rows = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")[1:]]
+            for line in out.splitlines() if line.count("|") >= 3}
+    assert rows["id"][:3] == ["bigint", "", "not null"], out
+    assert rows["name"][:3] == ["character varying(20)", "", "not null"], out
+    assert rows["amount"][:3] == ["numeric(12,3)", "", ""], out
+    assert rows["doc"][0] == "jsonb" and rows["at"][0] == "timestamp with time zone", out
+    assert '"described_pkey" PRIMARY KEY, btree (id)' in out, out
+
+
+def test_list_tables_shows_user_tables_only(oxbow):
+    oxbow.psql("-c", "CREATE TABLE listed_a (x int); CREATE VIEW listed_v AS SELECT x FROM listed_a")
+    out = oxbow.psql("-c", "\\dt").stdout
+    assert re.search(r"^\s*public\s*\|\s*listed_a\s*\|\s*table", out, re.M), out
+    assert "pg_class" not in out and "listed_v" not in out and "oxbow" not in out.split("Owner")[-1], out
