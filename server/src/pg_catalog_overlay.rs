@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray, Int32Array, RecordBatch};
-use datafusion::arrow::datatypes::{Int16Type, Int32Type, SchemaRef, UInt32Type};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{SchemaProvider, Session};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
@@ -164,32 +164,12 @@ fn oids(batch: &RecordBatch, column: &str) -> Result<Vec<Option<i64>>> {
     let array = batch
         .column_by_name(column)
         .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {column} missing")))?;
-    let values = match array.data_type() {
-        datafusion::arrow::datatypes::DataType::Int32 => {
-            let a = array.as_primitive::<Int32Type>();
-            (0..a.len())
-                .map(|i| a.is_valid(i).then(|| i64::from(a.value(i))))
-                .collect()
-        }
-        datafusion::arrow::datatypes::DataType::UInt32 => {
-            let a = array.as_primitive::<UInt32Type>();
-            (0..a.len())
-                .map(|i| a.is_valid(i).then(|| i64::from(a.value(i))))
-                .collect()
-        }
-        datafusion::arrow::datatypes::DataType::Int16 => {
-            let a = array.as_primitive::<Int16Type>();
-            (0..a.len())
-                .map(|i| a.is_valid(i).then(|| i64::from(a.value(i))))
-                .collect()
-        }
-        other => {
-            return Err(DataFusionError::Internal(format!(
-                "pg_catalog column {column} has type {other}"
-            )));
-        }
-    };
-    Ok(values)
+    let array =
+        datafusion::arrow::compute::cast(array, &datafusion::arrow::datatypes::DataType::Int64)?;
+    let a = array.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    Ok((0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect())
 }
 
 fn strings(batch: &RecordBatch, column: &str) -> Result<Vec<Option<String>>> {
