@@ -89,7 +89,7 @@ impl SchemaProvider for PgCatalogOverlay {
         let Some(inner) = self.inner.table(name).await? else {
             return Ok(None);
         };
-        let extra: Vec<(&str, ScalarValue)> = match lower.as_str() {
+        let extra: Vec<(&'static str, ScalarValue)> = match lower.as_str() {
             "pg_index" | "pg_constraint" => {
                 let (Some(classes), Some(namespaces)) = (
                     self.inner.table("pg_class").await?,
@@ -109,9 +109,10 @@ impl SchemaProvider for PgCatalogOverlay {
                 })));
             }
             "pg_roles" => {
-                return Ok(Some(Arc::new(PgRoles {
+                let users = Arc::clone(&self.users);
+                return Ok(Some(Arc::new(WithRows {
                     inner,
-                    users: Arc::clone(&self.users),
+                    rows: Box::new(move || role_rows(&users)),
                 })));
             }
             "pg_class" => {
@@ -134,9 +135,10 @@ impl SchemaProvider for PgCatalogOverlay {
             ],
             _ => return Ok(Some(inner)),
         };
-        Ok(Some(Arc::new(WithRow {
+        let row: HashMap<&'static str, ScalarValue> = extra.into_iter().collect();
+        Ok(Some(Arc::new(WithRows {
             inner,
-            row: extra.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            rows: Box::new(move || vec![row.clone()]),
         })))
     }
 
@@ -367,53 +369,39 @@ impl TableProvider for PgClass {
             .write()
             .expect("relations lock")
             .extend(names);
-        MemTable::try_new(schema, vec![batches])?
-            .scan(state, projection, filters, limit)
-            .await
+        scan_batches(schema, batches, state, projection, filters, limit).await
     }
 }
 
-/// `pg_roles` with a superuser login role per user name seen at login.
-#[derive(Debug)]
-struct PgRoles {
+/// The rows a [`WithRows`] table adds: column name to value, the others NULL or zero.
+type ExtraRows = Vec<HashMap<&'static str, ScalarValue>>;
+
+/// A catalog table with rows of its own added, computed at each scan.
+struct WithRows {
     inner: Arc<dyn TableProvider>,
-    users: LoginUsers,
+    rows: Box<dyn Fn() -> ExtraRows + Send + Sync>,
+}
+
+impl std::fmt::Debug for WithRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithRows").finish_non_exhaustive()
+    }
 }
 
 /// Role OIDs: above the ones tables and keys get here.
 const ROLE_OID_BASE: i64 = 1 << 28;
 
-#[async_trait]
-impl TableProvider for PgRoles {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut batches = scan_all(&self.inner, state).await?;
-        let schema = self.schema();
-        let users: Vec<String> = self
-            .users
-            .read()
-            .expect("users lock")
-            .iter()
-            .cloned()
-            .collect();
-        for (i, user) in users.into_iter().enumerate() {
+/// `pg_roles` rows: a superuser login role per user name seen at login.
+fn role_rows(users: &LoginUsers) -> ExtraRows {
+    let users = users.read().expect("users lock");
+    users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
             let yes = || ScalarValue::Boolean(Some(true));
-            let values = HashMap::from([
+            HashMap::from([
                 ("oid", ScalarValue::Int64(Some(ROLE_OID_BASE + i as i64))),
-                ("rolname", ScalarValue::Utf8(Some(user))),
+                ("rolname", ScalarValue::Utf8(Some(user.clone()))),
                 ("rolsuper", yes()),
                 ("rolinherit", yes()),
                 ("rolcreaterole", yes()),
@@ -423,24 +411,13 @@ impl TableProvider for PgRoles {
                 ("rolbypassrls", yes()),
                 ("rolconnlimit", ScalarValue::Int64(Some(-1))),
                 ("rolpassword", ScalarValue::Utf8(Some("********".into()))),
-            ]);
-            batches.push(row_batch(&schema, &values)?);
-        }
-        MemTable::try_new(schema, vec![batches])?
-            .scan(state, projection, filters, limit)
-            .await
-    }
-}
-
-/// A catalog table with one more row (the named columns set, the others NULL or zero).
-#[derive(Debug)]
-struct WithRow {
-    inner: Arc<dyn TableProvider>,
-    row: HashMap<String, ScalarValue>,
+            ])
+        })
+        .collect()
 }
 
 #[async_trait]
-impl TableProvider for WithRow {
+impl TableProvider for WithRows {
     fn schema(&self) -> SchemaRef {
         self.inner.schema()
     }
@@ -458,16 +435,25 @@ impl TableProvider for WithRow {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut batches = scan_all(&self.inner, state).await?;
         let schema = self.schema();
-        let row: HashMap<&str, ScalarValue> = self
-            .row
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.clone()))
-            .collect();
-        batches.push(row_batch(&schema, &row)?);
-        MemTable::try_new(schema, vec![batches])?
-            .scan(state, projection, filters, limit)
-            .await
+        for row in (self.rows)() {
+            batches.push(row_batch(&schema, &row)?);
+        }
+        scan_batches(schema, batches, state, projection, filters, limit).await
     }
+}
+
+/// Scans `batches` of `schema` held in memory (how every overlay table answers).
+async fn scan_batches(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    state: &dyn Session,
+    projection: Option<&Vec<usize>>,
+    filters: &[Expr],
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    MemTable::try_new(schema, vec![batches])?
+        .scan(state, projection, filters, limit)
+        .await
 }
 
 /// `pg_class` rows with `relhasindex` set for the tables in `keyed`.
@@ -707,9 +693,7 @@ impl TableProvider for KeyTable {
             };
             batches.push(row_batch(&self.schema, &values)?);
         }
-        MemTable::try_new(self.schema(), vec![batches])?
-            .scan(state, projection, filters, limit)
-            .await
+        scan_batches(self.schema(), batches, state, projection, filters, limit).await
     }
 }
 
@@ -777,9 +761,7 @@ impl TableProvider for PgAttribute {
                 corrected.push(row_batch(&schema, &values)?);
             }
         }
-        MemTable::try_new(self.schema(), vec![corrected])?
-            .scan(state, projection, filters, limit)
-            .await
+        scan_batches(self.schema(), corrected, state, projection, filters, limit).await
     }
 }
 
