@@ -20,6 +20,7 @@ use datafusion::sql::sqlparser::ast::{CopyLegacyCsvOption, CopyLegacyOption, Cop
 use regex::Regex;
 
 use crate::error::ServerError;
+use oxbow_catalog::SqlType;
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -31,6 +32,8 @@ const TEXT_NULL: &str = "\\N";
 pub enum CopyKind {
     Text,
     Csv,
+    /// PostgreSQL's binary format (`crate::copy_binary`); input only.
+    Binary,
 }
 
 #[derive(Debug, Clone)]
@@ -54,7 +57,7 @@ impl CopyFormat {
                 quote: b'"',
                 escape: b'"',
             },
-            CopyKind::Csv => Self {
+            CopyKind::Csv | CopyKind::Binary => Self {
                 kind,
                 delimiter: b',',
                 null: String::new(),
@@ -77,6 +80,7 @@ impl CopyFormat {
                 kind = match name.value.to_ascii_lowercase().as_str() {
                     "text" => CopyKind::Text,
                     "csv" => CopyKind::Csv,
+                    "binary" => CopyKind::Binary,
                     other => {
                         return Err(ServerError::Unsupported(format!("COPY format \"{other}\"")));
                     }
@@ -123,9 +127,7 @@ impl CopyFormat {
                         }
                     }
                 }
-                CopyLegacyOption::Binary => {
-                    return Err(ServerError::Unsupported("COPY in binary format".into()));
-                }
+                CopyLegacyOption::Binary => format.kind = CopyKind::Binary,
                 other => return Err(ServerError::Unsupported(format!("COPY option {other}"))),
             }
         }
@@ -148,6 +150,8 @@ pub struct TargetColumn {
     pub field: Field,
     /// The declared SQL type, for error messages (`bigint`, `timestamp with time zone`).
     pub pg_type: String,
+    /// The declared type itself (the binary format differs between types of one Arrow type).
+    pub sql_type: SqlType,
 }
 
 /// Decodes COPY input into batches with the target columns' names and types.
@@ -159,6 +163,7 @@ pub fn decode(
 ) -> Result<Vec<RecordBatch>, ServerError> {
     let rewritten;
     let (csv, delimiter, null_regex, header) = match format.kind {
+        CopyKind::Binary => return crate::copy_binary::decode(data, table, columns),
         CopyKind::Csv => (data, format.delimiter, exact(&format.null), format.header),
         CopyKind::Text => {
             rewritten = text_to_csv(data, format)?;
@@ -480,7 +485,7 @@ impl CopyEncoder {
                 }
                 out
             }
-            CopyKind::Csv => {
+            CopyKind::Csv | CopyKind::Binary => {
                 let quote = self.format.quote as char;
                 let needs_quotes = value.is_empty()
                     || value == self.format.null
@@ -521,10 +526,12 @@ mod tests {
             TargetColumn {
                 field: Field::new("id", DataType::Int64, false),
                 pg_type: "bigint".into(),
+                sql_type: SqlType::BigInt,
             },
             TargetColumn {
                 field: Field::new("name", DataType::Utf8, true),
                 pg_type: "text".into(),
+                sql_type: SqlType::Text,
             },
         ]
     }

@@ -14,6 +14,10 @@ pub enum ServerError {
     #[error("{message}")]
     InvalidCopyData { message: String },
 
+    /// Binary COPY input that is not in the format of its column's type.
+    #[error("{message}")]
+    InvalidBinaryCopyData { message: String },
+
     /// An INSERT whose shape is wrong (more values than columns, uneven VALUES rows).
     #[error("{0}")]
     InvalidInsert(String),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
-use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::{DfSessionService, QueryHook};
+use futures::SinkExt;
 use oxbow_storage::Database;
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::auth::noop::NoopStartupHandler;
@@ -16,6 +16,8 @@ use pgwire::api::copy::CopyHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
 use pgwire::error::PgWireError;
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::startup::ParameterStatus;
 use tracing::debug;
 
 use crate::extended_query::{OxbowExtendedQuery, OxbowParser};
@@ -24,6 +26,7 @@ use crate::simple_query::OxbowSimpleQuery;
 use crate::sqlstate;
 use crate::statements::{
     CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook, SelectStatements, SessionStatements,
+    TransactionStatements,
 };
 
 /// What all connections share: the database, the template session, and the registry of
@@ -57,7 +60,7 @@ impl Frontend {
         // transactions next: it refuses statements in an aborted transaction block.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
             Arc::new(SavepointHook),
-            Arc::new(TransactionStatementHook),
+            Arc::new(TransactionStatements),
             Arc::new(OxbowStatements::new(
                 Arc::clone(&self.db),
                 Arc::clone(&copy_in),
@@ -106,13 +109,24 @@ impl NoopStartupHandler for Startup {
         _message: pgwire::messages::PgWireFrontendMessage,
     ) -> pgwire::error::PgWireResult<()>
     where
-        C: ClientInfo + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send,
+        C: ClientInfo + futures::Sink<PgWireBackendMessage> + Unpin + Send,
         C::Error: std::fmt::Debug,
-        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         if let Some(user) = client.metadata().get("user") {
             self.users.write().expect("users lock").insert(user.clone());
         }
+        // pgwire has already queued its ParameterStatus messages (unflushed), with a
+        // `server_version` of `16.6-pgwire-<version>`; a later status for the same name wins
+        // in every driver, so this one makes libpq, pgJDBC and asyncpg read PostgreSQL 16.6.
+        // (Replacing pgwire's startup handler would lose its crate-private registration of
+        // the connection, which cancel requests need.)
+        client
+            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                "server_version".into(),
+                crate::session::SERVER_VERSION.into(),
+            )))
+            .await?;
         Ok(())
     }
 }

@@ -11,9 +11,12 @@
 //! - [`copy_format`]: COPY's text and CSV formats.
 //! - [`sqlstate`]: the one mapping of errors to SQLSTATE codes.
 
+mod boolean_literals;
 mod bytea_literals;
 mod config;
+mod copy_binary;
 mod copy_format;
+mod cursor_move;
 mod error;
 mod extended_query;
 mod frontend;

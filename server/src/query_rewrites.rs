@@ -16,8 +16,6 @@
 //!   (`(r).n` is planned as `(r)['n']`).
 //! - `col_description(...)`: NULL without evaluating its arguments (Oxbow keeps no comments,
 //!   and Metabase computes the relation by a `format('%I.%I', ...)::regclass` cast).
-//! - `indisprimary = 't'` (psqlODBC): an untyped literal compared with a boolean catalog
-//!   column is a boolean in PostgreSQL; DataFusion refuses `Boolean = Utf8`.
 //! - `indkey[n]` (and `indoption`, `indclass`, `indcollation`): PostgreSQL's vectors count
 //!   from 0, Oxbow's arrays from 1, so the subscript is moved by one; selected as a whole
 //!   column of the outermost query, a vector prints space-separated (`1 2`) as PostgreSQL's do.
@@ -43,6 +41,8 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 /// Applies the rewrites above to `statement` in place; `user` is the session's login user.
+/// ([`boolean_literals`] and [`aggregate_scalar_subqueries`] are applied only when planning
+/// fails without them.)
 pub fn rewrite(statement: &mut Statement, user: &str) {
     if let Statement::Query(query) = statement {
         integer_constants_in_select_lists(&mut query.body);
@@ -195,33 +195,6 @@ fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
         if let Some(e) = by_name(left, right).or_else(|| by_name(right, left)) {
             return Some(e);
         }
-        let bool_literal = |column: &Expr, literal: &Expr| -> Option<Expr> {
-            let name = match column {
-                Expr::Identifier(i) => &i.value,
-                Expr::CompoundIdentifier(parts) => &parts.last()?.value,
-                _ => return None,
-            };
-            let Expr::Value(ValueWithSpan {
-                value: Value::SingleQuotedString(text),
-                ..
-            }) = literal
-            else {
-                return None;
-            };
-            let value = match text.to_ascii_lowercase().as_str() {
-                "t" | "true" | "y" | "yes" | "on" | "1" => true,
-                "f" | "false" | "n" | "no" | "off" | "0" => false,
-                _ => return None,
-            };
-            is_boolean_catalog_column(&name.to_ascii_lowercase()).then(|| Expr::BinaryOp {
-                left: Box::new(column.clone()),
-                op: BinaryOperator::Eq,
-                right: Box::new(Expr::Value(Value::Boolean(value).into())),
-            })
-        };
-        if let Some(e) = bool_literal(left, right).or_else(|| bool_literal(right, left)) {
-            return Some(e);
-        }
     }
     if let Expr::Cast {
         data_type: DataType::Int2(None),
@@ -322,6 +295,64 @@ fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
 /// look one row up by key (SQLAlchemy's `get_columns` reads a column's type collation from
 /// `pg_type` this way), so the first value is the answer. Applied only to a query DataFusion
 /// refused with that error.
+/// Makes every string literal that is compared with something other than a string literal,
+/// and that PostgreSQL reads as a boolean (`'t'`, `'yes'`), that boolean. This is the retry for
+/// DataFusion refusing `Boolean = Utf8` while it plans a select list, where the analyzer rule
+/// of `crate::boolean_literals` (which knows the types) runs too late. It is applied only after
+/// that refusal: in a query that plans, `name = 'yes'` against a text column is never touched,
+/// and a retry that turns such a comparison into `text = boolean` fails and reports the
+/// original error.
+pub fn boolean_literals(statement: &mut Statement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        let (left, right) = match expr {
+            Expr::BinaryOp { left, op, right }
+                if matches!(
+                    op,
+                    BinaryOperator::Eq
+                        | BinaryOperator::NotEq
+                        | BinaryOperator::Lt
+                        | BinaryOperator::LtEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::GtEq
+                ) =>
+            {
+                (left, right)
+            }
+            Expr::IsDistinctFrom(left, right) | Expr::IsNotDistinctFrom(left, right) => {
+                (left, right)
+            }
+            _ => return ControlFlow::<()>::Continue(()),
+        };
+        let as_bool = |e: &Expr| match e {
+            Expr::Value(ValueWithSpan {
+                value: Value::SingleQuotedString(text),
+                ..
+            }) => crate::boolean_literals::parse_bool(text),
+            _ => None,
+        };
+        match (as_bool(left), as_bool(right)) {
+            (Some(b), None) if !is_string_literal(right) => {
+                **left = Expr::Value(Value::Boolean(b).into())
+            }
+            (None, Some(b)) if !is_string_literal(left) => {
+                **right = Expr::Value(Value::Boolean(b).into())
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn is_string_literal(expr: &Expr) -> bool {
+    matches!(
+        expr,
+        Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(_),
+            ..
+        })
+    )
+}
+
 pub fn aggregate_scalar_subqueries(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Subquery(query) = expr
@@ -473,27 +504,6 @@ fn is_literal(pattern: &Expr) -> bool {
     }
 }
 
-/// Boolean columns of `pg_catalog` that clients compare with `'t'`.
-fn is_boolean_catalog_column(name: &str) -> bool {
-    [
-        "indis", "relis", "relhas", "atthas", "attis", "typis", "datis", "datallow", "rol", "prois",
-    ]
-    .iter()
-    .any(|prefix| name.starts_with(prefix))
-        || matches!(
-            name,
-            "attnotnull"
-                | "indimmediate"
-                | "condeferrable"
-                | "condeferred"
-                | "convalidated"
-                | "opcdefault"
-                | "proretset"
-                | "typnotnull"
-                | "relrowsecurity"
-        )
-}
-
 /// A LIKE pattern written with `escape` as its escape character, rewritten for `\`.
 fn with_backslash_escapes(pattern: &str, escape: char) -> String {
     let mut out = String::with_capacity(pattern.len());
@@ -529,6 +539,21 @@ mod tests {
     }
 
     #[test]
+    fn boolean_literals_replace_untyped_strings_in_comparisons() {
+        let mut statement = Parser::parse_sql(
+            &PostgreSqlDialect {},
+            "SELECT true = 't', 'no' <> flag, a IS DISTINCT FROM 'on', 'x' = 'yes', b = 'maybe'",
+        )
+        .unwrap()
+        .remove(0);
+        boolean_literals(&mut statement);
+        assert_eq!(
+            statement.to_string(),
+            "SELECT true = true, false <> flag, a IS DISTINCT FROM true, 'x' = 'yes', b = 'maybe'"
+        );
+    }
+
+    #[test]
     fn postgresql_idioms_become_datafusion_ones() {
         assert_eq!(
             rewritten("SELECT unnest(k), generate_subscripts(k, 1) FROM i"),
@@ -554,10 +579,6 @@ mod tests {
         assert_eq!(
             rewritten("SELECT x WHERE n LIKE $1 ESCAPE '/'"),
             "SELECT x WHERE n LIKE regexp_replace(replace($1, '\\', '\\\\'), '/(.)', '\\${1}', 'g')"
-        );
-        assert_eq!(
-            rewritten("SELECT x FROM pg_index i WHERE i.indisprimary = 't' AND n.nspname = 't'"),
-            "SELECT x FROM pg_index i WHERE i.indisprimary = true AND n.nspname = 't'"
         );
         assert_eq!(rewritten("SELECT 3::int2"), "SELECT 3::SMALLINT");
         assert_eq!(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
@@ -18,6 +19,7 @@ use tracing::warn;
 use crate::error::ServerError;
 use crate::pg_catalog_overlay::{
     LoginUsers, PgCatalogOverlay, RelationOids, pg_get_indexdef, pg_get_viewdef,
+    pg_table_is_visible,
 };
 use crate::statements::plan_view;
 
@@ -52,7 +54,10 @@ pub async fn base_context(
     // without time zone, so drivers got naive datetimes (psycopg2) or refused aware ones
     // (asyncpg parameters). Oxbow stores timestamptz in UTC, and so is the session's zone.
     config.options_mut().execution.time_zone = Some(oxbow_catalog::types::UTC.to_string());
-    let mut ctx = SessionContext::new_with_config(config);
+    let mut ctx = with_first_analyzer_rule(
+        SessionContext::new_with_config(config),
+        Arc::new(crate::boolean_literals::BooleanLiterals),
+    );
     ctx.register_catalog(
         DATABASE_NAME,
         Arc::new(OxbowCatalogProvider::new(Arc::clone(&db))),
@@ -75,7 +80,8 @@ pub async fn base_context(
         )?;
     }
     ctx.register_udf(pg_get_viewdef(Arc::clone(&db), Arc::clone(&relations)));
-    ctx.register_udf(pg_get_indexdef(Arc::clone(&db), relations));
+    ctx.register_udf(pg_get_indexdef(Arc::clone(&db), Arc::clone(&relations)));
+    ctx.register_udf(pg_table_is_visible(relations));
     ctx.register_udf(crate::functions::json_build_object("json_build_object"));
     ctx.register_udf(crate::functions::json_build_object("jsonb_build_object"));
     ctx.register_udf(crate::functions::pg_typeof());
@@ -125,6 +131,19 @@ pub async fn base_context(
     ctx.register_udf(crate::functions::current_setting());
     register_views(&db, &ctx).await?;
     Ok(ctx)
+}
+
+/// `ctx` with `rule` run before DataFusion's own analyzer rules (`add_analyzer_rule` appends,
+/// after type coercion, too late for a rule that must settle types before it).
+fn with_first_analyzer_rule(
+    ctx: SessionContext,
+    rule: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>,
+) -> SessionContext {
+    let mut state = SessionStateBuilder::new_from_existing(ctx.state());
+    if let Some(analyzer) = state.analyzer() {
+        analyzer.rules.insert(0, rule);
+    }
+    SessionContext::new_with_state(state.build())
 }
 
 /// Plans every stored view. A view may read another view, so views are planned in rounds

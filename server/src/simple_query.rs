@@ -1,5 +1,7 @@
 //! The simple-query handler: Oxbow's statements that PostgreSQL's grammar has no room for
-//! (`FLUSH TABLE t`), then everything else through datafusion-postgres.
+//! (`FLUSH TABLE t`, `MOVE`), then everything else through datafusion-postgres.
+//!
+//! `MOVE` is answered here too ([`crate::cursor_move`]).
 //!
 //! `FLUSH TABLE` is recognised only as a whole simple query (psql, `batch_execute`); it is
 //! not parsed by sqlparser's PostgreSQL dialect, so it cannot appear in the extended protocol
@@ -91,6 +93,20 @@ impl SimpleQueryHandler for OxbowSimpleQuery {
     {
         if let Some(names) = parse_flush(query) {
             return Ok(vec![self.flush(names).await?]);
+        }
+        match crate::cursor_move::parse(query) {
+            Ok(Some(command)) => {
+                let store = client
+                    .portal_store()
+                    .as_any()
+                    .downcast_ref::<crate::cursor_move::Portals>()
+                    .ok_or_else(|| {
+                        PgWireError::ApiError("the connection's portals are of another kind".into())
+                    })?;
+                return Ok(vec![crate::cursor_move::execute(store, command).await?]);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(e.into_wire()),
         }
         self.inner
             .do_query(client, &crate::sql_rewrites::rewrite(query))

@@ -20,6 +20,11 @@
 //! becomes `x = current_schema()`: Oxbow resolves unqualified names in that one schema (and
 //! DataFusion takes no IN subquery in ORDER BY, where Grafana also puts it).
 //!
+//! `'pg_class'::regclass` (Metabase, psql's `\\d+`): an unqualified catalog table name. The
+//! library looks unqualified names up in the current schema only, where PostgreSQL searches
+//! `pg_catalog` first, so the cast found nothing. Names starting with `pg_` are reserved for
+//! the system in PostgreSQL, so such a name is qualified with `pg_catalog`.
+//!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
@@ -31,6 +36,10 @@ use regex::Regex;
 static REGPROC_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)'(?:pg_catalog\.)?([a-z_][a-z0-9_]*)'\s*::\s*(?:pg_catalog\.)?regproc\b")
         .expect("valid regex")
+});
+
+static CATALOG_REGCLASS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)'(pg_[a-z0-9_]+)'(\s*::\s*(?:pg_catalog\.)?regclass\b)").expect("valid regex")
 });
 
 static JSON_CAST: LazyLock<Regex> =
@@ -63,6 +72,10 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         Cow::Borrowed(_) => Cow::Borrowed(sql),
         Cow::Owned(s) => Cow::Owned(s),
     };
+    let sql = match CATALOG_REGCLASS.replace_all(&sql, "'pg_catalog.$1'$2") {
+        Cow::Borrowed(_) => sql,
+        Cow::Owned(s) => Cow::Owned(s),
+    };
     let sql = match JSON_CAST.replace_all(&sql, "::TEXT") {
         Cow::Borrowed(_) => sql,
         Cow::Owned(s) => Cow::Owned(s),
@@ -91,6 +104,16 @@ mod tests {
         );
         assert_eq!(rewrite("SELECT 'array_in' :: REGPROC"), "SELECT 'array_in'");
         assert_eq!(rewrite("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn catalog_tables_in_regclass_casts_are_found_in_pg_catalog() {
+        assert_eq!(
+            rewrite(
+                "SELECT 'pg_class'::regclass, 'orders'::regclass, 'pg_catalog.pg_type'::regclass"
+            ),
+            "SELECT 'pg_catalog.pg_class'::regclass, 'orders'::regclass, 'pg_catalog.pg_type'::regclass"
+        );
     }
 
     #[test]

@@ -31,12 +31,16 @@ pub mod code {
     pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
     pub const DATATYPE_MISMATCH: &str = "42804";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
     pub const DATA_EXCEPTION: &str = "22000";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    pub const NO_ACTIVE_SQL_TRANSACTION: &str = "25P01";
+    pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
     pub const QUERY_CANCELED: &str = "57014";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const IO_ERROR: &str = "58030";
@@ -92,6 +96,9 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         }
         ServerError::InvalidTypeModifier(_) => (code::INVALID_PARAMETER_VALUE, e.to_string()),
         ServerError::InvalidCopyData { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
+        ServerError::InvalidBinaryCopyData { .. } => {
+            (code::INVALID_BINARY_REPRESENTATION, e.to_string())
+        }
         ServerError::CopyAborted(_) => (code::QUERY_CANCELED, e.to_string()),
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
@@ -107,6 +114,10 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
     match e {
         S::Catalog(inner) => (catalog_code(inner), inner.to_string()),
         S::NotNullViolation { .. } => (code::NOT_NULL_VIOLATION, e.to_string()),
+        S::InvalidValue { too_long: true, .. } => {
+            (code::STRING_DATA_RIGHT_TRUNCATION, e.to_string())
+        }
+        S::InvalidValue { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
         S::DataFusion(inner) => datafusion_error(inner),
         S::Io { .. } | S::Wal(_) => (code::IO_ERROR, e.to_string()),
         S::Delta { .. } | S::InvalidLocation { .. } => (code::INTERNAL_ERROR, e.to_string()),
@@ -207,6 +218,12 @@ fn arrow_error(e: &ArrowError) -> (&'static str, String) {
             format!("null value violates not-null constraint: {m}"),
         );
     }
+    if let ArrowError::InvalidArgumentError(m) | ArrowError::ComputeError(m) = e
+        && (m.contains("too large to store") || m.to_ascii_lowercase().contains("overflow"))
+    {
+        // A value outside numeric(p,s) (Arrow's decimal validation) or an integer overflow.
+        return (code::NUMERIC_VALUE_OUT_OF_RANGE, e.to_string());
+    }
     let code = match e {
         ArrowError::ExternalError(inner) => return classify(inner.as_ref()),
         ArrowError::CastError(_) | ArrowError::ParseError(_) | ArrowError::CsvError(_) => {
@@ -264,6 +281,17 @@ mod tests {
             None,
         );
         assert_eq!(classify(&e).0, "22P02");
+    }
+
+    #[test]
+    fn numeric_values_out_of_range_are_22003() {
+        let e = DataFusionError::ArrowError(
+            Box::new(ArrowError::InvalidArgumentError(
+                "123456789012 is too large to store in a Decimal128 of precision 12".into(),
+            )),
+            None,
+        );
+        assert_eq!(classify(&e).0, "22003");
     }
 
     #[test]

@@ -70,7 +70,7 @@ impl Appender {
         }
         let schema = table.schema();
         for batch in &batches {
-            table.check_not_null(batch)?;
+            table.check_constraints(batch)?;
         }
         let batches = batches
             .into_iter()

@@ -19,6 +19,18 @@ pub enum Error {
     )]
     NotNullViolation { table: String, column: String },
 
+    /// A value its column's type refuses (a `varchar(n)` too long, text that is no JSON).
+    #[error("{reason} (column \"{column}\" of relation \"{table}\", row {row} of the statement)")]
+    InvalidValue {
+        table: String,
+        column: String,
+        /// 1-based, within the statement's rows.
+        row: usize,
+        reason: String,
+        /// The value is too long for its column (22001), rather than malformed (22P02).
+        too_long: bool,
+    },
+
     #[error("write-ahead log: {0}")]
     Wal(String),
 

@@ -6,7 +6,8 @@
 //! - [`wal`]: the write-ahead log (record format, group-commit writer, replay).
 //! - [`hot`]: [`hot::HotTable`], a table's rows that are in the WAL but not yet in Delta.
 //! - [`table`]: [`Table`], one table's two tiers and the exactly-once handoff (flush) between them.
-//! - [`appender`]: [`Appender`], the INSERT/COPY write path: WAL, then hot tier, with backpressure.
+//! - [`appender`]: [`Appender`], the INSERT/COPY write path: WAL, then hot tier, with backpressure;
+//!   [`constraints`]: what each written row must satisfy first (NOT NULL, `varchar(n)`, JSON).
 //! - [`flusher`]: the background task that flushes by age, size and memory pressure.
 //! - [`provider`] and [`hot_scan`]: [`OxbowTable`], the DataFusion `TableProvider` that unions
 //!   the Delta snapshot with the hot rows above it.
@@ -25,6 +26,7 @@
 //! This crate knows no SQL text and no network protocol.
 
 pub mod appender;
+pub mod constraints;
 pub mod database;
 pub mod dml_exec;
 pub mod error;

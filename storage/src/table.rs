@@ -264,21 +264,10 @@ impl Table {
         Ok(metrics.num_updated_rows as u64)
     }
 
-    /// `NOT NULL` is checked before anything is logged, so that the error names the column as
-    /// PostgreSQL would.
-    pub fn check_not_null(&self, batch: &RecordBatch) -> Result<()> {
-        for column in self.def.columns.iter().filter(|c| !c.nullable) {
-            let has_null = batch
-                .column_by_name(&column.name)
-                .is_none_or(|array| array.null_count() > 0);
-            if has_null {
-                return Err(Error::NotNullViolation {
-                    table: self.def.name.name.clone(),
-                    column: column.name.clone(),
-                });
-            }
-        }
-        Ok(())
+    /// The table's column constraints, checked before anything is logged so that the error
+    /// names the column as PostgreSQL would (see [`crate::constraints`]).
+    pub fn check_constraints(&self, batch: &RecordBatch) -> Result<()> {
+        crate::constraints::check(&self.def, batch)
     }
 
     /// The Delta version and number of data files, for introspection.

@@ -151,9 +151,6 @@ def test_cursor_fetches_a_portal_in_pieces(oxbow_module, uniq):
     run(oxbow_module, body)
 
 
-@pytest.mark.xfail(strict=True, reason="Cursor.forward() sends MOVE FORWARD n <portal> as a "
-                   "simple query and Oxbow does not know MOVE (42601 'Expected: an SQL "
-                   "statement, found: MOVE')")
 def test_cursor_forward(oxbow_module, uniq):
     table = f"ap_move_{uniq}"
 
@@ -194,15 +191,28 @@ def test_copy_csv_in_and_out(oxbow_module, uniq):
     run(oxbow_module, body)
 
 
-@pytest.mark.xfail(strict=True, reason="documented: COPY ... FROM STDIN (FORMAT binary) is not "
-                   "supported (0A000), and asyncpg's copy_records_to_table always uses it")
 def test_copy_records_to_table(oxbow_module, uniq):
+    """copy_records_to_table sends binary COPY: every type in its binary format, and NULLs."""
     table = f"ap_copyrec_{uniq}"
+    cols = ", ".join(f"v_{name} {sql}" for name, sql, *_ in CASES)
+    record = tuple(param for _, _, param, *_ in CASES)
 
     async def body(conn):
-        await conn.execute(f"CREATE TABLE {table} (id integer, name text)")
-        status = await conn.copy_records_to_table(table, records=[(1, "a"), (2, None)])
+        await conn.execute(f"CREATE TABLE {table} (id integer, {cols})")
+        status = await conn.copy_records_to_table(
+            table, records=[(1, *record), (2, *([None] * len(CASES)))])
         assert status == "COPY 2"
+        rows = await conn.fetch(f"SELECT * FROM {table} ORDER BY id")
+        assert [r["id"] for r in rows] == [1, 2]
+        for name, _, _, expected, _ in CASES:
+            value = rows[0][f"v_{name}"]
+            assert (json.loads(value) if name == "jsonb" else value) == expected, name
+            assert rows[1][f"v_{name}"] is None
+        # A bad row fails the whole COPY (22P02 for text that is no JSON) and writes nothing.
+        with pytest.raises(asyncpg.exceptions.InvalidTextRepresentationError):
+            await conn.copy_records_to_table(table, records=[(3, *record[:-1], "not json")],
+                                             columns=["id", *[f"v_{n}" for n in NAMES]])
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 2
     run(oxbow_module, body)
 
 

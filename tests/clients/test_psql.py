@@ -1,5 +1,7 @@
-"""psql, as a new user would drive it: the README session, restart, and \\copy."""
+"""psql, as a new user would drive it: the README session, restart, \\copy, the meta-commands
+and tab completion."""
 
+import os
 import re
 
 
@@ -74,3 +76,50 @@ def test_list_tables_shows_user_tables_only(oxbow):
     out = oxbow.psql("-c", "\\dt").stdout
     assert re.search(r"^\s*public\s*\|\s*listed_a\s*\|\s*table", out, re.M), out
     assert "pg_class" not in out and "listed_v" not in out and "oxbow" not in out.split("Owner")[-1], out
+
+
+def test_meta_commands_answer_with_postgresql_columns(oxbow):
+    oxbow.psql("-c", "CREATE SCHEMA meta_s; CREATE TABLE meta_s.m (x int); "
+               "CREATE VIEW meta_view AS SELECT 1 AS one")
+    header = lambda out: [c.strip() for c in out.splitlines()[2].split("|")]  # noqa: E731
+    # Each answers with PostgreSQL 15's psql columns, and lists what it should.
+    out = oxbow.psql("-c", "\\l").stdout
+    assert header(out)[:3] == ["Name", "Owner", "Encoding"] and "oxbow" in out, out
+    out = oxbow.psql("-c", "\\dn").stdout
+    assert header(out) == ["Name", "Owner"] and "meta_s" in out and "public" in out, out
+    out = oxbow.psql("-c", "\\dv").stdout
+    assert header(out) == ["Schema", "Name", "Type", "Owner"], out
+    assert re.search(r"^\s*public\s*\|\s*meta_view\s*\|\s*view", out, re.M), out
+    out = oxbow.psql("-c", "\\dt meta_s.*").stdout
+    assert re.search(r"^\s*meta_s\s*\|\s*m\s*\|\s*table", out, re.M), out
+    result = oxbow.psql("-c", "\\df", check=False)
+    assert result.returncode == 0, result.stderr
+    assert header(result.stdout)[:3] == ["Schema", "Name", "Result data type"], result.stdout
+
+
+def test_tab_completion_completes_tables_columns_and_schemas(oxbow):
+    """psql's readline completion, typed into a real terminal: each <TAB> sends psql's own
+    catalog query, and a query that errors completes nothing."""
+    import pexpect
+
+    oxbow.psql("-c", "CREATE TABLE completion_target (completion_col int); "
+               "CREATE SCHEMA completion_schema")
+    child = pexpect.spawn("psql", ["-X", "-h", "127.0.0.1", "-p", str(oxbow.port), "-U",
+                                   "anyone", "oxbow"], encoding="utf-8", timeout=10,
+                          env=dict(os.environ, TERM="dumb", PAGER="cat"))
+    try:
+        child.expect("oxbow=# ")
+        child.send("SELECT * FROM completion_t\t")
+        child.expect("completion_target")
+        child.send(" WHERE completion_c\t")
+        child.expect("completion_col")
+        child.send("\x03")  # Ctrl-C: drop the line
+        child.expect("oxbow=# ")
+        child.send("SET search_path TO completion_s\t")
+        child.expect("completion_schema")
+        child.send("\x03")
+        child.expect("oxbow=# ")
+        child.sendline("\\q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)

@@ -119,10 +119,6 @@ def test_row_description_type_sizes(conn, all_types):
         assert [d.internal_size for d in cur.description] == [4, 8, -1, 8]
 
 
-@pytest.mark.xfail(strict=True, reason="SHOW server_version answers '16.6' but the startup "
-                   "ParameterStatus is pgwire's '16.6-pgwire-0.41.1' (its no-auth startup handler "
-                   "takes no parameter provider, and the connection registry that cancel needs "
-                   "is crate-private); drivers that parse the ParameterStatus still read 16.6")
 def test_show_server_version_is_a_postgresql_version(conn):
     with conn.cursor() as cur:
         cur.execute("SHOW server_version")
@@ -157,8 +153,6 @@ def test_duplicate_output_column_names(conn):
         assert cur.fetchone() == (1, 2, None, None)
 
 
-@pytest.mark.xfail(strict=True, reason="jsonb input is not validated: 'not json' is stored, "
-                   "where PostgreSQL rejects it with 22P02")
 def test_jsonb_rejects_invalid_json(conn, uniq):
     with conn.cursor() as cur:
         cur.execute(f"CREATE TABLE p2_badjson_{uniq} (j jsonb)")
@@ -238,9 +232,6 @@ def test_rollback_discards_the_insert(oxbow_module, conn, uniq):
         assert cur.fetchone() == (0,)
 
 
-@pytest.mark.xfail(strict=True, reason="a statement after an error inside a transaction block is "
-                   "refused with SQLSTATE 25P01 (no_active_sql_transaction) instead of 25P02 "
-                   "(in_failed_sql_transaction), so psycopg2 raises NoActiveSqlTransaction")
 def test_statement_after_an_error_in_a_block_is_25p02(oxbow_module):
     c2 = psycopg2.connect(oxbow_module.dsn)
     try:
@@ -265,11 +256,7 @@ def test_statement_after_an_error_in_a_block_is_25p02(oxbow_module):
     ("INSERT INTO {all_types} (id, v_integer) VALUES (%s, %s)", (99, "x1"), "22P02",
      psycopg2.errors.InvalidTextRepresentation),
     pytest.param("INSERT INTO {all_types} (id, v_numeric) VALUES (%s, %s)", (99, Decimal("1e12")),
-                 "22003", psycopg2.errors.NumericValueOutOfRange, id="numeric_overflow",
-                 marks=pytest.mark.xfail(strict=True, reason="a value too large for numeric(12,3) "
-                                         "fails with SQLSTATE 22000 (Arrow 'Invalid argument "
-                                         "error: ... too large to store in a Decimal128') "
-                                         "instead of 22003 numeric_value_out_of_range")),
+                 "22003", psycopg2.errors.NumericValueOutOfRange, id="numeric_overflow"),
 ], ids=["syntax", "undefined_table", "undefined_column", "duplicate_table", "bad_integer",
         "numeric_overflow"])
 def test_error_sqlstate(conn, all_types, sql, params, sqlstate, error):
@@ -353,19 +340,12 @@ def test_list_columns_information_schema_ordinal_position(conn, all_types):
     pytest.param("SELECT current_setting('server_version_num')::int >= 100000", id="current_setting"),
     pytest.param("SELECT pg_typeof(1)::text IS NOT NULL", id="pg_typeof"),
     pytest.param("SELECT pg_get_viewdef('pg_catalog.pg_tables'::regclass) IS NOT NULL",
-                 id="pg_get_viewdef",
-                 marks=pytest.mark.xfail(strict=True, reason="pg_get_viewdef() answers NULL for "
-                                         "the library's pg_catalog views (it knows the query "
-                                         "of Oxbow's own views only)")),
+                 id="pg_get_viewdef"),
     pytest.param("DISCARD ALL", id="discard_all"),
     pytest.param("SELECT '{\"a\": 1}'::jsonb IS NOT NULL AND '[1]'::json IS NOT NULL", id="jsonb_cast"),
     pytest.param("SELECT 3.141592653589793::float = 3.141592653589793::double precision",
                  id="float_cast_is_double"),
-    pytest.param("SELECT true = 't'", id="bool_eq_untyped_literal",
-                 marks=pytest.mark.xfail(strict=True, reason="an untyped string literal is not "
-                                         "coerced to boolean: 'Cannot infer common argument type "
-                                         "for comparison operation Boolean = Utf8' (psqlODBC's "
-                                         "SQLPrimaryKeys sends i.indisprimary = 't')")),
+    pytest.param("SELECT true = 't'", id="bool_eq_untyped_literal"),
 ])
 def test_statements_clients_send(conn, sql):
     with conn.cursor() as cur:
@@ -374,9 +354,6 @@ def test_statements_clients_send(conn, sql):
             assert cur.fetchone()[0] in (True, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="SET TIME ZONE is accepted and SHOW TimeZone echoes it, "
-                   "but timestamptz values are still sent with +00 instead of in the session "
-                   "time zone")
 def test_timestamptz_output_follows_set_time_zone(oxbow_module, all_types):
     c2 = psycopg2.connect(oxbow_module.dsn)
     c2.autocommit = True

@@ -26,7 +26,7 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use tracing::{info, instrument};
 
-use crate::copy_format::{CopyEncoder, CopyFormat, TargetColumn, decode};
+use crate::copy_format::{CopyEncoder, CopyFormat, CopyKind, TargetColumn, decode};
 use crate::error::ServerError;
 use crate::names::{ident, object_name};
 
@@ -100,6 +100,7 @@ pub async fn execute(
                     .collect::<Result<Vec<_>, _>>()?
             };
             let count = columns.len();
+            let overall_format = i8::from(format.kind == CopyKind::Binary);
             *slot.lock() = Some(CopyIn {
                 table,
                 columns,
@@ -107,11 +108,14 @@ pub async fn execute(
                 data: Vec::new(),
             });
             Ok(Response::CopyIn(CopyResponse::new(
-                0,
+                overall_format,
                 count,
                 futures::stream::empty(),
             )))
         }
+        (true, CopyTarget::Stdout) if format.kind == CopyKind::Binary => Err(
+            ServerError::Unsupported("COPY TO in binary format (FROM is supported)".into()),
+        ),
         (true, CopyTarget::Stdout) => copy_out(source, format, ctx).await,
         _ => Err(ServerError::Unsupported(format!(
             "COPY {} {target}: the server reads and writes no client files; use psql's \\copy, which streams through STDIN/STDOUT",
@@ -243,6 +247,7 @@ async fn load(copy: CopyIn) -> Result<u64, ServerError> {
             .map(|&i| TargetColumn {
                 field: schema.field(i).clone(),
                 pg_type: def.columns[i].sql_type.pg_name(),
+                sql_type: def.columns[i].sql_type.clone(),
             })
             .collect();
         let decoded = decode(&copy.data, &copy.format, &def.name.name, &targets)?;

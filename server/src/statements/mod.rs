@@ -13,6 +13,8 @@ mod savepoint;
 mod search_path;
 mod select;
 mod show;
+mod time_zone;
+mod transactions;
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ pub use ddl::plan_view;
 pub use savepoint::SavepointHook;
 pub use select::SelectStatements;
 pub use show::SessionStatements;
+pub use transactions::TransactionStatements;
 
 pub struct OxbowStatements {
     db: Arc<Database>,

@@ -7,6 +7,10 @@
 //! that error the select lists are given unique internal aliases and the query is planned
 //! again; the client still sees PostgreSQL's names, which come from the original statement.
 //!
+//! The same holds for a string literal compared with a boolean in a select list
+//! (`SELECT flag = 't'`): DataFusion refuses it while planning, so the query is planned again
+//! with such literals read as booleans (`crate::query_rewrites::boolean_literals`).
+//!
 //! This hook runs last, after every hook that answers a statement of its own.
 
 use std::sync::Arc;
@@ -36,9 +40,21 @@ pub struct SelectStatements;
 
 /// Plans a query (after `crate::query_rewrites`), planning it again in a rewritten form when
 /// DataFusion refuses what PostgreSQL accepts: duplicate column names (unique aliases), and a
-/// correlated scalar subquery without an aggregate (`first_value`). `user` is the session's
-/// login user.
+/// correlated scalar subquery without an aggregate (`first_value`). `client` is the session's
+/// connection: its login user, and its time zone, in which timestamptz columns are written.
 pub async fn plan_query(
+    ctx: &SessionContext,
+    statement: &Statement,
+    client: &(impl ClientInfo + ?Sized),
+) -> datafusion::error::Result<LogicalPlan> {
+    let plan = plan_statement(ctx, statement, &login_user(client)).await?;
+    match super::time_zone::of_session(client) {
+        Some(zone) => super::time_zone::relabel(plan, &zone),
+        None => Ok(plan),
+    }
+}
+
+async fn plan_statement(
     ctx: &SessionContext,
     statement: &Statement,
     user: &str,
@@ -48,11 +64,25 @@ pub async fn plan_query(
     crate::query_rewrites::rewrite(&mut statement, user);
     let mut renamed = false;
     let mut aggregated = false;
+    let mut booleans = false;
     loop {
         match state
             .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
             .await
         {
+            Err(e) if !booleans && is_boolean_text_comparison(&e) => {
+                let mut retried = statement.clone();
+                crate::query_rewrites::boolean_literals(&mut retried);
+                if state
+                    .statement_to_plan(DfStatement::Statement(Box::new(retried.clone())))
+                    .await
+                    .is_err()
+                {
+                    return Err(e);
+                }
+                statement = retried;
+                booleans = true;
+            }
             Err(e) if !renamed && is_duplicate_name(&e) => {
                 if let Statement::Query(query) = &mut statement {
                     alias_uniquely(query);
@@ -90,6 +120,14 @@ fn has_scalar_subquery(plan: &LogicalPlan) -> bool {
 fn is_ungrouped_scalar_subquery(e: &DataFusionError) -> bool {
     e.to_string()
         .contains("Correlated scalar subquery must be aggregated")
+}
+
+/// DataFusion's refusal of `boolean = 'text literal'`, which PostgreSQL reads as a boolean.
+fn is_boolean_text_comparison(e: &DataFusionError) -> bool {
+    let message = e.to_string();
+    message.contains("Cannot infer common argument type for comparison operation")
+        && message.contains("Boolean")
+        && (message.contains("Utf8") || message.contains("LargeUtf8"))
 }
 
 fn is_duplicate_name(e: &DataFusionError) -> bool {
@@ -147,7 +185,7 @@ async fn run(
         .and_then(|ms| ms.parse::<u64>().ok())
         .map(std::time::Duration::from_millis);
     let planned = async {
-        let plan = plan_query(ctx, statement, &login_user(client)).await?;
+        let plan = plan_query(ctx, statement, &*client).await?;
         ctx.execute_logical_plan(plan).await
     };
     let df = match timeout {
@@ -193,7 +231,7 @@ impl QueryHook for SelectStatements {
     ) -> Option<PgWireResult<LogicalPlan>> {
         match statement {
             Statement::Query(_) => Some(
-                plan_query(ctx, statement, &login_user(client))
+                plan_query(ctx, statement, client)
                     .await
                     .map_err(|e| PgWireError::ApiError(Box::new(e))),
             ),

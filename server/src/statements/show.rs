@@ -1,5 +1,5 @@
-//! `SHOW` of the settings clients read on connect, answered as PostgreSQL 16 would, and
-//! `DISCARD ALL`, which connection pools and Power BI send when they hand a connection back.
+//! `SHOW` of the settings clients read on connect, answered as PostgreSQL 16 would, `SET` of
+//! the time zone (`super::time_zone`), and `DISCARD ALL`, which connection pools and Power BI send when they hand a connection back.
 //!
 //! datafusion-postgres answers `SHOW` too, but with DataFusion's version as `server_version`,
 //! `read_committed` (with an underscore) as the isolation level, and an
@@ -131,6 +131,9 @@ impl QueryHook for SessionStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = super::time_zone::set(statement, client).await {
+            return Some(result);
+        }
         answer(statement, ctx, client).await
     }
 
@@ -140,7 +143,7 @@ impl QueryHook for SessionStatements {
         ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        if is_discard(statement) {
+        if is_discard(statement) || super::time_zone::set_statement(statement) {
             return Some(Ok(super::empty_plan()));
         }
         let (name, value) = setting(&shown(statement)?, ctx, client)?;
@@ -155,6 +158,9 @@ impl QueryHook for SessionStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = super::time_zone::set(statement, client).await {
+            return Some(result);
+        }
         answer(statement, ctx, client).await
     }
 }

@@ -1,0 +1,347 @@
+//! `pg_catalog` as datafusion-pg-catalog builds it, with the tables it cannot fill from Arrow
+//! schemas corrected from Oxbow's own catalog.
+//!
+//! # Layout
+//! - [`attributes`]: `pg_attribute`. The library derives it from each table's Arrow schema, so
+//!   a `varchar(20)` column would be `text` with typmod -1 and `numeric(12,3)` would lose its
+//!   precision (psql's `\d`, pgJDBC's `getColumns`, psqlODBC's `SQLColumns` and SQLAlchemy's
+//!   inspector read types there). The library's rows are kept (and so its OIDs, which
+//!   `pg_class` shares); `atttypid` and `atttypmod` of Oxbow columns are rewritten.
+//! - [`classes`]: `pg_class`, remembering which relation each OID names (for
+//!   `pg_get_viewdef(oid)` and `pg_table_is_visible(oid)`), with a relation per key index.
+//! - [`keys`]: `pg_index` and `pg_constraint`, one row per declared primary key, with key
+//!   columns as arrays; the library's rows describe a PostgreSQL server's own catalog and are
+//!   left out.
+//! - [`catalog_oids`]: PostgreSQL's fixed OIDs for the catalog tables themselves
+//!   (`pg_class` is 1259), which clients hard-code.
+//! - [`relation_functions`]: the functions that look relations up by OID.
+//! - `pg_roles` lists the users seen at login; `pg_settings` gains `max_index_keys`, which
+//!   pgJDBC reads before listing keys.
+//!
+//! Invariant: an OID names the same relation in every table of this overlay and in every
+//! function that takes one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{SchemaProvider, Session};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::{MemTable, TableProvider, TableType};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::{ExecutionPlan, collect};
+use oxbow_catalog::ObjectName;
+use oxbow_storage::Database;
+
+mod attributes;
+mod catalog_oids;
+mod classes;
+mod keys;
+mod relation_functions;
+
+use attributes::PgAttribute;
+use classes::PgClass;
+use keys::{KeyTable, Keys, keys_schema};
+pub use relation_functions::{pg_get_indexdef, pg_get_viewdef, pg_table_is_visible};
+
+/// The user names clients have logged in with since the server started. Oxbow has no roles
+/// (any name is accepted, with every right), so these are what `pg_roles` lists: tools such as
+/// DBeaver look the session's user up there.
+pub type LoginUsers = Arc<RwLock<std::collections::BTreeSet<String>>>;
+
+/// The relation each OID of `pg_class` named when it was last read.
+pub type RelationOids = Arc<RwLock<HashMap<i64, ObjectName>>>;
+
+/// The `pg_catalog` schema: the library's, with the tables above corrected.
+#[derive(Debug)]
+pub struct PgCatalogOverlay {
+    inner: Arc<dyn SchemaProvider>,
+    db: Arc<Database>,
+    relations: RelationOids,
+    users: LoginUsers,
+}
+
+impl PgCatalogOverlay {
+    pub fn new(
+        inner: Arc<dyn SchemaProvider>,
+        db: Arc<Database>,
+        relations: RelationOids,
+        users: LoginUsers,
+    ) -> Self {
+        Self {
+            inner,
+            db,
+            relations,
+            users,
+        }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalogOverlay {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if name.eq_ignore_ascii_case("pg_attribute") {
+            let (Some(attributes), Some(classes), Some(namespaces)) = (
+                self.inner.table("pg_attribute").await?,
+                self.inner.table("pg_class").await?,
+                self.inner.table("pg_namespace").await?,
+            ) else {
+                return self.inner.table(name).await;
+            };
+            return Ok(Some(Arc::new(PgAttribute {
+                attributes,
+                classes,
+                namespaces,
+                db: Arc::clone(&self.db),
+            })));
+        }
+        let lower = name.to_ascii_lowercase();
+        let Some(inner) = self.inner.table(name).await? else {
+            return Ok(None);
+        };
+        let extra: Vec<(&'static str, ScalarValue)> = match lower.as_str() {
+            "pg_index" | "pg_constraint" => {
+                let (Some(classes), Some(namespaces)) = (
+                    self.inner.table("pg_class").await?,
+                    self.inner.table("pg_namespace").await?,
+                ) else {
+                    return Ok(Some(inner));
+                };
+                let keys = Keys {
+                    classes,
+                    namespaces,
+                    db: Arc::clone(&self.db),
+                };
+                return Ok(Some(Arc::new(KeyTable {
+                    schema: keys_schema(&inner.schema()),
+                    keys,
+                    constraints: lower == "pg_constraint",
+                })));
+            }
+            "pg_roles" => {
+                let users = Arc::clone(&self.users);
+                return Ok(Some(Arc::new(WithRows {
+                    inner,
+                    rows: Box::new(move || role_rows(&users)),
+                })));
+            }
+            "pg_class" => {
+                let Some(namespaces) = self.inner.table("pg_namespace").await? else {
+                    return Ok(Some(inner));
+                };
+                return Ok(Some(Arc::new(PgClass {
+                    inner,
+                    namespaces,
+                    db: Arc::clone(&self.db),
+                    relations: Arc::clone(&self.relations),
+                })));
+            }
+            "pg_settings" => vec![
+                ("name", ScalarValue::Utf8(Some("max_index_keys".into()))),
+                ("setting", ScalarValue::Utf8(Some("32".into()))),
+                ("vartype", ScalarValue::Utf8(Some("integer".into()))),
+                ("context", ScalarValue::Utf8(Some("internal".into()))),
+                ("category", ScalarValue::Utf8(Some("Preset Options".into()))),
+            ],
+            _ => return Ok(Some(inner)),
+        };
+        let row: HashMap<&'static str, ScalarValue> = extra.into_iter().collect();
+        Ok(Some(Arc::new(WithRows {
+            inner,
+            rows: Box::new(move || vec![row.clone()]),
+        })))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+pub(super) async fn scan_all(
+    table: &Arc<dyn TableProvider>,
+    state: &dyn Session,
+) -> Result<Vec<RecordBatch>> {
+    let plan = table.scan(state, None, &[], None).await?;
+    collect(plan, state.task_ctx()).await
+}
+
+/// Integer OIDs of a catalog column, whichever integer type the library chose for it.
+pub(super) fn oids(batch: &RecordBatch, column: &str) -> Result<Vec<Option<i64>>> {
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {column} missing")))?;
+    let array =
+        datafusion::arrow::compute::cast(array, &datafusion::arrow::datatypes::DataType::Int64)?;
+    let a = array.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    Ok((0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect())
+}
+
+pub(super) fn strings(batch: &RecordBatch, column: &str) -> Result<Vec<Option<String>>> {
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog column {column} missing")))?;
+    let array =
+        datafusion::arrow::compute::cast(array, &datafusion::arrow::datatypes::DataType::Utf8)?;
+    let a = array.as_string::<i32>();
+    Ok((0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+        .collect())
+}
+
+/// The relation each OID in `classes` (batches of `pg_class`) names.
+pub(super) async fn relation_names(
+    classes: &[RecordBatch],
+    namespaces: &Arc<dyn TableProvider>,
+    state: &dyn Session,
+) -> Result<HashMap<i64, ObjectName>> {
+    let mut schemas = HashMap::new();
+    for batch in scan_all(namespaces, state).await? {
+        for (oid, name) in oids(&batch, "oid")?
+            .into_iter()
+            .zip(strings(&batch, "nspname")?)
+        {
+            if let (Some(oid), Some(name)) = (oid, name) {
+                schemas.insert(oid, name);
+            }
+        }
+    }
+    let mut relations = HashMap::new();
+    for batch in classes {
+        let names = strings(batch, "relname")?;
+        let namespaces = oids(batch, "relnamespace")?;
+        for ((oid, name), namespace) in oids(batch, "oid")?.into_iter().zip(names).zip(namespaces) {
+            if let (Some(oid), Some(name), Some(schema)) =
+                (oid, name, namespace.and_then(|n| schemas.get(&n)))
+            {
+                relations.insert(oid, ObjectName::new(schema.clone(), name));
+            }
+        }
+    }
+    Ok(relations)
+}
+
+/// The rows a [`WithRows`] table adds: column name to value, the others NULL or zero.
+type ExtraRows = Vec<HashMap<&'static str, ScalarValue>>;
+
+/// A catalog table with rows of its own added, computed at each scan.
+struct WithRows {
+    inner: Arc<dyn TableProvider>,
+    rows: Box<dyn Fn() -> ExtraRows + Send + Sync>,
+}
+
+impl std::fmt::Debug for WithRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithRows").finish_non_exhaustive()
+    }
+}
+
+/// Role OIDs: above the ones tables and keys get here.
+const ROLE_OID_BASE: i64 = 1 << 28;
+
+/// `pg_roles` rows: a superuser login role per user name seen at login.
+fn role_rows(users: &LoginUsers) -> ExtraRows {
+    let users = users.read().expect("users lock");
+    users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            let yes = || ScalarValue::Boolean(Some(true));
+            HashMap::from([
+                ("oid", ScalarValue::Int64(Some(ROLE_OID_BASE + i as i64))),
+                ("rolname", ScalarValue::Utf8(Some(user.clone()))),
+                ("rolsuper", yes()),
+                ("rolinherit", yes()),
+                ("rolcreaterole", yes()),
+                ("rolcreatedb", yes()),
+                ("rolcanlogin", yes()),
+                ("rolreplication", ScalarValue::Boolean(Some(false))),
+                ("rolbypassrls", yes()),
+                ("rolconnlimit", ScalarValue::Int64(Some(-1))),
+                ("rolpassword", ScalarValue::Utf8(Some("********".into()))),
+            ])
+        })
+        .collect()
+}
+
+#[async_trait]
+impl TableProvider for WithRows {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut batches = scan_all(&self.inner, state).await?;
+        let schema = self.schema();
+        for row in (self.rows)() {
+            batches.push(row_batch(&schema, &row)?);
+        }
+        scan_batches(schema, batches, state, projection, filters, limit).await
+    }
+}
+
+/// Scans `batches` of `schema` held in memory (how every overlay table answers).
+pub(super) async fn scan_batches(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+    state: &dyn Session,
+    projection: Option<&Vec<usize>>,
+    filters: &[Expr],
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    MemTable::try_new(schema, vec![batches])?
+        .scan(state, projection, filters, limit)
+        .await
+}
+
+/// `batch` with NULL columns appended up to `schema`'s (whose leading columns it has).
+pub(super) fn with_null_columns(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    for field in schema.fields().iter().skip(columns.len()) {
+        columns.push(datafusion::arrow::array::new_null_array(
+            field.data_type(),
+            batch.num_rows(),
+        ));
+    }
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// One row of `schema`: the named columns set (cast to the column's type), the others NULL,
+/// or zero/false/empty where the column is not nullable.
+pub(super) fn row_batch(
+    schema: &SchemaRef,
+    values: &HashMap<&str, ScalarValue>,
+) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let value = match values.get(field.name().as_str()) {
+                Some(v) if v.data_type() == *field.data_type() => v.clone(),
+                Some(v) => v.cast_to(field.data_type())?,
+                None if field.is_nullable() => ScalarValue::try_from(field.data_type())?,
+                None => ScalarValue::new_default(field.data_type())?,
+            };
+            value.to_array_of_size(1)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
