@@ -22,6 +22,10 @@ pub enum ServerError {
     #[error("{0}")]
     InvalidInsert(String),
 
+    /// A value outside its column's type (`numeric(p,s)` too small for it).
+    #[error("{0}")]
+    OutOfRange(String),
+
     #[error("COPY from stdin failed: {0}")]
     CopyAborted(String),
 

@@ -20,6 +20,7 @@ mod cursor_move;
 mod error;
 mod extended_query;
 mod frontend;
+mod function_signatures;
 mod functions;
 mod information_schema;
 mod names;

@@ -117,18 +117,31 @@ pub async fn base_context(
         }),
     ));
     // psql's \df filters functions with it; every function is visible (no per-schema functions).
-    ctx.register_udf(create_udf(
-        "pg_function_is_visible",
-        vec![DataType::UInt32],
-        DataType::Boolean,
-        Volatility::Immutable,
-        Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
+    // (pg_proc's OIDs are int4 here, those of some clients' literals int8.)
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        datafusion::logical_expr::expr_fn::SimpleScalarUDF::new_with_signature(
+            "pg_function_is_visible",
+            datafusion::logical_expr::Signature::uniform(
+                1,
+                vec![DataType::Int32, DataType::Int64, DataType::UInt32],
+                Volatility::Immutable,
+            ),
+            DataType::Boolean,
+            Arc::new(|_: &[ColumnarValue]| {
+                Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+            }),
+        ),
     ));
     ctx.add_analyzer_rule(Arc::new(crate::bytea_literals::ByteaLiterals));
     ctx.register_udf(crate::functions::current_schema());
     ctx.register_udf(crate::functions::to_regtype());
     ctx.register_udf(crate::functions::pg_get_serial_sequence());
     ctx.register_udf(crate::functions::current_setting());
+    for function in
+        crate::function_signatures::functions(crate::function_signatures::read(&ctx).await?)
+    {
+        ctx.register_udf(function);
+    }
     register_views(&db, &ctx).await?;
     Ok(ctx)
 }

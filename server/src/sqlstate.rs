@@ -99,6 +99,7 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::InvalidBinaryCopyData { .. } => {
             (code::INVALID_BINARY_REPRESENTATION, e.to_string())
         }
+        ServerError::OutOfRange(_) => (code::NUMERIC_VALUE_OUT_OF_RANGE, e.to_string()),
         ServerError::CopyAborted(_) => (code::QUERY_CANCELED, e.to_string()),
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),

@@ -81,7 +81,7 @@ def test_list_tables_shows_user_tables_only(oxbow):
 def test_meta_commands_answer_with_postgresql_columns(oxbow):
     oxbow.psql("-c", "CREATE SCHEMA meta_s; CREATE TABLE meta_s.m (x int); "
                "CREATE VIEW meta_view AS SELECT 1 AS one")
-    header = lambda out: [c.strip() for c in out.splitlines()[2].split("|")]  # noqa: E731
+    header = lambda out: [c.strip() for c in out.splitlines()[1].split("|")]  # noqa: E731
     # Each answers with PostgreSQL 15's psql columns, and lists what it should.
     out = oxbow.psql("-c", "\\l").stdout
     assert header(out)[:3] == ["Name", "Owner", "Encoding"] and "oxbow" in out, out

@@ -202,12 +202,31 @@ fn parse_column(
         safe: false,
         format_options: FormatOptions::default(),
     };
+    // Arrow reads no exponent in decimal text; PostgreSQL's numeric input does (`1e12`, which
+    // psycopg2 sends for `Decimal("1e12")`).
+    let texts = if matches!(data_type, DataType::Decimal128(..))
+        && texts.iter().flatten().any(|t| t.contains(['e', 'E']))
+    {
+        StringArray::from_iter(
+            texts
+                .iter()
+                .map(|t| t.map(|t| expand_exponent(t).unwrap_or_else(|| t.to_string()))),
+        )
+    } else {
+        texts
+    };
     match cast_with_options(&texts, data_type, &strict) {
         Ok(array) => Ok(array),
         Err(_) => {
             for text in texts.iter().flatten() {
                 let one = StringArray::from(vec![text]);
-                if cast_with_options(&one, data_type, &strict).is_err() {
+                if let Err(e) = cast_with_options(&one, data_type, &strict) {
+                    let message = e.to_string();
+                    if message.contains("too large") || message.contains("overflow") {
+                        return Err(ServerError::OutOfRange(format!(
+                            "value out of range for type {pg_type}: \"{text}\" (column {column})"
+                        )));
+                    }
                     return Err(bad_value(pg_type, text, column));
                 }
             }
@@ -218,8 +237,63 @@ fn parse_column(
     }
 }
 
+/// `1.5e3` written out without its exponent (`1500`), or `None` if `text` is no such number.
+fn expand_exponent(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let exponent: i32 = exponent.parse().ok()?;
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+        || exponent.abs() > 1000
+    {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    // Position of the decimal point within `digits`.
+    let point = int.len() as i32 + exponent;
+    let (int, frac) = if point <= 0 {
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat((-point) as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        let (i, f) = digits.split_at(point as usize);
+        (i.to_string(), f.to_string())
+    };
+    Some(if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    })
+}
+
 fn bad_value(pg_type: &str, value: &str, column: &str) -> ServerError {
     ServerError::InvalidCopyData {
         message: format!("invalid input syntax for type {pg_type}: \"{value}\" (column {column})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_exponent;
+
+    #[test]
+    fn exponents_are_written_out() {
+        assert_eq!(expand_exponent("1E+12").as_deref(), Some("1000000000000"));
+        assert_eq!(expand_exponent("-1.25e2").as_deref(), Some("-125"));
+        assert_eq!(expand_exponent("1.5e-3").as_deref(), Some("0.0015"));
+        assert_eq!(expand_exponent("12.5E1").as_deref(), Some("125"));
+        assert_eq!(expand_exponent("12.5"), None);
+        assert_eq!(expand_exponent("xe3"), None);
     }
 }
