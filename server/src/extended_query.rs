@@ -183,8 +183,15 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let described = self.inner.do_describe_statement(client, target).await?;
+        // asyncpg encodes the type OIDs it looks up as `oid[]`, the one integer array it has a
+        // codec for without asking; DataFusion's `$1::oid[]` is an `int4[]` of the same bytes.
+        let parameters = if sql_rewrites::is_asyncpg_typeinfo(&target.statement.0) {
+            vec![Type::OID_ARRAY]
+        } else {
+            described.parameters
+        };
         Ok(DescribeStatementResponse::new(
-            described.parameters,
+            parameters,
             describe_query(&target.statement, &described.fields),
         ))
     }

@@ -25,6 +25,14 @@
 //! `pg_catalog` first, so the cast found nothing. Names starting with `pg_` are reserved for
 //! the system in PostgreSQL, so such a name is qualified with `pg_catalog`.
 //!
+//! asyncpg's type introspection (`WITH RECURSIVE typeinfo_tree ...`, sent for every result or
+//! parameter type it has no built-in codec for, such as `int4[]`): DataFusion cannot plan its
+//! scalar subqueries inside a recursive CTE. It becomes [`ASYNCPG_TYPEINFO`], which answers
+//! the same columns for what Oxbow's types can be: base types and arrays of them (no domains,
+//! ranges or composite types). Its array columns must be of types asyncpg decodes without
+//! asking (`text[]`), and its parameter must be described as `oid[]` (see
+//! `crate::extended_query`), or the lookup would need a lookup of its own and recurse.
+//!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
@@ -41,6 +49,35 @@ static REGPROC_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
 static CATALOG_REGCLASS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)'(pg_[a-z0-9_]+)'(\s*::\s*(?:pg_catalog\.)?regclass\b)").expect("valid regex")
 });
+
+/// What asyncpg's type introspection query is answered with: each requested type (depth 0)
+/// and the element type of each requested array (depth 1), elements first.
+pub const ASYNCPG_TYPEINFO: &str = "\
+SELECT DISTINCT * FROM (
+  SELECT t.oid, ns.nspname AS ns, t.typname AS name, t.typtype AS kind,
+    CAST(NULL AS INT) AS basetype, t.typelem AS elemtype, elem_t.typdelim AS elemdelim,
+    CAST(NULL AS INT) AS range_subtype, CAST(NULL AS TEXT[]) AS attrtypoids,
+    CAST(NULL AS TEXT[]) AS attrnames, 0 AS depth, CAST(NULL AS TEXT) AS basetype_name,
+    elem_t.typname AS elemtype_name, CAST(NULL AS TEXT) AS range_subtype_name
+  FROM pg_catalog.pg_type t
+    JOIN pg_catalog.pg_namespace ns ON ns.oid = t.typnamespace
+    LEFT JOIN pg_catalog.pg_type elem_t
+      ON t.typlen = -1 AND t.typelem != 0 AND t.typelem = elem_t.oid
+  WHERE t.oid = any($1::oid[])
+  UNION ALL
+  SELECT e.oid, ns.nspname, e.typname, e.typtype, CAST(NULL AS INT), e.typelem, NULL,
+    CAST(NULL AS INT), CAST(NULL AS TEXT[]), CAST(NULL AS TEXT[]), 1, CAST(NULL AS TEXT),
+    CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+  FROM pg_catalog.pg_type a
+    JOIN pg_catalog.pg_type e ON a.typlen = -1 AND a.typelem != 0 AND e.oid = a.typelem
+    JOIN pg_catalog.pg_namespace ns ON ns.oid = e.typnamespace
+  WHERE a.oid = any($1::oid[])
+) typeinfo ORDER BY depth DESC";
+
+/// Whether `sql` (as written, or as the parser renders it back) is [`ASYNCPG_TYPEINFO`].
+pub fn is_asyncpg_typeinfo(sql: &str) -> bool {
+    sql.contains("typeinfo ORDER BY depth DESC") && sql.contains("$1")
+}
 
 static JSON_CAST: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)::\s*(?:jsonb?|name)\b").expect("valid regex"));
@@ -59,6 +96,9 @@ static GRAFANA_SEARCH_PATH: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `sql` with the rewrites above applied (borrowed when none applies).
 pub fn rewrite(sql: &str) -> Cow<'_, str> {
+    if sql.contains("typeinfo_tree") && sql.contains("any($1::oid[])") {
+        return Cow::Borrowed(ASYNCPG_TYPEINFO);
+    }
     if sql.contains("search_path") && sql.contains("generate_series") {
         let replaced = GRAFANA_SEARCH_PATH.replace_all(sql, "= current_schema()");
         if let Cow::Owned(replaced) = replaced {
@@ -114,6 +154,15 @@ mod tests {
             ),
             "SELECT 'pg_catalog.pg_class'::regclass, 'orders'::regclass, 'pg_catalog.pg_type'::regclass"
         );
+    }
+
+    #[test]
+    fn asyncpgs_type_introspection_is_answered_by_a_plannable_query() {
+        let asyncpg = "WITH RECURSIVE typeinfo_tree(oid, ns) AS (SELECT ti.oid FROM x AS ti \
+                       WHERE ti.oid = any($1::oid[]) UNION ALL SELECT 1) SELECT DISTINCT * FROM typeinfo_tree";
+        assert_eq!(rewrite(asyncpg), ASYNCPG_TYPEINFO);
+        assert!(is_asyncpg_typeinfo(&rewrite(asyncpg)));
+        assert!(!is_asyncpg_typeinfo("SELECT typeinfo FROM t"));
     }
 
     #[test]

@@ -121,6 +121,26 @@ def test_prepared_statement_describes_parameter_types(oxbow_module, all_types):
     assert run(oxbow_module, body) == ["int4"] + [TYPE_NAMES[n] for n in NAMES]
 
 
+def test_arrays_decode_after_type_introspection(oxbow_module, uniq):
+    """asyncpg decodes only oid[] and text[] by itself; for any other array it first runs its
+    type introspection query, which must plan and describe itself in types it knows."""
+    table = f"ap_arr_{uniq}"
+
+    async def body(conn):
+        row = await conn.fetchrow("SELECT ARRAY[1::smallint, 2::smallint] AS i2, ARRAY[3, 4] AS i4, "
+                                  "ARRAY[5::bigint] AS i8, ARRAY[1.5::double precision] AS f8, "
+                                  "ARRAY[true, false] AS b, ARRAY['x', 'y'] AS t")
+        assert dict(row) == {"i2": [1, 2], "i4": [3, 4], "i8": [5], "f8": [1.5],
+                             "b": [True, False], "t": ["x", "y"]}
+        await conn.execute(f"CREATE TABLE {table} (id integer, tag text)")
+        await conn.executemany(f"INSERT INTO {table} VALUES ($1, $2)", [(1, "a"), (2, "b"), (3, "a")])
+        rows = await conn.fetch(f"SELECT tag, array_agg(id ORDER BY id) AS ids FROM {table} "
+                                "GROUP BY tag ORDER BY tag")
+        assert [(r["tag"], r["ids"]) for r in rows] == [("a", [1, 3]), ("b", [2])]
+        assert await conn.fetchval("SELECT $1::integer[]", [7, 8]) == [7, 8]
+    run(oxbow_module, body)
+
+
 def test_executemany_and_fetch(oxbow_module, uniq):
     table = f"ap_many_{uniq}"
 

@@ -19,6 +19,17 @@ use super::keys::primary_keys;
 use super::{catalog_oids, oids, relation_names, row_batch, scan_all, scan_batches};
 use crate::result_columns::pg_type;
 
+/// The PostgreSQL type and typmod of a column as declared (`varchar(20)` is 1043 with 24).
+fn declared_pg_type(column: &oxbow_catalog::ColumnDef) -> (pgwire::api::Type, i32) {
+    let field =
+        datafusion::arrow::datatypes::Field::new(&column.name, column.sql_type.arrow_type(), true);
+    let field = match column.sql_type.field_metadata() {
+        Some(m) => field.with_metadata(m),
+        None => field,
+    };
+    pg_type(&field)
+}
+
 /// `pg_attribute` with the declared types of Oxbow columns.
 #[derive(Debug)]
 pub(super) struct PgAttribute {
@@ -59,16 +70,7 @@ impl PgAttribute {
             else {
                 continue;
             };
-            let field = datafusion::arrow::datatypes::Field::new(
-                &column.name,
-                column.sql_type.arrow_type(),
-                true,
-            );
-            let field = match column.sql_type.field_metadata() {
-                Some(m) => field.with_metadata(m),
-                None => field,
-            };
-            let (ty, typmod) = pg_type(&field);
+            let (ty, typmod) = declared_pg_type(column);
             typids[row] = Some(i64::from(ty.oid()));
             typmods[row] = Some(i64::from(typmod));
         }
@@ -132,16 +134,7 @@ impl TableProvider for PgAttribute {
                 let Some(column) = def.columns.get(*attnum as usize - 1) else {
                     continue;
                 };
-                let field = datafusion::arrow::datatypes::Field::new(
-                    &column.name,
-                    column.sql_type.arrow_type(),
-                    true,
-                );
-                let field = match column.sql_type.field_metadata() {
-                    Some(m) => field.with_metadata(m),
-                    None => field,
-                };
-                let (ty, typmod) = pg_type(&field);
+                let (ty, typmod) = declared_pg_type(column);
                 let values = HashMap::from([
                     ("attrelid", ScalarValue::Int64(Some(key.index_oid))),
                     ("attname", ScalarValue::Utf8(Some(column.name.clone()))),

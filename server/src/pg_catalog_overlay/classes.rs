@@ -16,8 +16,8 @@ use oxbow_storage::Database;
 
 use super::keys::{BTREE_AM_OID, primary_keys};
 use super::{
-    RelationOids, catalog_oids, oids, relation_names, row_batch, scan_all, scan_batches,
-    with_null_columns,
+    RelationOids, catalog_oids, oids, relation_names, relation_namespaces, row_batch, scan_all,
+    scan_batches, with_null_columns,
 };
 
 /// `pg_class`, recording the relation each OID names as it is read.
@@ -68,17 +68,7 @@ impl TableProvider for PgClass {
         let fixed = catalog_oids::remap(&batches)?;
         batches = catalog_oids::apply_all(batches, "oid", &fixed)?;
         let names = relation_names(&batches, &self.namespaces, state).await?;
-        let mut namespaces = HashMap::new();
-        for batch in &batches {
-            for (oid, ns) in oids(batch, "oid")?
-                .into_iter()
-                .zip(oids(batch, "relnamespace")?)
-            {
-                if let (Some(oid), Some(ns)) = (oid, ns) {
-                    namespaces.insert(oid, ns);
-                }
-            }
-        }
+        let namespaces = relation_namespaces(&batches)?;
         // A table with a key has an index (psql's `\d` lists it then).
         let keys = primary_keys(&self.db, &names);
         let keyed: std::collections::HashSet<i64> = keys.iter().map(|k| k.table_oid).collect();

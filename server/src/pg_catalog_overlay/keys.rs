@@ -14,7 +14,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use oxbow_catalog::ObjectName;
 use oxbow_storage::Database;
 
-use super::{oids, relation_names, row_batch, scan_all, scan_batches};
+use super::{relation_names, relation_namespaces, row_batch, scan_all, scan_batches};
 
 /// `pg_am` OID of btree, the access method every key index reports.
 pub(super) const BTREE_AM_OID: i64 = 403;
@@ -77,17 +77,7 @@ impl Keys {
     async fn primary_keys(&self, state: &dyn Session) -> Result<Vec<PrimaryKey>> {
         let classes = scan_all(&self.classes, state).await?;
         let names = relation_names(&classes, &self.namespaces, state).await?;
-        let mut namespaces = HashMap::new();
-        for batch in &classes {
-            for (oid, ns) in oids(batch, "oid")?
-                .into_iter()
-                .zip(oids(batch, "relnamespace")?)
-            {
-                if let (Some(oid), Some(ns)) = (oid, ns) {
-                    namespaces.insert(oid, ns);
-                }
-            }
-        }
+        let namespaces = relation_namespaces(&classes)?;
         let mut keys = primary_keys(&self.db, &names);
         for key in &mut keys {
             key.namespace_oid = namespaces.get(&key.table_oid).copied().unwrap_or(0);

@@ -197,6 +197,22 @@ pub(super) fn strings(batch: &RecordBatch, column: &str) -> Result<Vec<Option<St
         .collect())
 }
 
+/// The namespace OID of each relation OID in `classes` (batches of `pg_class`).
+pub(super) fn relation_namespaces(classes: &[RecordBatch]) -> Result<HashMap<i64, i64>> {
+    let mut namespaces = HashMap::new();
+    for batch in classes {
+        for (oid, ns) in oids(batch, "oid")?
+            .into_iter()
+            .zip(oids(batch, "relnamespace")?)
+        {
+            if let (Some(oid), Some(ns)) = (oid, ns) {
+                namespaces.insert(oid, ns);
+            }
+        }
+    }
+    Ok(namespaces)
+}
+
 /// The relation each OID in `classes` (batches of `pg_class`) names.
 pub(super) async fn relation_names(
     classes: &[RecordBatch],
