@@ -9,6 +9,7 @@ mod copy;
 mod ddl;
 mod dml;
 mod insert_values;
+mod reset;
 mod savepoint;
 mod search_path;
 mod select;

@@ -1,5 +1,5 @@
 //! `SHOW` of the settings clients read on connect, answered as PostgreSQL 16 would, `SET` of
-//! the time zone (`super::time_zone`), and `DISCARD ALL`, which connection pools and Power BI send when they hand a connection back.
+//! the time zone (`super::time_zone`), `RESET` (`super::reset`), and `DISCARD ALL`, which connection pools and Power BI send when they hand a connection back.
 //!
 //! datafusion-postgres answers `SHOW` too, but with DataFusion's version as `server_version`,
 //! `read_committed` (with an underscore) as the isolation level, and an
@@ -82,6 +82,53 @@ fn show_plan(name: &str, value: String) -> datafusion::error::Result<LogicalPlan
         .build()
 }
 
+/// The settings `SHOW ALL` lists (each answered by [`setting`]).
+const ALL_SETTINGS: &[&str] = &[
+    "client_encoding",
+    "default_transaction_isolation",
+    "default_transaction_read_only",
+    "integer_datetimes",
+    "is_superuser",
+    "lc_collate",
+    "lc_ctype",
+    "max_identifier_length",
+    "max_index_keys",
+    "search_path",
+    "server_encoding",
+    "server_version",
+    "server_version_num",
+    "standard_conforming_strings",
+    "timezone",
+    "transaction_isolation",
+    "transaction_read_only",
+];
+
+/// `SHOW ALL`: PostgreSQL's three columns, one row per setting.
+fn show_all_plan(
+    ctx: &SessionContext,
+    client: &(dyn ClientInfo + Send + Sync),
+) -> datafusion::error::Result<LogicalPlan> {
+    let rows: Vec<Vec<datafusion::logical_expr::Expr>> = ALL_SETTINGS
+        .iter()
+        .filter_map(|name| {
+            let (shown, value) = setting(&[name.to_string()], ctx, client)?;
+            Some(vec![lit(shown), lit(value), lit("")])
+        })
+        .collect();
+    let columns = ["name", "setting", "description"];
+    let values = LogicalPlanBuilder::values(rows)?.build()?;
+    let projection: Vec<_> = values
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(columns)
+        .map(|(c, name)| datafusion::logical_expr::col(c).alias(name))
+        .collect();
+    LogicalPlanBuilder::from(values)
+        .project(projection)?
+        .build()
+}
+
 fn shown(statement: &Statement) -> Option<Vec<String>> {
     match statement {
         Statement::ShowVariable { variable } => {
@@ -103,13 +150,20 @@ async fn answer(
     client: &mut dyn HookClient,
 ) -> Option<PgWireResult<Response>> {
     if is_discard(statement) {
-        return Some(Ok(Response::Execution(Tag::new("DISCARD ALL"))));
+        let reset = super::reset::reset_all(ctx, client).await;
+        return Some(reset.map(|_| Response::Execution(Tag::new("DISCARD ALL"))));
     }
-    let (name, value) = setting(&shown(statement)?, ctx, client)?;
+    let variable = shown(statement)?;
+    let plan = if variable == ["all"] {
+        show_all_plan(ctx, client)
+    } else {
+        let (name, value) = setting(&variable, ctx, client)?;
+        show_plan(name, value)
+    };
     let api = |e| PgWireError::ApiError(Box::new(e));
     let result = async {
         let df = ctx
-            .execute_logical_plan(show_plan(name, value).map_err(api)?)
+            .execute_logical_plan(plan.map_err(api)?)
             .await
             .map_err(api)?;
         arrow_pg::datatypes::df::encode_dataframe(
@@ -134,6 +188,9 @@ impl QueryHook for SessionStatements {
         if let Some(result) = super::time_zone::set(statement, client).await {
             return Some(result);
         }
+        if let Some(result) = super::reset::reset(statement, ctx, client).await {
+            return Some(result);
+        }
         answer(statement, ctx, client).await
     }
 
@@ -143,11 +200,20 @@ impl QueryHook for SessionStatements {
         ctx: &SessionContext,
         client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        if is_discard(statement) || super::time_zone::set_statement(statement) {
+        if is_discard(statement)
+            || super::time_zone::set_statement(statement)
+            || matches!(statement, Statement::Reset(_))
+        {
             return Some(Ok(super::empty_plan()));
         }
-        let (name, value) = setting(&shown(statement)?, ctx, client)?;
-        Some(show_plan(name, value).map_err(|e| PgWireError::ApiError(Box::new(e))))
+        let variable = shown(statement)?;
+        let plan = if variable == ["all"] {
+            show_all_plan(ctx, client)
+        } else {
+            let (name, value) = setting(&variable, ctx, client)?;
+            show_plan(name, value)
+        };
+        Some(plan.map_err(|e| PgWireError::ApiError(Box::new(e))))
     }
 
     async fn handle_extended_query(
@@ -159,6 +225,9 @@ impl QueryHook for SessionStatements {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if let Some(result) = super::time_zone::set(statement, client).await {
+            return Some(result);
+        }
+        if let Some(result) = super::reset::reset(statement, ctx, client).await {
             return Some(result);
         }
         answer(statement, ctx, client).await
