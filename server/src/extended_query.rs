@@ -2,6 +2,9 @@
 //! described as PostgreSQL would (`crate::result_columns`) and one correction to `Describe` of
 //! a statement.
 //!
+//! Parameters that fill `varchar` and `jsonb` columns are described with those types
+//! (`crate::parameter_types`).
+//!
 //! pgwire 0.41 answers `Describe` of a statement that has parameters but returns no rows
 //! (`INSERT INTO t VALUES ($1)`) with an empty `RowDescription` instead of `NoData`; pgJDBC
 //! then reads the update counts of `executeBatch()` as 0. PostgreSQL sends
@@ -28,7 +31,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
 
-use crate::{result_columns, sql_rewrites};
+use crate::{parameter_types, result_columns, sql_rewrites};
 
 type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
 
@@ -185,10 +188,13 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         let described = self.inner.do_describe_statement(client, target).await?;
         // asyncpg encodes the type OIDs it looks up as `oid[]`, the one integer array it has a
         // codec for without asking; DataFusion's `$1::oid[]` is an `int4[]` of the same bytes.
-        let parameters = if sql_rewrites::is_asyncpg_typeinfo(&target.statement.0) {
-            vec![Type::OID_ARRAY]
-        } else {
-            described.parameters
+        let parameters = match &target.statement {
+            (sql, _) if sql_rewrites::is_asyncpg_typeinfo(sql) => vec![Type::OID_ARRAY],
+            (_, Some((statement, plan))) => parameter_types::describe(
+                described.parameters,
+                &parameter_types::declared(statement, plan, &target.parameter_types),
+            ),
+            (_, None) => described.parameters,
         };
         Ok(DescribeStatementResponse::new(
             parameters,
@@ -226,7 +232,28 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let response = self.inner.do_query(client, portal, max_rows).await?;
+        let stripped = match &portal.statement.statement {
+            (_, Some((statement, plan))) => parameter_types::strip_jsonb_versions(
+                &portal.parameters,
+                &portal.parameter_format,
+                &parameter_types::declared(statement, plan, &portal.statement.parameter_types),
+            ),
+            _ => None,
+        };
+        let response = match stripped {
+            Some(parameters) => {
+                // The same portal (its execution state too), with the values as Oxbow reads them.
+                let mut decoded = Portal::default();
+                decoded.name = portal.name.clone();
+                decoded.statement = Arc::clone(&portal.statement);
+                decoded.parameter_format = portal.parameter_format.clone();
+                decoded.parameters = parameters;
+                decoded.result_column_format = portal.result_column_format.clone();
+                decoded.state = Arc::clone(&portal.state);
+                self.inner.do_query(client, &decoded, max_rows).await?
+            }
+            None => self.inner.do_query(client, portal, max_rows).await?,
+        };
         let response = match (response, &portal.statement.statement) {
             (
                 Response::Query(rows),

@@ -24,6 +24,7 @@ mod function_signatures;
 mod functions;
 mod information_schema;
 mod names;
+mod parameter_types;
 mod pg_catalog_overlay;
 mod query_rewrites;
 mod result_columns;
