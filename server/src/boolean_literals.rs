@@ -26,7 +26,8 @@ impl AnalyzerRule for BooleanLiterals {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         plan.transform_up_with_subqueries(|node| {
             let inputs = node.inputs();
-            if inputs.is_empty() {
+            // Most nodes compare no string literal: skip them before building a schema.
+            if inputs.is_empty() || !node.expressions().iter().any(compares_a_string_literal) {
                 return Ok(Transformed::no(node));
             }
             // The columns a node's expressions may name: those of all its inputs.
@@ -64,6 +65,16 @@ fn coerce(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         *op,
         Box::new(right),
     ))))
+}
+
+/// Whether `expr` has a comparison with a string literal on one side somewhere inside.
+fn compares_a_string_literal(expr: &Expr) -> bool {
+    expr.exists(|e| {
+        Ok(matches!(e, Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if is_comparison(op)
+                && (string_literal(left).is_some() || string_literal(right).is_some())))
+    })
+    .unwrap_or(false)
 }
 
 fn is_comparison(op: &Operator) -> bool {
