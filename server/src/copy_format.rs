@@ -461,6 +461,13 @@ impl CopyEncoder {
             DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
                 format!("\\x{}", formatter.value(row))
             }
+            // chrono's `%.f` writes fractions in groups of three (`05.500`); PostgreSQL
+            // writes only the digits that are not trailing zeros (`05.5`).
+            DataType::Timestamp(..) => {
+                let text = formatter.value(row).to_string();
+                String::from_utf8(crate::result_columns::trim_fraction(text.as_bytes()))
+                    .unwrap_or(text)
+            }
             _ => formatter.value(row).to_string(),
         }
     }

@@ -92,39 +92,54 @@ pub fn describe(
         .collect()
 }
 
-/// Rewrites a query response's description, and its rows where the wire encoding of a
-/// redescribed type differs from arrow-pg's: binary `jsonb` starts with a version byte.
+/// Rewrites a query response's description, and its rows where the wire encoding differs from
+/// arrow-pg's: binary `jsonb` starts with a version byte, and PostgreSQL writes timestamps in
+/// text with only the fractional digits that are not zero (`03:04:05`, `03:04:05.5`, where
+/// arrow-pg writes `03:04:05.000000` and `03:04:05.500000`).
 pub fn adapt_response(
     response: QueryResponse,
     schema: &Schema,
     statement: Option<&Statement>,
 ) -> QueryResponse {
     let fields = describe(&response.row_schema, schema, statement);
-    let binary_jsonb: Vec<usize> = fields
+    let rewrites: Vec<Option<ValueRewrite>> = fields
         .iter()
-        .enumerate()
-        .filter(|(_, f)| *f.datatype() == Type::JSONB && f.format() == FieldFormat::Binary)
-        .map(|(i, _)| i)
+        .map(|f| match (f.datatype(), f.format()) {
+            (&Type::JSONB, FieldFormat::Binary) => Some(ValueRewrite::JsonbVersion),
+            (&Type::TIMESTAMP | &Type::TIMESTAMPTZ, FieldFormat::Text) => {
+                Some(ValueRewrite::TrimFraction)
+            }
+            _ => None,
+        })
         .collect();
     let command_tag = response.command_tag.clone();
     let rows = response.data_rows;
-    let mut adapted = if binary_jsonb.is_empty() {
+    let mut adapted = if rewrites.iter().all(Option::is_none) {
         QueryResponse::new(Arc::new(fields), rows)
     } else {
         QueryResponse::new(
             Arc::new(fields),
-            rows.map(move |row| row.map(|row| prefix_jsonb_version(row, &binary_jsonb))),
+            rows.map(move |row| row.map(|row| rewrite_values(row, &rewrites))),
         )
     };
     adapted.command_tag = command_tag;
     adapted
 }
 
-/// Inserts the jsonb format version (1) before each non-null value of the `columns` of a
-/// binary `DataRow` (each value is an i32 length, -1 for NULL, then that many bytes).
-fn prefix_jsonb_version(row: DataRow, columns: &[usize]) -> DataRow {
+/// How a column's values are rewritten on their way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueRewrite {
+    /// Binary jsonb: the format version (1) before the text.
+    JsonbVersion,
+    /// Text timestamps: trailing zeros of the fraction dropped, and the point if none is left.
+    TrimFraction,
+}
+
+/// `row` (each value an i32 length, -1 for NULL, then that many bytes) with the non-null
+/// values of each column rewritten as `rewrites` says.
+fn rewrite_values(row: DataRow, rewrites: &[Option<ValueRewrite>]) -> DataRow {
     let data = &row.data;
-    let mut out = bytes::BytesMut::with_capacity(data.len() + columns.len());
+    let mut out = bytes::BytesMut::with_capacity(data.len() + rewrites.len());
     let mut pos = 0;
     for column in 0..row.field_count as usize {
         let len = i32::from_be_bytes(data[pos..pos + 4].try_into().expect("length"));
@@ -135,15 +150,45 @@ fn prefix_jsonb_version(row: DataRow, columns: &[usize]) -> DataRow {
         }
         let value = &data[pos..pos + len as usize];
         pos += len as usize;
-        if columns.contains(&column) {
-            out.extend_from_slice(&(len + 1).to_be_bytes());
-            out.extend_from_slice(&[1]);
-        } else {
-            out.extend_from_slice(&len.to_be_bytes());
+        match rewrites.get(column).copied().flatten() {
+            Some(ValueRewrite::JsonbVersion) => {
+                out.extend_from_slice(&(len + 1).to_be_bytes());
+                out.extend_from_slice(&[1]);
+                out.extend_from_slice(value);
+            }
+            Some(ValueRewrite::TrimFraction) => {
+                let trimmed = trim_fraction(value);
+                out.extend_from_slice(&(trimmed.len() as i32).to_be_bytes());
+                out.extend_from_slice(&trimmed);
+            }
+            None => {
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(value);
+            }
         }
-        out.extend_from_slice(value);
     }
     DataRow::new(out, row.field_count)
+}
+
+/// `2024-01-02 03:04:05.120000+00` as `2024-01-02 03:04:05.12+00`; `.000000` goes entirely.
+pub fn trim_fraction(value: &[u8]) -> Vec<u8> {
+    let Some(point) = value.iter().rposition(|b| *b == b'.') else {
+        return value.to_vec();
+    };
+    let digits = value[point + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let fraction = &value[point + 1..point + 1 + digits];
+    let kept = fraction.len() - fraction.iter().rev().take_while(|b| **b == b'0').count();
+    let mut out = Vec::with_capacity(value.len());
+    out.extend_from_slice(&value[..point]);
+    if kept > 0 {
+        out.push(b'.');
+        out.extend_from_slice(&fraction[..kept]);
+    }
+    out.extend_from_slice(&value[point + 1 + digits..]);
+    out
 }
 
 /// The names PostgreSQL gives the `n` result columns of `statement`, where it can tell them
@@ -339,7 +384,8 @@ mod tests {
         data.extend_from_slice(&(-1i32).to_be_bytes());
         data.extend_from_slice(&1i32.to_be_bytes());
         data.extend_from_slice(b"x");
-        let row = prefix_jsonb_version(DataRow::new(data, 3), &[0, 1]);
+        let jsonb = Some(ValueRewrite::JsonbVersion);
+        let row = rewrite_values(DataRow::new(data, 3), &[jsonb, jsonb, None]);
         let mut expected = bytes::BytesMut::new();
         expected.extend_from_slice(&3i32.to_be_bytes());
         expected.extend_from_slice(b"\x01{}");
@@ -347,5 +393,23 @@ mod tests {
         expected.extend_from_slice(&1i32.to_be_bytes());
         expected.extend_from_slice(b"x");
         assert_eq!(row.data, expected);
+    }
+
+    #[test]
+    fn text_timestamps_keep_only_significant_fraction_digits() {
+        let trimmed = |v: &str| String::from_utf8(trim_fraction(v.as_bytes())).unwrap();
+        assert_eq!(
+            trimmed("2024-01-02 03:04:05.000000+00"),
+            "2024-01-02 03:04:05+00"
+        );
+        assert_eq!(
+            trimmed("2024-01-02 03:04:05.120000"),
+            "2024-01-02 03:04:05.12"
+        );
+        assert_eq!(
+            trimmed("2024-01-02 03:04:05.123456+05:30"),
+            "2024-01-02 03:04:05.123456+05:30"
+        );
+        assert_eq!(trimmed("2024-01-02 03:04:05+00"), "2024-01-02 03:04:05+00");
     }
 }

@@ -52,6 +52,16 @@ def test_copy_with_header_and_copy_out_round_trip(oxbow, tmp_path):
     assert dst.read_text() == "1,one\n2,\"two, quoted\"\n3,\n"
 
 
+def test_copy_out_writes_timestamps_as_postgresql_does(oxbow, tmp_path):
+    oxbow.psql("-c", "CREATE TABLE stamps (a timestamp, b timestamptz)")
+    oxbow.psql("-c", "INSERT INTO stamps VALUES ('2024-01-02 03:04:05.5', '2024-01-02 03:04:05+02'), "
+               "('2024-01-02 03:04:05', '2024-01-02 03:04:05.123456+00')")
+    dst = tmp_path / "stamps.csv"
+    oxbow.psql("-c", f"\\copy (SELECT * FROM stamps ORDER BY a DESC) TO '{dst}' CSV")
+    assert dst.read_text() == ("2024-01-02 03:04:05.5,2024-01-02 01:04:05+00\n"
+                               "2024-01-02 03:04:05,2024-01-02 03:04:05.123456+00\n")
+
+
 def test_an_error_leaves_the_session_usable(oxbow):
     result = oxbow.psql("-v", "ON_ERROR_STOP=0", "-c", "SELEC 1", "-c", "SELECT 41 + 1", check=False)
     assert "42" in result.stdout
