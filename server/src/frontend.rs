@@ -54,7 +54,12 @@ impl Frontend {
 
     /// The handlers of a new connection, with a session of its own.
     pub fn connection(&self) -> Connection {
-        let ctx = Arc::new(SessionContext::new_with_state(self.base.state()));
+        // Each connection has a transaction block of its own in its session config.
+        let mut state = self.base.state();
+        state
+            .config_mut()
+            .set_extension(Arc::new(oxbow_storage::TransactionWrites::default()));
+        let ctx = Arc::new(SessionContext::new_with_state(state));
         let copy_in = Arc::new(CopyInSlot::default());
         // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);
         // transactions next: it refuses statements in an aborted transaction block.

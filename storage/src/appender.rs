@@ -64,9 +64,18 @@ impl Appender {
     /// visible to queries.
     #[instrument(skip_all, fields(table = %table.def().name))]
     pub async fn append(&self, table: &Table, batches: Vec<RecordBatch>) -> Result<u64> {
+        match Self::prepare(table, batches)? {
+            Some(batch) => self.write(table, batch).await,
+            None => Ok(0),
+        }
+    }
+
+    /// The rows of one statement as the one batch [`Appender::write`] takes: checked against
+    /// the table's constraints and given exactly its schema. `None` for no rows.
+    pub fn prepare(table: &Table, batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         if rows == 0 {
-            return Ok(0);
+            return Ok(None);
         }
         let schema = table.schema();
         for batch in &batches {
@@ -81,6 +90,12 @@ impl Appender {
         } else {
             concat_batches(&schema, &batches).map_err(|e| Error::DataFusion(e.into()))?
         };
+        Ok(Some(batch))
+    }
+
+    /// Writes a prepared batch as one WAL record. Returns once it is fsynced and visible.
+    pub async fn write(&self, table: &Table, batch: RecordBatch) -> Result<u64> {
+        let rows = batch.num_rows();
         self.wait_for_room().await;
         self.wal.append(&table.def().id, &[], batch).await?;
         Ok(rows as u64)

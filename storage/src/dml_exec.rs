@@ -134,16 +134,23 @@ impl ExecutionPlan for DmlExec {
         let schema = Arc::clone(&self.schema);
         let out_schema = Arc::clone(&schema);
         let work = async move {
+            let config = context.session_config().clone();
             let rows = match op {
                 DmlOp::Append { input } => {
                     let batches = collect(input, context).await?;
-                    appender.append(&table, batches).await?
+                    crate::transaction::append(&config, &table, &appender, batches).await?
                 }
-                DmlOp::Delete { predicate } => table.delete(predicate).await?,
+                DmlOp::Delete { predicate } => {
+                    crate::transaction::write_held(&config).await?;
+                    table.delete(predicate).await?
+                }
                 DmlOp::Update {
                     assignments,
                     predicate,
-                } => table.update(assignments, predicate).await?,
+                } => {
+                    crate::transaction::write_held(&config).await?;
+                    table.update(assignments, predicate).await?
+                }
             };
             let count: ArrayRef = Arc::new(UInt64Array::from(vec![rows]));
             Ok(RecordBatch::try_new(out_schema, vec![count])?)

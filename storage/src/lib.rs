@@ -11,6 +11,7 @@
 //! - [`flusher`]: the background task that flushes by age, size and memory pressure.
 //! - [`provider`] and [`hot_scan`]: [`OxbowTable`], the DataFusion `TableProvider` that unions
 //!   the Delta snapshot with the hot rows above it.
+//! - [`transaction`]: the rows a session's open transaction block holds until `COMMIT`.
 //! - [`database`]: [`Database`], the catalog plus every open table, and the DataFusion catalog
 //!   and schema providers that expose them; [`system_tables`]: `oxbow.tables`.
 //!
@@ -38,6 +39,7 @@ pub mod provider;
 pub mod registry;
 pub mod system_tables;
 pub mod table;
+pub mod transaction;
 pub mod wal;
 
 pub use appender::Appender;
@@ -46,3 +48,4 @@ pub use error::{Error, Result};
 pub use lake::LakeRoot;
 pub use provider::OxbowTable;
 pub use table::Table;
+pub use transaction::TransactionWrites;

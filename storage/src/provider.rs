@@ -49,9 +49,20 @@ impl OxbowTable {
         &self.table
     }
 
-    /// Appends the rows of one statement through the WAL (INSERT and COPY).
+    /// Appends the rows of one statement through the WAL, whatever the session's
+    /// transaction block (`CREATE TABLE ... AS`, which commits on its own).
     pub async fn append(&self, batches: Vec<arrow::array::RecordBatch>) -> crate::Result<u64> {
         self.appender.append(&self.table, batches).await
+    }
+
+    /// Appends the rows of one statement (INSERT and COPY) of the session with `config`:
+    /// through the WAL, or held by its open transaction block ([`crate::transaction`]).
+    pub async fn append_in(
+        &self,
+        config: &datafusion::execution::config::SessionConfig,
+        batches: Vec<arrow::array::RecordBatch>,
+    ) -> crate::Result<u64> {
+        crate::transaction::append(config, &self.table, &self.appender, batches).await
     }
 }
 
@@ -138,14 +149,20 @@ impl TableProvider for OxbowTable {
             }
             None => (None, None),
         };
-        let total = snapshot.hot.len();
+        // Rows this session's open transaction block wrote are its hot rows too.
+        let held = crate::transaction::TransactionWrites::of(state.config())
+            .map(|block| block.held(&self.table.def().id))
+            .unwrap_or_default();
+        let total = snapshot.hot.len() + held.len();
         let hot = snapshot
             .hot
             .iter()
             .filter(|b| overlaps(b, low, high))
-            .map(|b| match projection {
-                Some(p) => b.batch.project(p),
-                None => Ok(b.batch.clone()),
+            .map(|b| &b.batch)
+            .chain(held.iter())
+            .map(|batch| match projection {
+                Some(p) => batch.project(p),
+                None => Ok(batch.clone()),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let hot_schema = match projection {

@@ -34,3 +34,28 @@ def test_psycopg_in_a_transaction_block(oxbow):
         conn.execute("INSERT INTO tx VALUES (%s)", (1,))
         conn.commit()
         assert conn.execute("SELECT count(*) FROM tx").fetchone() == (1,)
+
+
+def test_psycopg_transaction_holds_inserts_and_copy_until_commit(oxbow):
+    """A block's INSERT and COPY rows are seen by its own session only, written at COMMIT,
+    and dropped by ROLLBACK (also when the connection goes away without a COMMIT)."""
+    with psycopg.connect(oxbow.dsn, autocommit=True) as other:
+        other.execute("CREATE TABLE held (id int, name text)")
+        with psycopg.connect(oxbow.dsn) as conn:
+            conn.execute("INSERT INTO held VALUES (%s, %s)", (1, "a"))
+            with conn.cursor().copy("COPY held FROM STDIN") as copy:
+                copy.write_row((2, "b"))
+            assert conn.execute("SELECT count(*) FROM held").fetchone() == (2,)
+            assert other.execute("SELECT count(*) FROM held").fetchone() == (0,)
+            conn.commit()
+            assert other.execute("SELECT count(*) FROM held").fetchone() == (2,)
+            conn.execute("INSERT INTO held VALUES (3, 'c')")
+            conn.rollback()
+            assert conn.execute("SELECT count(*) FROM held").fetchone() == (2,)
+            conn.execute("INSERT INTO held VALUES (4, 'd')")
+        # Leaving the `with` commits in psycopg 3; a connection closed without it does not.
+        assert other.execute("SELECT max(id) FROM held").fetchone() == (4,)
+        lost = psycopg.connect(oxbow.dsn)
+        lost.execute("INSERT INTO held VALUES (5, 'e')")
+        lost.close()
+        assert other.execute("SELECT count(*) FROM held WHERE id = 5").fetchone() == (0,)

@@ -216,8 +216,6 @@ def test_transaction_commit(oxbow_module, conn, uniq):
         assert cur.fetchone() == (2,)
 
 
-@pytest.mark.xfail(strict=True, reason="documented: no real transactions yet; each statement "
-                   "commits on its own, so ROLLBACK does not undo the INSERT")
 def test_rollback_discards_the_insert(oxbow_module, conn, uniq):
     table = f"p2_rb_{uniq}"
     with conn.cursor() as cur:

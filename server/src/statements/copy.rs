@@ -33,6 +33,8 @@ use crate::names::{ident, object_name};
 /// A `COPY FROM STDIN` in progress on one connection.
 struct CopyIn {
     table: Arc<OxbowTable>,
+    /// The session's config, whose transaction block may hold the rows.
+    session: datafusion::execution::config::SessionConfig,
     /// Indexes (into the table's columns) of the columns the input supplies, in input order.
     columns: Vec<usize>,
     format: CopyFormat,
@@ -103,6 +105,7 @@ pub async fn execute(
             let overall_format = i8::from(format.kind == CopyKind::Binary);
             *slot.lock() = Some(CopyIn {
                 table,
+                session: ctx.copied_config(),
                 columns,
                 format,
                 data: Vec::new(),
@@ -258,7 +261,7 @@ async fn load(copy: CopyIn) -> Result<u64, ServerError> {
     })
     .await
     .map_err(|e| ServerError::Unsupported(format!("COPY decoder failed: {e}")))??;
-    let rows = copy.table.append(batches).await?;
+    let rows = copy.table.append_in(&copy.session, batches).await?;
     info!(rows, "COPY committed");
     Ok(rows)
 }

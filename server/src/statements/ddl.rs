@@ -31,6 +31,9 @@ pub async fn execute(
     statement: &Statement,
     ctx: &SessionContext,
 ) -> Result<Response, ServerError> {
+    // DDL and TRUNCATE commit when they run, so they see the rows an open transaction block
+    // holds: those are written first (`oxbow_storage::transaction`).
+    oxbow_storage::transaction::write_held(&ctx.copied_config()).await?;
     match statement {
         Statement::CreateSchema {
             schema_name,

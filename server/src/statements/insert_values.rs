@@ -97,13 +97,14 @@ pub async fn try_execute(
     };
     // Not an Oxbow table (a view, a system table): let DataFusion report what it can do.
     let table = db.table(&name)?;
-    Some(insert_rows(&table, insert, rows).await)
+    Some(insert_rows(&table, insert, rows, &ctx.copied_config()).await)
 }
 
 async fn insert_rows(
     table: &oxbow_storage::OxbowTable,
     insert: &Insert,
     rows: Vec<Vec<Option<String>>>,
+    session: &datafusion::execution::config::SessionConfig,
 ) -> Result<Response, ServerError> {
     let def = table.table().def().clone();
     let schema = table.table().schema();
@@ -174,7 +175,7 @@ async fn insert_rows(
     }
     let batch = RecordBatch::try_new(schema, columns)
         .map_err(|e| ServerError::InvalidInsert(e.to_string()))?;
-    let written = table.append(vec![batch]).await?;
+    let written = table.append_in(session, vec![batch]).await?;
     Ok(Response::Execution(
         Tag::new("INSERT").with_oid(0).with_rows(written as usize),
     ))

@@ -1,10 +1,8 @@
-//! `BEGIN`, `COMMIT` and `ROLLBACK`: datafusion-postgres' hook, which accepts them (Oxbow has
-//! no real transactions: each statement commits on its own) and refuses other statements in
-//! a block that has failed, with PostgreSQL's SQLSTATE for that refusal.
-//!
-//! The library refuses with 25P01 (no_active_sql_transaction); PostgreSQL sends 25P02
-//! (in_failed_sql_transaction), which drivers map to their own exception (psycopg2's
-//! `InFailedSqlTransaction`).
+//! `BEGIN`, `COMMIT` and `ROLLBACK`: datafusion-postgres' hook answers them and refuses other
+//! statements in a block that has failed (with PostgreSQL's SQLSTATE, 25P02, where the library
+//! says 25P01); around it, this hook opens and ends the session's
+//! [`TransactionWrites`]: a block's `INSERT` and `COPY` rows are written at `COMMIT` and
+//! dropped at `ROLLBACK` (see `oxbow_storage::transaction` for what stays outside the block).
 
 use async_trait::async_trait;
 use datafusion::common::ParamValues;
@@ -14,9 +12,12 @@ use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::hooks::HookClient;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use oxbow_storage::TransactionWrites;
 use pgwire::api::ClientInfo;
-use pgwire::api::results::Response;
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::api::results::{Response, Tag};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::{CommandComplete, NoticeResponse};
 
 use crate::sqlstate::code;
 
@@ -36,6 +37,52 @@ fn in_failed_transaction<T>(result: Option<PgWireResult<T>>) -> Option<PgWireRes
     }
 }
 
+/// Opens or ends the session's held writes as the library's answer to a transaction statement
+/// says: `BEGIN` opens a block, `COMMIT` writes its rows (the library answers `ROLLBACK` to a
+/// `COMMIT` of a failed block), `ROLLBACK` drops them.
+async fn block_writes(
+    statement: &Statement,
+    response: Response,
+    ctx: &SessionContext,
+    client: &mut dyn HookClient,
+) -> PgWireResult<Response> {
+    let Some(block) = TransactionWrites::of(ctx.state_ref().read().config()) else {
+        return Ok(response);
+    };
+    let commit = match (statement, &response) {
+        (Statement::StartTransaction { .. }, Response::TransactionStart(_)) => {
+            block.begin();
+            return Ok(response);
+        }
+        (Statement::Commit { .. }, Response::TransactionEnd(tag)) => is_commit(tag),
+        (Statement::Rollback { .. }, Response::TransactionEnd(_)) => false,
+        _ => return Ok(response),
+    };
+    let ended = block
+        .end(commit)
+        .await
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+    if !commit && ended.committed_early {
+        let warning = ErrorInfo::new(
+            "WARNING".into(),
+            "01000".into(),
+            "ROLLBACK could not undo all of the transaction: UPDATE, DELETE, TRUNCATE and DDL \
+             commit when they run in Oxbow (with the rows inserted before them)"
+                .into(),
+        );
+        client
+            .send_message(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                warning,
+            )))
+            .await?;
+    }
+    Ok(response)
+}
+
+fn is_commit(tag: &Tag) -> bool {
+    CommandComplete::from(tag.clone()).tag == "COMMIT"
+}
+
 #[async_trait]
 impl QueryHook for TransactionStatements {
     async fn handle_simple_query(
@@ -44,11 +91,13 @@ impl QueryHook for TransactionStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        in_failed_transaction(
-            TransactionStatementHook
-                .handle_simple_query(statement, ctx, client)
-                .await,
-        )
+        let answer = TransactionStatementHook
+            .handle_simple_query(statement, ctx, client)
+            .await;
+        Some(match in_failed_transaction(answer)? {
+            Ok(response) => block_writes(statement, response, ctx, client).await,
+            Err(e) => Err(e),
+        })
     }
 
     async fn handle_extended_parse_query(
@@ -72,10 +121,12 @@ impl QueryHook for TransactionStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        in_failed_transaction(
-            TransactionStatementHook
-                .handle_extended_query(statement, plan, params, ctx, client)
-                .await,
-        )
+        let answer = TransactionStatementHook
+            .handle_extended_query(statement, plan, params, ctx, client)
+            .await;
+        Some(match in_failed_transaction(answer)? {
+            Ok(response) => block_writes(statement, response, ctx, client).await,
+            Err(e) => Err(e),
+        })
     }
 }

@@ -1,0 +1,178 @@
+//! [`TransactionWrites`]: the rows a session's transaction block has written, held back until
+//! `COMMIT`.
+//!
+//! Inside `BEGIN ... COMMIT`, `INSERT` and `COPY` rows are checked (constraints, types) when
+//! their statement runs, and kept here instead of being logged; the session's own queries see
+//! them (a scan adds them to the hot rows), other sessions do not. `COMMIT` writes each
+//! table's rows as one WAL record and returns once they are durable; `ROLLBACK` (or a lost
+//! connection) drops them.
+//!
+//! What this does not make transactional, and says so: `UPDATE`, `DELETE`, `TRUNCATE` and DDL
+//! still commit when they run. So that they see the block's earlier rows, those are written
+//! first, and the block is marked: a later `ROLLBACK` cannot undo them and warns. A `COMMIT`
+//! over several tables writes one record per table, so a crash in the middle of it can keep
+//! the first tables' rows without the others'.
+//!
+//! Lives in the session's DataFusion config (one per connection), where both the scans of
+//! [`crate::OxbowTable`] and the write path find it.
+
+use std::sync::{Arc, Mutex};
+
+use arrow::array::RecordBatch;
+use datafusion::execution::config::SessionConfig;
+
+use crate::{Appender, Result, Table};
+
+#[derive(Debug, Default)]
+pub struct TransactionWrites {
+    state: Mutex<Block>,
+}
+
+#[derive(Debug, Default)]
+struct Block {
+    open: bool,
+    /// Per table, in the order first written: its prepared batches, one per statement.
+    tables: Vec<Pending>,
+    /// A statement of the block committed on its own (see the module doc).
+    committed_early: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    table: Arc<Table>,
+    appender: Arc<Appender>,
+    batches: Vec<RecordBatch>,
+}
+
+/// What [`TransactionWrites::end`] found when the block ended.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Ended {
+    /// Rows written at `COMMIT` (0 for a rollback).
+    pub rows: u64,
+    /// Some statement had committed on its own, so a rollback did not undo everything.
+    pub committed_early: bool,
+}
+
+impl TransactionWrites {
+    /// The transaction state of the session whose config this is, if it keeps one.
+    pub fn of(config: &SessionConfig) -> Option<Arc<Self>> {
+        config.get_extension::<Self>()
+    }
+
+    /// `BEGIN`: writes are held from now on.
+    pub fn begin(&self) {
+        let mut block = self.lock();
+        *block = Block {
+            open: true,
+            ..Block::default()
+        };
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.lock().open
+    }
+
+    /// Holds one statement's rows (already prepared by [`Appender::prepare`]) for `table`.
+    pub fn hold(&self, table: &Arc<Table>, appender: &Arc<Appender>, batch: RecordBatch) {
+        let mut block = self.lock();
+        match block
+            .tables
+            .iter_mut()
+            .find(|p| p.table.def().id == table.def().id)
+        {
+            Some(pending) => pending.batches.push(batch),
+            None => block.tables.push(Pending {
+                table: Arc::clone(table),
+                appender: Arc::clone(appender),
+                batches: vec![batch],
+            }),
+        }
+    }
+
+    /// The rows held for the table with `table_id`, for this session's scans.
+    pub fn held(&self, table_id: &str) -> Vec<RecordBatch> {
+        self.lock()
+            .tables
+            .iter()
+            .find(|p| p.table.def().id == table_id)
+            .map(|p| p.batches.clone())
+            .unwrap_or_default()
+    }
+
+    /// Before a statement that commits on its own (`UPDATE`, `DELETE`, DDL): writes the rows
+    /// held so far, so that it sees them, and marks the block as no longer undoable.
+    pub async fn write_held(&self) -> Result<()> {
+        let pending = {
+            let mut block = self.lock();
+            if !block.open {
+                return Ok(());
+            }
+            block.committed_early = true;
+            std::mem::take(&mut block.tables)
+        };
+        write(pending).await.map(|_| ())
+    }
+
+    /// `COMMIT` (`commit`: the rows are written) or `ROLLBACK` (dropped): the block ends.
+    pub async fn end(&self, commit: bool) -> Result<Ended> {
+        let (pending, committed_early) = {
+            let mut block = self.lock();
+            let block = std::mem::take(&mut *block);
+            (block.tables, block.committed_early)
+        };
+        let rows = if commit { write(pending).await? } else { 0 };
+        Ok(Ended {
+            rows,
+            committed_early,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Block> {
+        self.state.lock().expect("transaction state lock")
+    }
+}
+
+/// Writes each table's held rows as one WAL record.
+async fn write(pending: Vec<Pending>) -> Result<u64> {
+    let mut rows = 0;
+    for Pending {
+        table,
+        appender,
+        batches,
+    } in pending
+    {
+        if let Some(batch) = Appender::prepare(&table, batches)? {
+            rows += appender.write(&table, batch).await?;
+        }
+    }
+    Ok(rows)
+}
+
+/// The write path of a statement's rows in a session: held while its transaction block is
+/// open, written through the WAL otherwise. Returns the number of rows.
+pub async fn append(
+    config: &SessionConfig,
+    table: &Arc<Table>,
+    appender: &Arc<Appender>,
+    batches: Vec<RecordBatch>,
+) -> Result<u64> {
+    match TransactionWrites::of(config) {
+        Some(block) if block.is_open() => match Appender::prepare(table, batches)? {
+            Some(batch) => {
+                let rows = batch.num_rows() as u64;
+                block.hold(table, appender, batch);
+                Ok(rows)
+            }
+            None => Ok(0),
+        },
+        _ => appender.append(table, batches).await,
+    }
+}
+
+/// Before a statement that commits on its own: see [`TransactionWrites::write_held`].
+pub async fn write_held(config: &SessionConfig) -> Result<()> {
+    match TransactionWrites::of(config) {
+        Some(block) => block.write_held().await,
+        None => Ok(()),
+    }
+}
