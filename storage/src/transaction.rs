@@ -7,6 +7,8 @@
 //! table's rows as one WAL record and returns once they are durable; `ROLLBACK` (or a lost
 //! connection) drops them.
 //!
+//! `SAVEPOINT`, `ROLLBACK TO` and `RELEASE` work on the held rows the same way.
+//!
 //! What this does not make transactional, and says so: `UPDATE`, `DELETE`, `TRUNCATE` and DDL
 //! still commit when they run. So that they see the block's earlier rows, those are written
 //! first, and the block is marked: a later `ROLLBACK` cannot undo them and warns. A `COMMIT`
@@ -34,6 +36,16 @@ struct Block {
     /// Per table, in the order first written: its prepared batches, one per statement.
     tables: Vec<Pending>,
     /// A statement of the block committed on its own (see the module doc).
+    committed_early: bool,
+    /// Open savepoints, oldest first: name, and how many batches each table held then.
+    savepoints: Vec<Savepoint>,
+}
+
+#[derive(Debug)]
+struct Savepoint {
+    name: String,
+    held: Vec<(String, usize)>,
+    /// Whether a statement had committed on its own when the savepoint was set.
     committed_early: bool,
 }
 
@@ -89,6 +101,58 @@ impl TransactionWrites {
         }
     }
 
+    /// `SAVEPOINT name`: remembers what the block holds now.
+    pub fn savepoint(&self, name: &str) {
+        let mut block = self.lock();
+        if !block.open {
+            return;
+        }
+        let held = block
+            .tables
+            .iter()
+            .map(|p| (p.table.def().id.clone(), p.batches.len()))
+            .collect();
+        let committed_early = block.committed_early;
+        block.savepoints.push(Savepoint {
+            name: name.to_string(),
+            held,
+            committed_early,
+        });
+    }
+
+    /// `RELEASE name`: forgets the savepoint and those set after it. False if there is none.
+    pub fn release(&self, name: &str) -> bool {
+        let mut block = self.lock();
+        match block.savepoints.iter().rposition(|s| s.name == name) {
+            Some(i) => {
+                block.savepoints.truncate(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `ROLLBACK TO name`: drops the rows held since the savepoint, which stays set. `None` if
+    /// there is no such savepoint; `Some(true)` if a statement committed on its own since.
+    pub fn rollback_to(&self, name: &str) -> Option<bool> {
+        let mut block = self.lock();
+        let i = block.savepoints.iter().rposition(|s| s.name == name)?;
+        block.savepoints.truncate(i + 1);
+        let savepoint = &block.savepoints[i];
+        let held = savepoint.held.clone();
+        let committed_since = block.committed_early && !savepoint.committed_early;
+        block.tables.retain_mut(|pending| {
+            match held.iter().find(|(id, _)| *id == pending.table.def().id) {
+                Some((_, count)) => {
+                    pending.batches.truncate(*count);
+                    true
+                }
+                None => false,
+            }
+        });
+        Some(committed_since)
+    }
+
     /// The rows held for the table with `table_id`, for this session's scans.
     pub fn held(&self, table_id: &str) -> Vec<RecordBatch> {
         self.lock()
@@ -108,6 +172,10 @@ impl TransactionWrites {
                 return Ok(());
             }
             block.committed_early = true;
+            // What savepoints remembered is written now: nothing is left to roll back to.
+            for savepoint in &mut block.savepoints {
+                savepoint.held.clear();
+            }
             std::mem::take(&mut block.tables)
         };
         write(pending).await.map(|_| ())
@@ -174,5 +242,23 @@ pub async fn write_held(config: &SessionConfig) -> Result<()> {
     match TransactionWrites::of(config) {
         Some(block) => block.write_held().await,
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savepoints_of_a_closed_block_are_not_kept() {
+        let block = TransactionWrites::default();
+        block.savepoint("a");
+        assert_eq!(block.rollback_to("a"), None);
+        block.begin();
+        block.savepoint("a");
+        block.savepoint("b");
+        assert!(block.release("a"));
+        assert!(!block.release("b"));
+        assert_eq!(block.rollback_to("a"), None);
     }
 }

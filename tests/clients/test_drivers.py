@@ -59,3 +59,17 @@ def test_psycopg_transaction_holds_inserts_and_copy_until_commit(oxbow):
         lost.execute("INSERT INTO held VALUES (5, 'e')")
         lost.close()
         assert other.execute("SELECT count(*) FROM held WHERE id = 5").fetchone() == (0,)
+
+
+def test_psycopg_nested_transaction_rolls_back_to_its_savepoint(oxbow):
+    with psycopg.connect(oxbow.dsn) as conn:
+        conn.execute("CREATE TABLE nested (id int)")
+        conn.commit()
+        with conn.transaction():
+            conn.execute("INSERT INTO nested VALUES (1)")
+            with pytest.raises(ZeroDivisionError):
+                with conn.transaction():  # SAVEPOINT ... ROLLBACK TO SAVEPOINT
+                    conn.execute("INSERT INTO nested VALUES (2)")
+                    1 / 0
+            conn.execute("INSERT INTO nested VALUES (3)")
+        assert conn.execute("SELECT id FROM nested ORDER BY id").fetchall() == [(1,), (3,)]

@@ -1,10 +1,13 @@
-//! `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO [SAVEPOINT]`, accepted so that drivers
-//! that wrap statements in savepoints work (psycopg 3's nested transactions, which SQLAlchemy
-//! uses on connect; psqlODBC in manual-commit mode).
+//! `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO [SAVEPOINT]`, over the rows the
+//! session's transaction block holds (`oxbow_storage::transaction`): `ROLLBACK TO` drops the
+//! rows inserted or copied since the savepoint. Drivers rely on them: psycopg 3's nested
+//! transactions (which SQLAlchemy uses on connect), psqlODBC's statement-level rollback in
+//! manual-commit mode, ORMs' nested blocks.
 //!
-//! Like `BEGIN`/`COMMIT`, they do not make a transaction: every statement commits on its own,
-//! so there is nothing to roll back to. `ROLLBACK TO` after an error does not (yet) clear the
-//! aborted state of the block (pgwire keeps the state it saw when the query started).
+//! A statement that committed on its own since the savepoint (`UPDATE`, `DELETE`, DDL) is not
+//! undone; `ROLLBACK TO` then warns. `ROLLBACK TO` after an error does not (yet) clear the
+//! aborted state of the block (pgwire keeps the state it saw when the query started). A name
+//! that was never set is accepted, as before savepoints held anything.
 //!
 //! `DEALLOCATE name` is answered here too: drivers (psqlODBC) send it for statements they
 //! prepared with the protocol's `Parse`, which DataFusion's SQL-level `DEALLOCATE` cannot see.
@@ -39,11 +42,16 @@ impl QueryHook for SavepointHook {
     async fn handle_simple_query(
         &self,
         statement: &Statement,
-        _ctx: &SessionContext,
+        ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         deallocate(statement, client);
-        tag(statement).map(|t| Ok(Response::Execution(Tag::new(t))))
+        let tag = tag(statement)?;
+        Some(
+            held_rows(statement, ctx, client)
+                .await
+                .map(|_| Response::Execution(Tag::new(tag))),
+        )
     }
 
     async fn handle_extended_parse_query(
@@ -60,12 +68,61 @@ impl QueryHook for SavepointHook {
         statement: &Statement,
         _plan: &LogicalPlan,
         _params: &ParamValues,
-        _ctx: &SessionContext,
+        ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         deallocate(statement, client);
-        tag(statement).map(|t| Ok(Response::Execution(Tag::new(t))))
+        let tag = tag(statement)?;
+        Some(
+            held_rows(statement, ctx, client)
+                .await
+                .map(|_| Response::Execution(Tag::new(tag))),
+        )
     }
+}
+
+/// Sets, releases or rolls back to a savepoint of the session's held rows.
+async fn held_rows(
+    statement: &Statement,
+    ctx: &SessionContext,
+    client: &mut dyn HookClient,
+) -> PgWireResult<()> {
+    let Some(block) = oxbow_storage::TransactionWrites::of(ctx.state_ref().read().config()) else {
+        return Ok(());
+    };
+    let committed_since = match statement {
+        Statement::Savepoint { name } => {
+            block.savepoint(&name.value);
+            false
+        }
+        Statement::ReleaseSavepoint { name } => {
+            block.release(&name.value);
+            false
+        }
+        Statement::Rollback {
+            savepoint: Some(name),
+            ..
+        } => block.rollback_to(&name.value).unwrap_or(false),
+        _ => false,
+    };
+    if committed_since {
+        use pgwire::messages::PgWireBackendMessage;
+        use pgwire::messages::response::NoticeResponse;
+
+        let warning = pgwire::error::ErrorInfo::new(
+            "WARNING".into(),
+            "01000".into(),
+            "ROLLBACK TO SAVEPOINT could not undo all of it: UPDATE, DELETE, TRUNCATE and DDL \
+             commit when they run in Oxbow"
+                .into(),
+        );
+        client
+            .send_message(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                warning,
+            )))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Forgets a protocol-level prepared statement (`DEALLOCATE ALL` forgets none: pgwire's store
