@@ -77,3 +77,44 @@ async fn a_dropped_table_stays_dropped_and_its_name_is_reusable() {
             .is_none()
     );
 }
+
+/// A committed transaction block is durable when `COMMIT` returns; one that never committed
+/// leaves nothing behind, even when the server is killed with its rows held.
+#[tokio::test]
+async fn committed_blocks_survive_kill_9_and_open_blocks_leave_nothing() {
+    let mut server = TestServer::start();
+    {
+        let client = server.connect().await;
+        client
+            .batch_execute(
+                "CREATE TABLE blocks (id bigint, what text);
+                 BEGIN;
+                 INSERT INTO blocks VALUES (1, 'committed'), (2, 'committed');
+                 COMMIT;",
+            )
+            .await
+            .unwrap();
+        let open = server.connect().await;
+        open.batch_execute("BEGIN; INSERT INTO blocks VALUES (3, 'never committed');")
+            .await
+            .unwrap();
+        let held: i64 = open
+            .query_one("SELECT count(*) FROM blocks", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(held, 3, "a block sees its own rows");
+        server.kill9();
+    }
+    server.start_again();
+    let client = server.connect().await;
+    let rows = client
+        .query("SELECT id, what FROM blocks ORDER BY id", &[])
+        .await
+        .unwrap();
+    let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        got,
+        vec![(1, "committed".to_string()), (2, "committed".to_string())]
+    );
+}
