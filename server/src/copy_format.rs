@@ -465,6 +465,9 @@ impl CopyEncoder {
             // writes only the digits that are not trailing zeros (`05.5`).
             DataType::Timestamp(..) => {
                 let text = formatter.value(row).to_string();
+                if !crate::result_columns::has_trailing_zero(text.as_bytes()) {
+                    return text;
+                }
                 String::from_utf8(crate::result_columns::trim_fraction(text.as_bytes()))
                     .unwrap_or(text)
             }

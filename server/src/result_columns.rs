@@ -138,6 +138,9 @@ enum ValueRewrite {
 /// `row` (each value an i32 length, -1 for NULL, then that many bytes) with the non-null
 /// values of each column rewritten as `rewrites` says.
 fn rewrite_values(row: DataRow, rewrites: &[Option<ValueRewrite>]) -> DataRow {
+    if !needs_rewrite(&row, rewrites) {
+        return row;
+    }
     let data = &row.data;
     let mut out = bytes::BytesMut::with_capacity(data.len() + rewrites.len());
     let mut pos = 0;
@@ -168,6 +171,40 @@ fn rewrite_values(row: DataRow, rewrites: &[Option<ValueRewrite>]) -> DataRow {
         }
     }
     DataRow::new(out, row.field_count)
+}
+
+/// Whether any value of `row` changes under `rewrites` (most rows of timestamps with
+/// microseconds do not, and are passed on without a copy).
+fn needs_rewrite(row: &DataRow, rewrites: &[Option<ValueRewrite>]) -> bool {
+    let data = &row.data;
+    let mut pos = 0;
+    for column in 0..row.field_count as usize {
+        let len = i32::from_be_bytes(data[pos..pos + 4].try_into().expect("length"));
+        pos += 4;
+        if len < 0 {
+            continue;
+        }
+        let value = &data[pos..pos + len as usize];
+        pos += len as usize;
+        match rewrites.get(column).copied().flatten() {
+            Some(ValueRewrite::JsonbVersion) => return true,
+            Some(ValueRewrite::TrimFraction) if has_trailing_zero(value) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether the fraction of a text timestamp ends in a zero (`05.120000`, `05.000000`).
+pub fn has_trailing_zero(value: &[u8]) -> bool {
+    let Some(point) = value.iter().rposition(|b| *b == b'.') else {
+        return false;
+    };
+    let digits = value[point + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    digits > 0 && value[point + digits] == b'0'
 }
 
 /// `2024-01-02 03:04:05.120000+00` as `2024-01-02 03:04:05.12+00`; `.000000` goes entirely.
@@ -411,5 +448,8 @@ mod tests {
             "2024-01-02 03:04:05.123456+05:30"
         );
         assert_eq!(trimmed("2024-01-02 03:04:05+00"), "2024-01-02 03:04:05+00");
+        assert!(has_trailing_zero(b"2024-01-02 03:04:05.120000+00"));
+        assert!(!has_trailing_zero(b"2024-01-02 03:04:05.123456+00"));
+        assert!(!has_trailing_zero(b"2024-01-02 03:04:05+00"));
     }
 }
