@@ -73,3 +73,16 @@ def test_psycopg_nested_transaction_rolls_back_to_its_savepoint(oxbow):
                     1 / 0
             conn.execute("INSERT INTO nested VALUES (3)")
         assert conn.execute("SELECT id FROM nested ORDER BY id").fetchall() == [(1,), (3,)]
+
+
+def test_psycopg_rollback_warns_when_an_update_already_committed(oxbow):
+    with psycopg.connect(oxbow.dsn) as conn:
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append((d.severity, d.sqlstate)))
+        conn.execute("CREATE TABLE warned (id int)")
+        conn.commit()
+        conn.execute("INSERT INTO warned VALUES (1)")
+        conn.execute("UPDATE warned SET id = 2")
+        conn.rollback()
+        assert notices == [("WARNING", "01000")]
+        assert conn.execute("SELECT id FROM warned").fetchall() == [(2,)]

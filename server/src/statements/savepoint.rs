@@ -106,21 +106,12 @@ async fn held_rows(
         _ => false,
     };
     if committed_since {
-        use pgwire::messages::PgWireBackendMessage;
-        use pgwire::messages::response::NoticeResponse;
-
-        let warning = pgwire::error::ErrorInfo::new(
-            "WARNING".into(),
-            "01000".into(),
+        super::transactions::warn_not_undone(
+            client,
             "ROLLBACK TO SAVEPOINT could not undo all of it: UPDATE, DELETE, TRUNCATE and DDL \
-             commit when they run in Oxbow"
-                .into(),
-        );
-        client
-            .send_message(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
-                warning,
-            )))
-            .await?;
+             commit when they run in Oxbow",
+        )
+        .await?;
     }
     Ok(())
 }

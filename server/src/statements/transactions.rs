@@ -63,20 +63,27 @@ async fn block_writes(
         .await
         .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
     if !commit && ended.committed_early {
-        let warning = ErrorInfo::new(
-            "WARNING".into(),
-            "01000".into(),
+        warn_not_undone(
+            client,
             "ROLLBACK could not undo all of the transaction: UPDATE, DELETE, TRUNCATE and DDL \
-             commit when they run in Oxbow (with the rows inserted before them)"
-                .into(),
-        );
-        client
-            .send_message(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
-                warning,
-            )))
-            .await?;
+             commit when they run in Oxbow (with the rows inserted before them)",
+        )
+        .await?;
     }
     Ok(response)
+}
+
+/// Tells the client, as a WARNING notice, that a rollback left statements committed.
+pub(super) async fn warn_not_undone(
+    client: &mut dyn HookClient,
+    message: &str,
+) -> PgWireResult<()> {
+    let warning = ErrorInfo::new("WARNING".into(), "01000".into(), message.into());
+    client
+        .send_message(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+            warning,
+        )))
+        .await
 }
 
 fn is_commit(tag: &Tag) -> bool {
