@@ -1,19 +1,23 @@
 //! Oxbow's table engine: where rows live and how queries read them.
 //!
 //! # Layout
+//! Each module is a room; dependencies point down this list, never up.
+//! - [`database`]: [`Database`], the lifecycle (open, WAL replay, shutdown), DDL, and the
+//!   DataFusion catalog and schema providers ([`OxbowCatalogProvider`], `oxbow.tables`).
+//! - [`query`]: [`OxbowTable`], the DataFusion `TableProvider` that unions the Delta snapshot
+//!   with the hot rows above it, and the plan node of INSERT, UPDATE and DELETE.
+//! - [`flush`]: the background flusher (when to flush) and WAL retention (what to delete after).
+//! - [`write`](mod@write): [`Appender`], the INSERT/COPY write path (WAL, then hot tier, with
+//!   backpressure); constraints, conforming rows to the table's schema, transaction blocks.
+//! - [`registry`]: the open tables by id, through which WAL records reach their table.
+//! - [`table`]: [`Table`], one table's two tiers and the exactly-once handoff (flush) between
+//!   them, and DELETE/UPDATE.
+//! - [`hot`]: the hot tier, a table's rows that are in the WAL but not yet in Delta, and its
+//!   scan plan and time pruning.
 //! - [`lake`]: [`LakeRoot`], the root of the lakehouse tier (a local directory or an
-//!   object-store URL such as `s3://bucket/prefix`) and how table locations resolve under it.
+//!   object-store URL such as `s3://bucket/prefix`), and the Delta table I/O under it.
 //! - [`wal`]: the write-ahead log (record format, group-commit writer, replay).
-//! - [`hot`]: [`hot::HotTable`], a table's rows that are in the WAL but not yet in Delta.
-//! - [`table`]: [`Table`], one table's two tiers and the exactly-once handoff (flush) between them.
-//! - [`appender`]: [`Appender`], the INSERT/COPY write path: WAL, then hot tier, with backpressure;
-//!   [`constraints`]: what each written row must satisfy first (NOT NULL, `varchar(n)`, JSON).
-//! - [`flusher`]: the background task that flushes by age, size and memory pressure.
-//! - [`provider`] and [`hot_scan`]: [`OxbowTable`], the DataFusion `TableProvider` that unions
-//!   the Delta snapshot with the hot rows above it.
-//! - [`transaction`]: the rows a session's open transaction block holds until `COMMIT`.
-//! - [`database`]: [`Database`], the catalog plus every open table, and the DataFusion catalog
-//!   and schema providers that expose them; [`system_tables`]: `oxbow.tables`.
+//! - [`error`]: [`Error`], one enum for the crate, with the table or file at fault.
 //!
 //! # Invariants (see `../shared/DESIGN.md`, consistency rules)
 //! - Acknowledged means durable: an INSERT or COPY returns after its WAL record is fsynced.
@@ -26,26 +30,21 @@
 //!
 //! This crate knows no SQL text and no network protocol.
 
-pub mod appender;
-pub mod constraints;
 pub mod database;
-pub mod dml_exec;
 pub mod error;
-pub mod flusher;
+pub mod flush;
 pub mod hot;
-pub mod hot_scan;
 pub mod lake;
-pub mod provider;
+pub mod query;
 pub mod registry;
-pub mod system_tables;
 pub mod table;
-pub mod transaction;
 pub mod wal;
+pub mod write;
 
-pub use appender::Appender;
 pub use database::{Database, DatabaseConfig, OxbowCatalogProvider};
 pub use error::{Error, Result};
 pub use lake::LakeRoot;
-pub use provider::OxbowTable;
+pub use query::OxbowTable;
 pub use table::Table;
-pub use transaction::TransactionWrites;
+pub use write::transaction::{TransactionWrites, write_held};
+pub use write::{Appender, conform_batch};

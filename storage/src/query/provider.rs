@@ -22,8 +22,10 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
-use crate::dml_exec::{DmlExec, DmlOp};
-use crate::hot_scan::{HotScanExec, overlaps, time_bounds, time_unit};
+use super::{DmlExec, DmlOp};
+use crate::hot::HotScanExec;
+use crate::hot::prune::{overlaps, time_bounds, time_unit};
+use crate::write::transaction::{self, TransactionWrites};
 use crate::{Appender, Table};
 
 #[derive(Debug)]
@@ -56,13 +58,13 @@ impl OxbowTable {
     }
 
     /// Appends the rows of one statement (INSERT and COPY) of the session with `config`:
-    /// through the WAL, or held by its open transaction block ([`crate::transaction`]).
+    /// through the WAL, or held by its open transaction block ([`transaction`]).
     pub async fn append_in(
         &self,
         config: &datafusion::execution::config::SessionConfig,
         batches: Vec<arrow::array::RecordBatch>,
     ) -> crate::Result<u64> {
-        crate::transaction::append(config, &self.table, &self.appender, batches).await
+        transaction::append(config, &self.table, &self.appender, batches).await
     }
 }
 
@@ -150,7 +152,7 @@ impl TableProvider for OxbowTable {
             None => (None, None),
         };
         // Rows this session's open transaction block wrote are its hot rows too.
-        let held = crate::transaction::TransactionWrites::of(state.config())
+        let held = TransactionWrites::of(state.config())
             .map(|block| block.held(&self.table.def().id))
             .unwrap_or_default();
         let total = snapshot.hot.len() + held.len();

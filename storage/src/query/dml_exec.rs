@@ -1,9 +1,10 @@
 //! [`DmlExec`]: the physical plan of an `INSERT`, `UPDATE` or `DELETE` on an Oxbow table.
 //!
 //! An append goes through the WAL into the hot tier (one WAL record per statement); DELETE
-//! and UPDATE flush the hot rows and commit to Delta. The write happens when the plan is executed, not when it is planned, so `EXPLAIN DELETE ...`
-//! shows the plan without deleting anything. The plan yields one row, `count`, the number of
-//! rows written, which the server turns into the command tag (`DELETE 3`).
+//! and UPDATE flush the hot rows and commit to Delta. The write happens when the plan is
+//! executed, not when it is planned, so `EXPLAIN DELETE ...` shows the plan without deleting
+//! anything. The plan yields one row, `count`, the number of rows written, which the server
+//! turns into the command tag (`DELETE 3`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, collect,
 };
 
+use crate::write::transaction;
 use crate::{Appender, Table};
 
 #[derive(Debug, Clone)]
@@ -138,17 +140,17 @@ impl ExecutionPlan for DmlExec {
             let rows = match op {
                 DmlOp::Append { input } => {
                     let batches = collect(input, context).await?;
-                    crate::transaction::append(&config, &table, &appender, batches).await?
+                    transaction::append(&config, &table, &appender, batches).await?
                 }
                 DmlOp::Delete { predicate } => {
-                    crate::transaction::write_held(&config).await?;
+                    transaction::write_held(&config).await?;
                     table.delete(predicate).await?
                 }
                 DmlOp::Update {
                     assignments,
                     predicate,
                 } => {
-                    crate::transaction::write_held(&config).await?;
+                    transaction::write_held(&config).await?;
                     table.update(assignments, predicate).await?
                 }
             };

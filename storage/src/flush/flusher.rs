@@ -19,6 +19,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info_span, warn};
 
+use super::truncate_wal;
 use crate::Appender;
 use crate::registry::TableRegistry;
 
@@ -128,7 +129,7 @@ pub async fn flush_due(registry: &TableRegistry, appender: &Appender) {
             }
         }
     }
-    if let Err(e) = appender.truncate_wal() {
+    if let Err(e) = truncate_wal(appender.wal(), registry) {
         warn!(error = %e, "cannot delete flushed WAL segments");
     }
 }
@@ -140,7 +141,7 @@ pub async fn flush_all(registry: &TableRegistry, appender: &Appender) {
             warn!(table = %table.def().name, error = %e, "flush failed");
         }
     }
-    if let Err(e) = appender.truncate_wal() {
+    if let Err(e) = truncate_wal(appender.wal(), registry) {
         warn!(error = %e, "cannot delete flushed WAL segments");
     }
 }

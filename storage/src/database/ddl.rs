@@ -1,0 +1,133 @@
+//! DDL on a [`Database`]: schemas, tables and views.
+//!
+//! DDL is serialised by `ddl_lock` and ordered so that a failure leaves nothing half-made:
+//! - `CREATE TABLE` writes the Delta table first and registers it in the catalog last; if the
+//!   catalog refuses, the new files are removed again.
+//! - `DROP TABLE` removes the catalog entry first and the files after; files left by a crash in
+//!   between belong to no table and are cleared when a table of that name is created again.
+
+use std::sync::Arc;
+
+use datafusion::datasource::TableProvider;
+use oxbow_catalog::{ColumnDef, ObjectName, TableDef, TableOptions, ViewDef};
+use tracing::{instrument, warn};
+
+use super::Database;
+use crate::lake;
+use crate::{OxbowTable, Result, Table};
+
+impl Database {
+    pub fn create_schema(&self, schema: &str, if_not_exists: bool) -> Result<bool> {
+        Ok(self.catalog.create_schema(schema, if_not_exists)?)
+    }
+
+    pub fn drop_schema(&self, schema: &str, if_exists: bool) -> Result<bool> {
+        Ok(self.catalog.drop_schema(schema, if_exists)?)
+    }
+
+    /// Creates a table and its Delta table. Returns `false` if it existed and `if_not_exists`.
+    #[instrument(skip(self, columns))]
+    pub async fn create_table(
+        &self,
+        name: ObjectName,
+        columns: Vec<ColumnDef>,
+        options: TableOptions,
+        primary_key: Vec<String>,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        let _ddl = self.ddl_lock.lock().await;
+        if !self.catalog.schema_exists(&name.schema)? {
+            return Err(oxbow_catalog::Error::SchemaNotFound(name.schema.clone()).into());
+        }
+        if self.catalog.table(&name)?.is_some() || self.catalog.view(&name)?.is_some() {
+            return if if_not_exists {
+                Ok(false)
+            } else {
+                Err(oxbow_catalog::Error::RelationExists(name.name.clone()).into())
+            };
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &columns {
+            if !seen.insert(c.name.as_str()) {
+                return Err(oxbow_catalog::Error::DuplicateColumn(c.name.clone()).into());
+            }
+        }
+        let def = TableDef {
+            id: uuid_v4(),
+            location: TableDef::default_location(&name),
+            name: name.clone(),
+            columns,
+            options,
+            primary_key,
+        };
+        // Files at this location belong to no table in the catalog (checked above).
+        lake::delete_table_files(&self.lake, &def.location).await?;
+        let table = Arc::new(Table::create(&self.lake, &def).await?);
+        if let Err(e) = self.catalog.create_table(&def) {
+            lake::delete_table_files(&self.lake, &def.location)
+                .await
+                .ok();
+            return Err(e.into());
+        }
+        self.registry.insert(Arc::clone(&table));
+        let table = OxbowTable::new(table, Arc::clone(&self.appender));
+        self.tables
+            .write()
+            .expect("tables lock")
+            .insert(name, Arc::new(table));
+        Ok(true)
+    }
+
+    /// Drops a table and deletes its files. Returns `false` if missing and `if_exists`.
+    #[instrument(skip(self))]
+    pub async fn drop_table(&self, name: &ObjectName, if_exists: bool) -> Result<bool> {
+        let _ddl = self.ddl_lock.lock().await;
+        let def = match self.catalog.drop_table(name) {
+            Ok(def) => def,
+            Err(oxbow_catalog::Error::RelationNotFound(_)) if if_exists => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        self.tables.write().expect("tables lock").remove(name);
+        self.registry.remove(&def.id);
+        if let Err(e) = lake::delete_table_files(&self.lake, &def.location).await {
+            warn!(table = %name, error = %e, "table dropped but its files could not be deleted");
+        }
+        Ok(true)
+    }
+
+    /// Registers a view whose query the caller has planned into `provider`.
+    pub async fn create_view(
+        &self,
+        def: ViewDef,
+        provider: Arc<dyn TableProvider>,
+        or_replace: bool,
+    ) -> Result<()> {
+        let _ddl = self.ddl_lock.lock().await;
+        self.catalog.create_view(&def, or_replace)?;
+        self.register_view(def.name, provider);
+        Ok(())
+    }
+
+    pub async fn drop_view(&self, name: &ObjectName, if_exists: bool) -> Result<bool> {
+        let _ddl = self.ddl_lock.lock().await;
+        match self.catalog.drop_view(name) {
+            Ok(_) => {}
+            Err(oxbow_catalog::Error::RelationNotFound(_)) if if_exists => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.views.write().expect("views lock").remove(name);
+        Ok(true)
+    }
+
+    /// Makes a view visible to queries (at startup, or once created).
+    pub fn register_view(&self, name: ObjectName, provider: Arc<dyn TableProvider>) {
+        self.views
+            .write()
+            .expect("views lock")
+            .insert(name, provider);
+    }
+}
+
+fn uuid_v4() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

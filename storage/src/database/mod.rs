@@ -1,0 +1,194 @@
+//! [`Database`]: the catalog plus every open table and view, and how they are exposed to
+//! DataFusion.
+//!
+//! - `mod.rs`: the lifecycle. Opening a database opens every table, replays the WAL into the
+//!   hot tier and starts the WAL writer and the flusher; shutting it down flushes every table.
+//! - `ddl.rs`: CREATE and DROP of schemas, tables and views, ordered so that a failure leaves
+//!   nothing half-made.
+//! - `catalog_provider.rs`: [`OxbowCatalogProvider`], the DataFusion catalog and schema
+//!   providers that resolve names to tables and views.
+//! - [`system_tables`]: `oxbow.tables`, the engine's state as a table.
+//!
+//! This room does not hold rows or plan scans: each table's rows are in its [`Table`], and its
+//! `TableProvider` is its [`OxbowTable`].
+//!
+//! # Invariants
+//! - Recovery is complete before the database is returned: every WAL record above its table's
+//!   Delta `txn` version is in the hot tier, and new records get higher sequence numbers.
+//! - A table exists for queries only once both its Delta table and its catalog entry exist;
+//!   a table being dropped disappears from the catalog before its files are deleted.
+//! - After [`Database::shutdown`], the WAL holds nothing that Delta does not.
+
+mod catalog_provider;
+mod ddl;
+pub mod system_tables;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use datafusion::datasource::TableProvider;
+use oxbow_catalog::{Catalog, ObjectName};
+use tokio::sync::Notify;
+use tracing::info;
+
+pub use catalog_provider::OxbowCatalogProvider;
+
+use crate::flush::{self, Flusher};
+use crate::registry::TableRegistry;
+use crate::wal::{WalApply, WalWriter};
+use crate::{Appender, Error, LakeRoot, OxbowTable, Result, Table};
+
+pub struct Database {
+    catalog: Catalog,
+    lake: LakeRoot,
+    tables: RwLock<HashMap<ObjectName, Arc<OxbowTable>>>,
+    views: RwLock<HashMap<ObjectName, Arc<dyn TableProvider>>>,
+    registry: Arc<TableRegistry>,
+    appender: Arc<Appender>,
+    flusher: Flusher,
+    ddl_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("lake", &self.lake.url().as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a database keeps its files and how much memory its hot tier may use.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Holds `catalog.redb` and the `wal/` directory.
+    pub data_dir: PathBuf,
+    pub lake: LakeRoot,
+    /// Bytes the hot tier of all tables may hold before writers wait for flushes.
+    pub hot_memory_limit: usize,
+}
+
+impl Database {
+    /// Opens the catalog and every table, replays the WAL into the hot tier (records above
+    /// each table's Delta `txn` version), and starts the WAL writer and the flusher. Views are
+    /// registered by the caller ([`Database::register_view`]): planning them needs a session.
+    pub async fn open(config: DatabaseConfig) -> Result<Arc<Self>> {
+        let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
+        let lake = config.lake;
+        let registry = Arc::new(TableRegistry::default());
+        for schema in catalog.schemas()? {
+            for def in catalog.tables(&schema)? {
+                registry.insert(Arc::new(Table::open(&lake, &def).await?));
+            }
+        }
+        let wal_dir = config.data_dir.join("wal");
+        let replay_registry = Arc::clone(&registry);
+        let replay_dir = wal_dir.clone();
+        let replayed = tokio::task::spawn_blocking(move || {
+            crate::wal::replay(&replay_dir, |entry| {
+                replay_registry.apply(&entry.table_id, entry.seq, entry.batch);
+                Ok(())
+            })
+        })
+        .await
+        .map_err(|e| Error::Wal(format!("replay task failed: {e}")))??;
+        let max_flushed = registry
+            .tables()
+            .iter()
+            .map(|t| t.flushed_seq())
+            .max()
+            .unwrap_or(0);
+        let next_seq = replayed.last_seq.max(max_flushed) + 1;
+        let wal = WalWriter::start(
+            &wal_dir,
+            next_seq,
+            replayed.segments,
+            Arc::clone(&registry) as Arc<dyn WalApply>,
+        )?;
+        let flush_wanted = Arc::new(Notify::new());
+        let appender = Arc::new(Appender::new(
+            wal,
+            Arc::clone(&registry),
+            config.hot_memory_limit,
+            Arc::clone(&flush_wanted),
+        ));
+        let tables = registry
+            .tables()
+            .into_iter()
+            .map(|t| {
+                (
+                    t.def().name.clone(),
+                    Arc::new(OxbowTable::new(t, Arc::clone(&appender))),
+                )
+            })
+            .collect::<HashMap<_, _>>();
+        let hot_rows: usize = registry.tables().iter().map(|t| t.hot_stats().rows).sum();
+        info!(
+            tables = tables.len(),
+            replayed_records = replayed.records,
+            hot_rows,
+            next_seq,
+            lake = %lake.url(),
+            "database opened"
+        );
+        let flusher = Flusher::start(Arc::clone(&registry), Arc::clone(&appender), flush_wanted)
+            .map_err(|source| Error::Io {
+                path: "flush runtime".into(),
+                source,
+            })?;
+        Ok(Arc::new(Self {
+            catalog,
+            lake,
+            tables: RwLock::new(tables),
+            views: RwLock::new(HashMap::new()),
+            registry,
+            appender,
+            flusher,
+            ddl_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// Stops the flusher, flushes every table to Delta and stops the WAL writer. After this,
+    /// the WAL holds nothing that Delta does not.
+    pub async fn shutdown(&self) {
+        self.flusher.stop().await;
+        let (registry, appender) = (Arc::clone(&self.registry), Arc::clone(&self.appender));
+        self.flusher
+            .run(async move { flush::flush_all(&registry, &appender).await })
+            .await;
+        self.appender.wal().shutdown();
+        info!("database closed: every hot row is in Delta");
+    }
+
+    /// Moves the hot rows of `name` to Delta now (`FLUSH TABLE`).
+    pub async fn flush_table(&self, name: &ObjectName) -> Result<Option<u64>> {
+        let table = self
+            .table(name)
+            .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
+        let table = Arc::clone(table.table());
+        let flushed = self.flusher.run(async move { table.flush().await }).await?;
+        flush::truncate_wal(self.appender.wal(), &self.registry)?;
+        Ok(flushed)
+    }
+
+    /// Every open table (for introspection).
+    pub fn open_tables(&self) -> Vec<Arc<Table>> {
+        self.registry.tables()
+    }
+
+    pub fn wal_segments(&self) -> usize {
+        self.appender.wal().segment_count()
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn lake(&self) -> &LakeRoot {
+        &self.lake
+    }
+
+    pub fn table(&self, name: &ObjectName) -> Option<Arc<OxbowTable>> {
+        self.tables.read().expect("tables lock").get(name).cloned()
+    }
+}

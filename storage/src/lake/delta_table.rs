@@ -1,0 +1,75 @@
+//! A table's Delta table under the [`LakeRoot`]: creating it, opening it, and deleting every
+//! file at its location.
+
+use deltalake::DeltaTable;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::protocol::SaveMode;
+use futures::{StreamExt, TryStreamExt};
+use oxbow_catalog::TableDef;
+use tracing::debug;
+
+use super::LakeRoot;
+use crate::{Error, Result};
+
+/// Creates the Delta table of `def`, whose first commit holds the schema. Whatever is at the
+/// location is overwritten (`SaveMode::Overwrite`).
+pub(crate) async fn create_table(root: &LakeRoot, def: &TableDef) -> Result<DeltaTable> {
+    let url = root.table_url(&def.location)?;
+    let schema: StructType = (&def.arrow_schema())
+        .try_into_kernel()
+        .map_err(|e| Error::delta(&def.name, e.into()))?;
+    let table = deltalake::operations::create::CreateBuilder::new()
+        .with_location(url.as_str())
+        .with_storage_options(root.storage_options().clone())
+        .with_table_name(def.name.name.clone())
+        .with_columns(schema.fields().cloned())
+        .with_save_mode(SaveMode::Overwrite)
+        .await
+        .map_err(|e| Error::delta(&def.name, e))?;
+    debug!(%url, "created Delta table");
+    Ok(table)
+}
+
+/// Opens the existing Delta table of `def` at its latest version.
+pub(crate) async fn open_table(root: &LakeRoot, def: &TableDef) -> Result<DeltaTable> {
+    let url = root.table_url(&def.location)?;
+    deltalake::open_table_with_storage_options(url, root.storage_options().clone())
+        .await
+        .map_err(|e| Error::delta(&def.name, e))
+}
+
+/// Deletes every object under a table location, local or remote.
+pub(crate) async fn delete_table_files(root: &LakeRoot, location: &str) -> Result<()> {
+    let url = root.table_url(location)?;
+    if root.is_local() {
+        let path = url.to_file_path().map_err(|()| Error::InvalidLocation {
+            location: url.to_string(),
+            reason: "not a local path".into(),
+        })?;
+        return match tokio::fs::remove_dir_all(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        };
+    }
+    // The log store's object store is rooted at the table, so this lists only its files.
+    let store = deltalake::DeltaTableBuilder::from_url(url)
+        .and_then(|b| {
+            b.with_storage_options(root.storage_options().clone())
+                .build()
+        })
+        .map_err(|e| Error::delta(location, e))?
+        .log_store()
+        .object_store(None);
+    let paths = store.list(None).map_ok(|meta| meta.location).boxed();
+    store
+        .delete_stream(paths)
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| Error::delta(location, e.into()))?;
+    Ok(())
+}
