@@ -11,12 +11,14 @@ pub enum ServerError {
     #[error("invalid type modifier: {0}")]
     InvalidTypeModifier(String),
 
+    /// A value that is not valid input for its column's type (22P02); the message names the
+    /// value, the column and where it came from.
     #[error("{message}")]
-    InvalidCopyData { message: String },
+    InvalidValue { message: String },
 
-    /// Binary COPY input that is not in the format of its column's type.
-    #[error("{message}")]
-    InvalidBinaryCopyData { message: String },
+    /// COPY input its format cannot read (`oxbow_ingest::formats`).
+    #[error(transparent)]
+    Format(#[from] oxbow_ingest::FormatError),
 
     /// An INSERT whose shape is wrong (more values than columns, uneven VALUES rows).
     #[error("{0}")]

@@ -21,12 +21,12 @@ use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
     Expr, Insert, SetExpr, Statement, TableObject, UnaryOperator, Value,
 };
+use oxbow_ingest::formats::bytea::parse_bytea;
 use oxbow_storage::Database;
 use pgwire::api::results::{Response, Tag};
 
-use crate::copy_format::parse_bytea;
 use crate::error::ServerError;
-use crate::names::{ident, object_name};
+use crate::sql::names::{ident, object_name};
 
 /// The rows of a literal-only VALUES list, as text (NULL as `None`), or `None` if the
 /// statement is not one.
@@ -279,7 +279,7 @@ fn expand_exponent(text: &str) -> Option<String> {
 }
 
 fn bad_value(pg_type: &str, value: &str, column: &str) -> ServerError {
-    ServerError::InvalidCopyData {
+    ServerError::InvalidValue {
         message: format!("invalid input syntax for type {pg_type}: \"{value}\" (column {column})"),
     }
 }

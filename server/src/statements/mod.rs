@@ -1,21 +1,41 @@
 //! The statements Oxbow executes itself instead of handing them to DataFusion: DDL that must
-//! reach the persistent catalog and the Delta tier, `COPY`, and DML whose command tag clients
-//! read (`INSERT 0 3`, `DELETE 2`).
+//! reach the persistent catalog and the Delta tier, `COPY`, DML whose command tag clients read
+//! (`INSERT 0 3`, `DELETE 2`), transaction blocks and session settings.
 //!
 //! [`OxbowStatements`] is a datafusion-postgres `QueryHook`: it sees every parsed statement
-//! before DataFusion does and either answers it or lets it pass.
+//! before DataFusion does and either answers it or lets it pass. The other hooks here
+//! ([`SessionStatements`], [`TransactionStatements`], [`SavepointHook`], [`SelectStatements`])
+//! are installed beside it by `crate::wire::frontend`.
+//!
+//! # Layout
+//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `DROP`, and `WITH (...)` table options.
+//! - [`truncate`], [`show_tables`]: `TRUNCATE` and `SHOW TABLES`.
+//! - [`insert_values`]: the `INSERT ... VALUES` fast path (no DataFusion plan);
+//!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
+//! - [`copy`]: the `COPY ... FROM STDIN | TO STDOUT` conversation (the formats themselves are
+//!   `oxbow_ingest::formats`).
+//! - [`select`]: query planning retries and the result rewrites of `SELECT`.
+//! - [`transactions`]: `BEGIN`/`COMMIT`/`ROLLBACK` and savepoints.
+//! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
+//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it.
+//!
+//! `CREATE SOURCE` / `CREATE SINK` (and `DROP`/`SHOW`/`ALTER` of them) will be a room here
+//! too (`statements/sources/`), parsing the statement and handing it to the `ingest` crate's
+//! connectors; this room keeps only the SQL meaning, never a connector.
+//!
+//! Invariant: a clause Oxbow does not implement is refused with 0A000
+//! (`ServerError::Unsupported`), never accepted and ignored.
 
 mod copy;
 mod ddl;
 mod dml;
+pub mod flush;
 mod insert_values;
-mod reset;
-mod savepoint;
-mod search_path;
 mod select;
-mod show;
-mod time_zone;
-mod transactions;
+pub mod settings;
+mod show_tables;
+pub mod transactions;
+mod truncate;
 
 use std::sync::Arc;
 
@@ -33,10 +53,10 @@ use pgwire::error::PgWireResult;
 
 pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
-pub use savepoint::SavepointHook;
 pub use select::SelectStatements;
-pub use show::SessionStatements;
+pub use settings::SessionStatements;
 pub use transactions::TransactionStatements;
+pub use transactions::savepoint::SavepointHook;
 
 pub struct OxbowStatements {
     db: Arc<Database>,
@@ -73,9 +93,9 @@ impl OxbowStatements {
             Statement::CreateSchema { .. }
             | Statement::CreateTable(_)
             | Statement::CreateView(_)
-            | Statement::Drop { .. }
-            | Statement::Truncate(_) => ddl::execute(&self.db, statement, ctx).await,
-            Statement::ShowTables { .. } => ddl::show_tables(ctx, client).await,
+            | Statement::Drop { .. } => ddl::execute(&self.db, statement, ctx).await,
+            Statement::Truncate(truncate) => truncate::execute(&self.db, truncate, ctx).await,
+            Statement::ShowTables { .. } => show_tables::show_tables(ctx, client).await,
             Statement::Copy { .. } => {
                 copy::execute(&self.db, &self.copy_in, statement, ctx, client).await
             }
@@ -111,7 +131,7 @@ impl QueryHook for OxbowStatements {
                     .map_err(Into::into),
             );
         }
-        if let Err(e) = search_path::apply(statement, ctx, &self.db).await {
+        if let Err(e) = settings::search_path::apply(statement, ctx, &self.db).await {
             return Some(Err(e.into()));
         }
         self.execute(statement, ctx, client).await
@@ -141,7 +161,7 @@ impl QueryHook for OxbowStatements {
                     .map_err(Into::into),
             );
         }
-        if let Err(e) = search_path::apply(statement, ctx, &self.db).await {
+        if let Err(e) = settings::search_path::apply(statement, ctx, &self.db).await {
             return Some(Err(e.into()));
         }
         self.execute(statement, ctx, client).await

@@ -1,6 +1,6 @@
 //! Queries (`SELECT`, `VALUES`, `WITH ...`): planned here, and in the simple protocol run and
 //! described here, so that their result columns are named and typed as PostgreSQL would
-//! (see `crate::result_columns`).
+//! (see `crate::wire::describe`).
 //!
 //! Planning also accepts what DataFusion refuses and PostgreSQL does not: two result columns
 //! with the same name (`SELECT NULL, nspname, NULL`, which psqlODBC's `SQLTables` sends). On
@@ -9,7 +9,7 @@
 //!
 //! The same holds for a string literal compared with a boolean in a select list
 //! (`SELECT flag = 't'`): DataFusion refuses it while planning, so the query is planned again
-//! with such literals read as booleans (`crate::query_rewrites::boolean_literals`).
+//! with such literals read as booleans (`crate::sql::rewrite::planning_retries::boolean_literals`).
 //!
 //! This hook runs last, after every hook that answers a statement of its own.
 
@@ -31,14 +31,14 @@ use pgwire::api::results::Response;
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::types::format::FormatOptions;
 
-use crate::result_columns::adapt_response;
+use crate::wire::encode::adapt_response;
 
 /// Where datafusion-postgres keeps a session's `statement_timeout` (milliseconds).
 const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
 pub struct SelectStatements;
 
-/// Plans a query (after `crate::query_rewrites`), planning it again in a rewritten form when
+/// Plans a query (after `crate::sql::rewrite::ast`), planning it again in a rewritten form when
 /// DataFusion refuses what PostgreSQL accepts: duplicate column names (unique aliases), and a
 /// correlated scalar subquery without an aggregate (`first_value`). `client` is the session's
 /// connection: its login user, and its time zone, in which timestamptz columns are written.
@@ -48,8 +48,8 @@ pub async fn plan_query(
     client: &(impl ClientInfo + ?Sized),
 ) -> datafusion::error::Result<LogicalPlan> {
     let plan = plan_statement(ctx, statement, &login_user(client)).await?;
-    match super::time_zone::of_session(client) {
-        Some(zone) => super::time_zone::relabel(plan, &zone),
+    match crate::statements::settings::time_zone::of_session(client) {
+        Some(zone) => crate::statements::settings::time_zone::relabel(plan, &zone),
         None => Ok(plan),
     }
 }
@@ -61,7 +61,7 @@ async fn plan_statement(
 ) -> datafusion::error::Result<LogicalPlan> {
     let state = ctx.state();
     let mut statement = statement.clone();
-    crate::query_rewrites::rewrite(&mut statement, user);
+    crate::sql::rewrite::ast::rewrite(&mut statement, user);
     let mut renamed = false;
     let mut aggregated = false;
     let mut booleans = false;
@@ -72,7 +72,7 @@ async fn plan_statement(
         {
             Err(e) if !booleans && is_boolean_text_comparison(&e) => {
                 let mut retried = statement.clone();
-                crate::query_rewrites::boolean_literals(&mut retried);
+                crate::sql::rewrite::planning_retries::boolean_literals(&mut retried);
                 if state
                     .statement_to_plan(DfStatement::Statement(Box::new(retried.clone())))
                     .await
@@ -93,7 +93,9 @@ async fn plan_statement(
             // optimizing (decorrelation), so plans with scalar subqueries are tried once here.
             Ok(plan) if !aggregated && has_scalar_subquery(&plan) => match state.optimize(&plan) {
                 Err(e) if is_ungrouped_scalar_subquery(&e) => {
-                    crate::query_rewrites::aggregate_scalar_subqueries(&mut statement);
+                    crate::sql::rewrite::planning_retries::aggregate_scalar_subqueries(
+                        &mut statement,
+                    );
                     aggregated = true;
                 }
                 _ => return Ok(plan),

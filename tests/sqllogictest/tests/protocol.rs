@@ -134,3 +134,35 @@ async fn copy_out_streams_rows_in_text_and_csv() {
     assert!(csv.starts_with("id,name,ok\n"), "{csv}");
     assert_eq!(csv.lines().count(), 3);
 }
+
+/// PostgreSQL reads an empty line of text-format COPY input as a row whose one field is the
+/// empty string; only the newline that ends the last row starts no row.
+#[tokio::test]
+async fn text_copy_keeps_empty_lines_as_empty_strings() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute("CREATE TABLE e (s text)")
+        .await
+        .unwrap();
+    let sink = client.copy_in("COPY e FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"a\n\nb\n\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 4);
+    let rows = client
+        .query("SELECT s, s IS NULL FROM e ORDER BY s", &[])
+        .await
+        .unwrap();
+    let values: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        values,
+        vec![
+            (String::new(), false),
+            (String::new(), false),
+            ("a".to_string(), false),
+            ("b".to_string(), false)
+        ]
+    );
+}

@@ -1,0 +1,66 @@
+//! Starting and stopping the server: open the database (replaying its WAL), build the session
+//! template, listen for PostgreSQL connections until a shutdown signal, then flush and stop.
+
+use std::sync::Arc;
+
+use oxbow_storage::{Database, DatabaseConfig, LakeRoot};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::config::ServeConfig;
+use crate::pg_compat::pg_catalog::LoginUsers;
+use crate::sql::session;
+use crate::wire::frontend::Frontend;
+use crate::wire::listener;
+
+/// Runs `oxbow serve` until SIGTERM or Ctrl-C; the error is the sentence the user sees.
+pub async fn serve(config: ServeConfig) -> Result<(), String> {
+    deltalake::aws::register_handlers(None);
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let lake = match &config.lake {
+        Some(url) => LakeRoot::from_url(url),
+        None => LakeRoot::local(&config.data_dir),
+    }
+    .map_err(|e| e.to_string())?;
+    let db = Database::open(DatabaseConfig {
+        data_dir: config.data_dir.clone(),
+        lake,
+        hot_memory_limit: config.hot_memory_mb * 1024 * 1024,
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "cannot open the database in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let users = LoginUsers::default();
+    let base = session::base_context(Arc::clone(&db), Arc::clone(&users))
+        .await
+        .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
+    let listener = TcpListener::bind(config.pg_listen).await.map_err(|e| {
+        format!(
+            "cannot listen on {}: {e} (is PostgreSQL or another oxbow already using it? choose another address with --pg-listen)",
+            config.pg_listen
+        )
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    info!(
+        pg_listen = %addr,
+        data_dir = %config.data_dir.display(),
+        lake = %db.lake().url(),
+        "oxbow is ready; connect with: psql \"host={} port={} user=oxbow\"",
+        addr.ip(),
+        addr.port()
+    );
+    let frontend = Arc::new(Frontend::new(Arc::clone(&db), base, users));
+    listener::run(listener, frontend, crate::shutdown::signal()).await;
+    db.shutdown().await;
+    info!("stopped");
+    Ok(())
+}

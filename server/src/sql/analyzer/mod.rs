@@ -1,0 +1,10 @@
+//! DataFusion analyzer rules: corrections that need the plan's types, which the syntax tree
+//! does not have.
+//!
+//! - [`boolean_literals`]: `'t'`, `'yes'`, `'on'` compared with a boolean read as PostgreSQL's
+//!   `boolin` reads them (placed before type coercion).
+//! - [`bytea_literals`]: text literals in PostgreSQL's hex format cast to `bytea` read as hex
+//!   input, not as the bytes of the text.
+
+pub mod boolean_literals;
+pub mod bytea_literals;

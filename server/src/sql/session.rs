@@ -1,0 +1,183 @@
+//! The DataFusion session every connection starts from: Oxbow's catalog as the only database,
+//! `pg_catalog` and `information_schema` beside it, and PostgreSQL-flavoured functions.
+//!
+//! Each connection gets its own copy of this session (`SET` changes only that connection);
+//! the catalog inside is shared, so DDL on one connection is seen by all.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use oxbow_catalog::ObjectName;
+use oxbow_storage::{Database, OxbowCatalogProvider};
+use tracing::warn;
+
+use crate::error::ServerError;
+use crate::pg_compat::pg_catalog::{
+    LoginUsers, PgCatalogOverlay, RelationOids, pg_get_indexdef, pg_get_viewdef,
+    pg_table_is_visible,
+};
+use crate::pg_compat::{DATABASE_NAME, version_banner};
+use crate::statements::plan_view;
+
+/// Builds the template session and registers the stored views in it.
+pub async fn base_context(
+    db: Arc<Database>,
+    users: LoginUsers,
+) -> Result<SessionContext, ServerError> {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(DATABASE_NAME, oxbow_catalog::DEFAULT_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        // Oxbow's own, PostgreSQL-shaped information_schema is registered below.
+        .with_information_schema(false);
+    // With no session time zone DataFusion types `now()` and `'...'::timestamptz` as timestamps
+    // without time zone, so drivers got naive datetimes (psycopg2) or refused aware ones
+    // (asyncpg parameters). Oxbow stores timestamptz in UTC, and so is the session's zone.
+    config.options_mut().execution.time_zone = Some(oxbow_catalog::types::UTC.to_string());
+    let mut ctx = with_first_analyzer_rule(
+        SessionContext::new_with_config(config),
+        Arc::new(crate::sql::analyzer::boolean_literals::BooleanLiterals),
+    );
+    ctx.register_catalog(
+        DATABASE_NAME,
+        Arc::new(OxbowCatalogProvider::new(Arc::clone(&db))),
+    );
+    datafusion_pg_catalog::pg_catalog::setup_pg_catalog(&ctx, DATABASE_NAME, EmptyContextProvider)
+        .map_err(|e| ServerError::DataFusion(*e))?;
+    let catalog = ctx
+        .catalog(DATABASE_NAME)
+        .expect("the catalog registered above");
+    let relations = RelationOids::default();
+    if let Some(pg_catalog) = catalog.schema("pg_catalog") {
+        catalog.register_schema(
+            "pg_catalog",
+            Arc::new(PgCatalogOverlay::new(
+                pg_catalog,
+                Arc::clone(&db),
+                Arc::clone(&relations),
+                users,
+            )),
+        )?;
+    }
+    ctx.register_udf(pg_get_viewdef(Arc::clone(&db), Arc::clone(&relations)));
+    ctx.register_udf(pg_get_indexdef(Arc::clone(&db), Arc::clone(&relations)));
+    ctx.register_udf(pg_table_is_visible(relations));
+    ctx.register_udf(crate::pg_compat::functions::json_build_object(
+        "json_build_object",
+    ));
+    ctx.register_udf(crate::pg_compat::functions::json_build_object(
+        "jsonb_build_object",
+    ));
+    ctx.register_udf(crate::pg_compat::functions::pg_typeof());
+    ctx.register_udf(crate::pg_compat::functions::pg_get_expr());
+    ctx.register_udf(crate::pg_compat::functions::expandarray());
+    ctx.register_udf(crate::pg_compat::functions::set_config());
+    ctx.register_udf(crate::pg_compat::functions::constant(
+        "col_description",
+        ScalarValue::Utf8(None),
+    ));
+    ctx.register_udf(crate::pg_compat::functions::constant(
+        "pg_collation_is_visible",
+        ScalarValue::Boolean(Some(true)),
+    ));
+    datafusion_pg_functions::register_all(&mut ctx);
+    if let Ok(format) = datafusion::execution::FunctionRegistry::udf(&ctx, "format") {
+        ctx.register_udf(crate::pg_compat::functions::row_wise(
+            format.as_ref().clone(),
+        ));
+    }
+    catalog.register_schema(
+        crate::pg_compat::information_schema::SCHEMA,
+        crate::pg_compat::information_schema::schema(&ctx).await?,
+    )?;
+    let banner = version_banner();
+    ctx.register_udf(create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |_| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                banner.clone(),
+            ))))
+        }),
+    ));
+    // psql's \df filters functions with it; every function is visible (no per-schema functions).
+    // (pg_proc's OIDs are int4 here, those of some clients' literals int8.)
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        datafusion::logical_expr::expr_fn::SimpleScalarUDF::new_with_signature(
+            "pg_function_is_visible",
+            datafusion::logical_expr::Signature::uniform(
+                1,
+                vec![DataType::Int32, DataType::Int64, DataType::UInt32],
+                Volatility::Immutable,
+            ),
+            DataType::Boolean,
+            Arc::new(|_: &[ColumnarValue]| {
+                Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))
+            }),
+        ),
+    ));
+    ctx.add_analyzer_rule(Arc::new(
+        crate::sql::analyzer::bytea_literals::ByteaLiterals,
+    ));
+    ctx.register_udf(crate::pg_compat::functions::current_schema());
+    ctx.register_udf(crate::pg_compat::functions::to_regtype());
+    ctx.register_udf(crate::pg_compat::functions::pg_get_serial_sequence());
+    ctx.register_udf(crate::pg_compat::functions::current_setting());
+    for function in crate::pg_compat::functions::signatures::functions(
+        crate::pg_compat::functions::signatures::read(&ctx).await?,
+    ) {
+        ctx.register_udf(function);
+    }
+    register_views(&db, &ctx).await?;
+    Ok(ctx)
+}
+
+/// `ctx` with `rule` run before DataFusion's own analyzer rules (`add_analyzer_rule` appends,
+/// after type coercion, too late for a rule that must settle types before it).
+fn with_first_analyzer_rule(
+    ctx: SessionContext,
+    rule: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>,
+) -> SessionContext {
+    let mut state = SessionStateBuilder::new_from_existing(ctx.state());
+    if let Some(analyzer) = state.analyzer() {
+        analyzer.rules.insert(0, rule);
+    }
+    SessionContext::new_with_state(state.build())
+}
+
+/// Plans every stored view. A view may read another view, so views are planned in rounds
+/// until no more succeed; one that still fails is logged and left out, not fatal, so that a
+/// broken view cannot keep the server from starting.
+async fn register_views(db: &Database, ctx: &SessionContext) -> Result<(), ServerError> {
+    let mut pending = Vec::new();
+    for schema in db.catalog().schemas()? {
+        pending.extend(db.catalog().views(&schema)?);
+    }
+    loop {
+        let mut failed = Vec::new();
+        let before = pending.len();
+        for view in pending {
+            match plan_view(ctx, &view.query).await {
+                Ok(provider) => db.register_view(view.name.clone(), provider),
+                Err(e) => failed.push((view, e)),
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if failed.len() == before {
+            for (view, e) in failed {
+                let name: &ObjectName = &view.name;
+                warn!(view = %name, error = %e, "view cannot be planned and is not available");
+            }
+            return Ok(());
+        }
+        pending = failed.into_iter().map(|(v, _)| v).collect();
+    }
+}

@@ -1,0 +1,105 @@
+//! `CREATE TABLE name (columns ...) [WITH (...)]`: a table in the catalog and its Delta table.
+//! `CREATE TABLE ... AS` goes on to [`super::table_as`].
+
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{ColumnOption, CreateTable, Expr, TableConstraint};
+use oxbow_catalog::ColumnDef;
+use oxbow_storage::Database;
+use pgwire::api::results::{Response, Tag};
+
+use super::table_options::table_options;
+use crate::error::ServerError;
+use crate::sql::names::{ident, object_name};
+use crate::sql::types::sql_type;
+
+pub async fn create_table(
+    db: &Arc<Database>,
+    create: &CreateTable,
+    ctx: &SessionContext,
+) -> Result<Response, ServerError> {
+    if create.temporary {
+        return Err(ServerError::Unsupported("temporary tables".into()));
+    }
+    if create.external {
+        return Err(ServerError::Unsupported("CREATE EXTERNAL TABLE".into()));
+    }
+    if create.or_replace {
+        return Err(ServerError::Unsupported("CREATE OR REPLACE TABLE".into()));
+    }
+    let name = object_name(&create.name, ctx)?;
+    if let Some(query) = &create.query {
+        return super::table_as::create_table_as(db, name, query, create.if_not_exists, ctx).await;
+    }
+    let mut columns = Vec::with_capacity(create.columns.len());
+    let mut primary_key = primary_key_of(&create.constraints)?;
+    for column in &create.columns {
+        let mut nullable = true;
+        for option in &column.options {
+            match &option.option {
+                ColumnOption::PrimaryKey(_) => {
+                    nullable = false;
+                    primary_key = vec![ident(&column.name)];
+                }
+                ColumnOption::NotNull => nullable = false,
+                ColumnOption::Null | ColumnOption::Unique(_) | ColumnOption::Comment(_) => {}
+                other => {
+                    return Err(ServerError::Unsupported(format!(
+                        "column option {other} (column \"{}\")",
+                        column.name
+                    )));
+                }
+            }
+        }
+        columns.push(ColumnDef {
+            name: ident(&column.name),
+            sql_type: sql_type(&column.data_type)?,
+            nullable,
+        });
+    }
+    if columns.is_empty() {
+        return Err(ServerError::Unsupported("tables without columns".into()));
+    }
+    for key in &primary_key {
+        match columns.iter_mut().find(|c| &c.name == key) {
+            Some(column) => column.nullable = false,
+            None => {
+                return Err(ServerError::UndefinedColumn {
+                    table: name.name.clone(),
+                    column: key.clone(),
+                });
+            }
+        }
+    }
+    let options = table_options(&create.table_options, &columns)?;
+    db.create_table(name, columns, options, primary_key, create.if_not_exists)
+        .await?;
+    Ok(Response::Execution(Tag::new("CREATE TABLE")))
+}
+
+/// The columns of a table-level `PRIMARY KEY (a, b)`, if the statement declares one. Other
+/// constraints (UNIQUE, CHECK, FOREIGN KEY) are refused rather than silently ignored.
+fn primary_key_of(constraints: &[TableConstraint]) -> Result<Vec<String>, ServerError> {
+    let mut key = Vec::new();
+    for constraint in constraints {
+        match constraint {
+            TableConstraint::PrimaryKey(pk) => {
+                key = pk
+                    .columns
+                    .iter()
+                    .map(|c| match &c.column.expr {
+                        Expr::Identifier(i) => Ok(ident(i)),
+                        other => Err(ServerError::Unsupported(format!("key expression {other}"))),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            other => {
+                return Err(ServerError::Unsupported(format!(
+                    "table constraint {other}"
+                )));
+            }
+        }
+    }
+    Ok(key)
+}

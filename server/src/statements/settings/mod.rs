@@ -1,0 +1,114 @@
+//! Session settings: `SHOW` of the settings clients read on connect ([`show`]), `SET TIME ZONE`
+//! ([`time_zone`]), `SET search_path` ([`search_path`]), `RESET` ([`reset`]), and `DISCARD
+//! ALL`, which connection pools and Power BI send when they hand a connection back.
+//!
+//! datafusion-postgres answers `SHOW` too, but with DataFusion's version as `server_version`,
+//! `read_committed` (with an underscore) as the isolation level, and an
+//! `unsupported_show_statement` column for settings it does not know, such as `timezone` and
+//! `standard_conforming_strings` (Metabase and Superset read both). Settings this hook does
+//! not know still go on to datafusion-postgres, which also answers those a `SET` changed.
+
+pub mod reset;
+pub mod search_path;
+mod show;
+pub mod time_zone;
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use pgwire::api::ClientInfo;
+use pgwire::api::results::{Response, Tag};
+use pgwire::error::{PgWireError, PgWireResult};
+
+/// The `QueryHook` that answers `SHOW`, `SET TIME ZONE`, `RESET` and `DISCARD`.
+pub struct SessionStatements;
+
+fn is_discard(statement: &Statement) -> bool {
+    matches!(statement, Statement::Discard { .. })
+}
+
+/// The response to `DISCARD` or to a `SHOW` of a setting known here (text format, as
+/// datafusion-postgres answers `SHOW`).
+async fn answer(
+    statement: &Statement,
+    ctx: &SessionContext,
+    client: &mut dyn HookClient,
+) -> Option<PgWireResult<Response>> {
+    if is_discard(statement) {
+        let reset = reset::reset_all(ctx, client).await;
+        return Some(reset.map(|_| Response::Execution(Tag::new("DISCARD ALL"))));
+    }
+    let variable = show::shown(statement)?;
+    let plan = show::plan(&variable, ctx, client)?;
+    let api = |e| PgWireError::ApiError(Box::new(e));
+    let result = async {
+        let df = ctx
+            .execute_logical_plan(plan.map_err(api)?)
+            .await
+            .map_err(api)?;
+        arrow_pg::datatypes::df::encode_dataframe(
+            df,
+            &pgwire::api::portal::Format::UnifiedText,
+            None,
+        )
+        .await
+        .map(Response::Query)
+    };
+    Some(result.await)
+}
+
+#[async_trait]
+impl QueryHook for SessionStatements {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = time_zone::set(statement, client).await {
+            return Some(result);
+        }
+        if let Some(result) = reset::reset(statement, ctx, client).await {
+            return Some(result);
+        }
+        answer(statement, ctx, client).await
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        if is_discard(statement)
+            || time_zone::set_statement(statement)
+            || matches!(statement, Statement::Reset(_))
+        {
+            return Some(Ok(crate::statements::empty_plan()));
+        }
+        let variable = show::shown(statement)?;
+        let plan = show::plan(&variable, ctx, client)?;
+        Some(plan.map_err(|e| PgWireError::ApiError(Box::new(e))))
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = time_zone::set(statement, client).await {
+            return Some(result);
+        }
+        if let Some(result) = reset::reset(statement, ctx, client).await {
+            return Some(result);
+        }
+        answer(statement, ctx, client).await
+    }
+}

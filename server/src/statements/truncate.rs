@@ -1,0 +1,35 @@
+//! `TRUNCATE t [, u ...]`: every named table emptied in both tiers, or none if a name is
+//! unknown.
+
+use std::sync::Arc;
+
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Truncate;
+use oxbow_storage::Database;
+use pgwire::api::results::{Response, Tag};
+
+use crate::error::ServerError;
+use crate::sql::names::object_name;
+
+pub async fn execute(
+    db: &Arc<Database>,
+    truncate: &Truncate,
+    ctx: &SessionContext,
+) -> Result<Response, ServerError> {
+    // TRUNCATE commits when it runs, so it sees the rows an open transaction block holds:
+    // those are written first (`oxbow_storage::transaction`).
+    oxbow_storage::write_held(&ctx.copied_config()).await?;
+    // Resolve every name first so that a missing table truncates nothing.
+    let mut tables = Vec::new();
+    for target in &truncate.table_names {
+        let name = object_name(&target.name, ctx)?;
+        let table = db
+            .table(&name)
+            .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
+        tables.push(table);
+    }
+    for table in tables {
+        table.table().delete(None).await?;
+    }
+    Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
+}

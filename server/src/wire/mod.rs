@@ -1,0 +1,31 @@
+//! The PostgreSQL wire protocol (pgwire): connections, startup, the simple and extended query
+//! flows, how results are described and encoded, and how errors reach clients.
+//!
+//! Owns the protocol and nothing of SQL's meaning: statements are answered by
+//! `crate::statements` (through datafusion-postgres' hooks) and planned by DataFusion.
+//!
+//! # Layout
+//! - [`listener`]: the accept loop, one task per connection, until shutdown.
+//! - [`frontend`]: [`Frontend`](frontend::Frontend), the handlers of one connection (startup,
+//!   ParameterStatus, cancel, COPY) wired over datafusion-postgres' session service.
+//! - [`simple`]: the simple-query flow; [`extended`]: Parse, Bind, Describe and Execute.
+//! - [`parameters`]: how statement parameters are described and decoded.
+//! - [`describe`]: the RowDescription of a result (PostgreSQL's names, type OIDs, typmods).
+//! - [`encode`]: row values where PostgreSQL's wire form differs from arrow-pg's.
+//! - [`portals`]: protocol portals and cursors, and `MOVE`.
+//! - [`sqlstate`]: the one mapping of every crate's errors to SQLSTATE codes.
+//!
+//! Invariant: an error reaches the client with its SQLSTATE and the connection stays usable.
+//!
+//! The HTTP API (push ingest, JSON query, metrics, health) will be a sibling room,
+//! `crate::http`, sharing the session and statements with this one, not a second server.
+
+pub mod describe;
+pub mod encode;
+pub mod extended;
+pub mod frontend;
+pub mod listener;
+pub mod parameters;
+pub mod portals;
+pub mod simple;
+pub mod sqlstate;

@@ -1,0 +1,59 @@
+//! The simple-query handler: the commands PostgreSQL's grammar (as sqlparser parses it) has no
+//! room for are taken out first: `FLUSH TABLE t` (`crate::statements::flush`) and `MOVE`
+//! ([`crate::wire::portals`]); everything else goes, after the text rewrites, through
+//! datafusion-postgres.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::prelude::SessionContext;
+use datafusion_postgres::DfSessionService;
+use futures::Sink;
+use oxbow_storage::Database;
+use pgwire::api::query::SimpleQueryHandler;
+use pgwire::api::results::Response;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+
+pub struct OxbowSimpleQuery {
+    pub inner: Arc<DfSessionService>,
+    pub ctx: Arc<SessionContext>,
+    pub db: Arc<Database>,
+}
+
+#[async_trait]
+impl SimpleQueryHandler for OxbowSimpleQuery {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some(names) = crate::statements::flush::parse(query) {
+            return Ok(vec![
+                crate::statements::flush::execute(&self.db, &self.ctx, names).await?,
+            ]);
+        }
+        match crate::wire::portals::parse(query) {
+            Ok(Some(command)) => {
+                let store = client
+                    .portal_store()
+                    .as_any()
+                    .downcast_ref::<crate::wire::portals::Portals>()
+                    .ok_or_else(|| {
+                        PgWireError::ApiError("the connection's portals are of another kind".into())
+                    })?;
+                return Ok(vec![crate::wire::portals::execute(store, command).await?]);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(e.into_wire()),
+        }
+        self.inner
+            .do_query(client, &crate::sql::rewrite::text::rewrite(query))
+            .await
+    }
+}
