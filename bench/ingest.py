@@ -26,6 +26,7 @@ import platform
 import queue
 import random
 import subprocess
+import urllib.parse
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -134,6 +135,14 @@ class Oxbow(System):
         with_ = ", ".join(f"{k} = '{v}'" for k, v in {**OXBOW_TABLE_OPTIONS, **options}.items())
         return f"{TABLE_DDL.format(table)} WITH ({with_})"
 
+    def table_dir(self, table):
+        """The table's Delta directory, from oxbow.tables (named by table id, not by name)."""
+        with connect(self.dsn) as conn:
+            location = conn.execute(
+                f"SELECT location FROM oxbow.tables WHERE schema_name = 'public' AND table_name = '{table}'"
+            ).fetchone()[0]
+        return urllib.parse.unquote(location.removeprefix("file://"))
+
     def table_stats(self, table):
         """The table's row of oxbow.tables (UInt64 columns cast for the client)."""
         with connect(self.dsn) as conn:
@@ -156,7 +165,7 @@ class Oxbow(System):
         hot_rows, _, delta_files = self.table_stats(table)
         if hot_rows:
             raise RuntimeError(f"{hot_rows} rows of {table} still hot after FLUSH TABLE")
-        files = glob.glob(os.path.join(self.data_dir, "tables", "public", table, "*.parquet"))
+        files = glob.glob(os.path.join(self.table_dir(table), "*.parquet"))
         sizes = [os.path.getsize(f) for f in files]
         if len(files) != delta_files:
             print(f"  warning: {len(files)} Parquet files on disk, oxbow.tables says {delta_files}", flush=True)
@@ -468,7 +477,7 @@ def main():
     rss_at_start = oxbow.resident_bytes()
     flush_note = (
         "Then, on Oxbow only, `FLUSH TABLE` hands the rows still hot to Delta (timed on its own, not in the rows/s), "
-        "and the table's Parquet files under `<data dir>/tables/public/<table>/` are counted and sized, cross-checked "
+        "and the table's Parquet files under `<data dir>/tables/<table id>/` (its `location` in `oxbow.tables`) are counted and sized, cross-checked "
         "with `oxbow.tables.delta_files`. The table has the default `flush_rows` (1,000,000) and `flush_interval` "
         "(10 s), so the background flusher writes files during a load that reaches either."
     )

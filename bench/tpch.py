@@ -28,6 +28,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import urllib.parse
 import sys
 import time
 from decimal import Decimal
@@ -255,13 +256,26 @@ class DuckDB:
         self.conn.close()
 
 
-def oxbow_delta_dirs(data_dir):
-    """Each table's Delta directory under Oxbow's data dir, if every Parquet file in it is live
+def oxbow_table_dir(dsn, table):
+    """The local directory of a table's Delta table, from oxbow.tables (directories are named
+    by table id, not by name)."""
+    with connect(dsn) as conn:
+        row = conn.execute("SELECT location FROM oxbow.tables WHERE schema_name = 'public' AND table_name = %s",
+                           (table,)).fetchone()
+    if row is None or not row[0].startswith("file://"):
+        return None
+    return urllib.parse.unquote(row[0][len("file://"):])
+
+
+def oxbow_delta_dirs(dsn):
+    """Each table's Delta directory (in Oxbow's local lake), if every Parquet file in it is live
     (added and not removed by the commits in _delta_log), so that the directory can be read as
     plain Parquet; else None and the reason."""
     paths = {}
     for table in TABLES:
-        directory = os.path.join(data_dir, "tables", "public", table)
+        directory = oxbow_table_dir(dsn, table)
+        if directory is None:
+            return None, f"{table} is not in a local lake"
         log_dir = os.path.join(directory, "_delta_log")
         if os.path.exists(os.path.join(log_dir, "_last_checkpoint")):
             return None, f"{table} has a Delta checkpoint"
@@ -649,7 +663,7 @@ def main():
     tpchgen_files = {t: os.path.join(dirs["parquet"], f"{t}.parquet") for t in TABLES}
     engines = [Oxbow(args.oxbow), DataFusion(tpchgen_files), DuckDB(dirs["parquet"])]
     if args.oxbow_data_dir:
-        paths, why_not = oxbow_delta_dirs(args.oxbow_data_dir)
+        paths, why_not = oxbow_delta_dirs(args.oxbow)
         if paths:
             engines.append(DataFusion(paths, name=OXBOW_FILES))
         else:

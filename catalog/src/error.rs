@@ -33,6 +33,17 @@ pub enum Error {
     #[error("column \"{0}\" specified more than once")]
     DuplicateColumn(String),
 
+    /// A name no object can have (empty, or containing NUL): 42602.
+    #[error("invalid name \"{name}\": {reason}")]
+    InvalidName { name: String, reason: &'static str },
+
+    /// A name over PostgreSQL's 63-byte limit: 42622. Refused rather than truncated
+    /// (`model::check_identifier` says why).
+    #[error(
+        "identifier \"{name}\" is {bytes} bytes long; at most 63 bytes are allowed (NAMEDATALEN - 1)"
+    )]
+    NameTooLong { name: String, bytes: usize },
+
     #[error("catalog store error: {0}")]
     Store(String),
 

@@ -15,7 +15,10 @@ pub mod store;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use model::{ColumnDef, ObjectName, TableDef, TableOptions, ViewDef};
+pub use model::{
+    ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, TABLE_DIR, TableDef, TableOptions, ViewDef,
+    check_identifier,
+};
 pub use store::Catalog;
 pub use types::{SQL_TYPE_METADATA_KEY, SqlType};
 

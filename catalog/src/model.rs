@@ -6,7 +6,7 @@ use std::fmt;
 use arrow_schema::{Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use crate::SqlType;
+use crate::{Error, Result, SqlType};
 
 /// A schema-qualified name. Names are stored as PostgreSQL folds them: unquoted identifiers
 /// lower-cased by the parser, quoted ones kept as written.
@@ -24,10 +24,43 @@ impl ObjectName {
         }
     }
 
-    /// The key of this object in the catalog store. NUL cannot appear in an identifier.
+    /// The key of this object in the catalog store. NUL cannot appear in an identifier
+    /// ([`check_identifier`] refuses it), so keys of different objects never collide.
     pub(crate) fn key(&self) -> String {
         format!("{}\u{0}{}", self.schema, self.name)
     }
+}
+
+/// The longest identifier PostgreSQL keeps, in bytes (`NAMEDATALEN - 1`).
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// Checks that `name` can name a schema, table or view. Any identifier PostgreSQL accepts is
+/// accepted, whatever its characters (`..`, `a/b`, `a#x`): names never become paths, table
+/// locations come from ids ([`TableDef::location_for_id`]). Refused: the empty name and NUL
+/// (PostgreSQL cannot receive either; NUL separates the parts of a catalog key), and names
+/// over [`MAX_IDENTIFIER_BYTES`]. PostgreSQL would truncate those with a NOTICE and then
+/// look up every later reference truncated too; Oxbow refuses them instead (42622), so a
+/// name is never silently different from the one written.
+pub fn check_identifier(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidName {
+            name: name.into(),
+            reason: "zero-length identifier",
+        });
+    }
+    if name.contains('\u{0}') {
+        return Err(Error::InvalidName {
+            name: name.replace('\u{0}', "\\0"),
+            reason: "identifiers cannot contain NUL",
+        });
+    }
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        return Err(Error::NameTooLong {
+            name: name.into(),
+            bytes: name.len(),
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Display for ObjectName {
@@ -50,7 +83,10 @@ pub struct TableDef {
     pub id: String,
     pub name: ObjectName,
     pub columns: Vec<ColumnDef>,
-    /// Path of the Delta table relative to the lakehouse root.
+    /// Path of the Delta table relative to the lakehouse root. Tables created since ids
+    /// became locations have [`TableDef::location_for_id`]; older catalogs hold
+    /// `tables/<schema>/<name>`, which storage still opens (after checking it stays under the
+    /// root) but never deletes.
     pub location: String,
     #[serde(default)]
     pub options: TableOptions,
@@ -113,10 +149,30 @@ impl TableDef {
         )
     }
 
-    /// The default location of a table's Delta files: `tables/<schema>/<table>`.
-    pub fn default_location(name: &ObjectName) -> String {
-        format!("tables/{}/{}", name.schema, name.name)
+    /// The location of the Delta files of the table with this id: `tables/<id>`. Derived
+    /// from the id, never from the name, so that no name can point elsewhere and a table
+    /// created again under an old name gets a directory of its own.
+    pub fn location_for_id(id: &str) -> String {
+        format!("{TABLE_DIR}/{id}")
     }
+
+    /// Whether this table's location is the one its id gives: only then does storage know the
+    /// directory is this table's alone, and may delete it.
+    pub fn has_id_location(&self) -> bool {
+        is_plain_id(&self.id) && self.location == Self::location_for_id(&self.id)
+    }
+}
+
+/// The directory under the lakehouse root that holds one directory per table.
+pub const TABLE_DIR: &str = "tables";
+
+/// Table ids are uuids; anything else (a hand-edited catalog) cannot be a path segment of
+/// its own and never owns a directory.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A view: a stored query, planned again each time it is used.

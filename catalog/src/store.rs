@@ -10,7 +10,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{DEFAULT_SCHEMA, Error, ObjectName, Result, TableDef, ViewDef};
+use crate::{DEFAULT_SCHEMA, Error, ObjectName, Result, TableDef, ViewDef, check_identifier};
 
 /// schema name -> `{}` (a schema has no properties yet; the value leaves room for them).
 const SCHEMAS: TableDefinition<&str, &str> = TableDefinition::new("schemas");
@@ -68,6 +68,7 @@ impl Catalog {
     /// Creates a schema. Returns `false` (and changes nothing) if it exists and
     /// `if_not_exists` is set.
     pub fn create_schema(&self, schema: &str, if_not_exists: bool) -> Result<bool> {
+        check_identifier(schema)?;
         if SYSTEM_SCHEMAS.contains(&schema) {
             return Err(Error::SchemaExists(schema.into()));
         }
@@ -160,6 +161,7 @@ impl Catalog {
         name: &ObjectName,
         def: &T,
     ) -> Result<()> {
+        check_identifier(&name.name)?;
         let key = name.key();
         let txn = self.db.begin_write()?;
         {
@@ -272,10 +274,11 @@ mod tests {
 
     fn table(schema: &str, name: &str) -> TableDef {
         let name = ObjectName::new(schema, name);
+        let id = format!("id-{}-{}", name.schema, name.name);
         TableDef {
             primary_key: Vec::new(),
-            id: format!("id-{name}"),
-            location: TableDef::default_location(&name),
+            location: TableDef::location_for_id(&id),
+            id,
             name,
             options: Default::default(),
             columns: vec![ColumnDef {
@@ -344,6 +347,57 @@ mod tests {
             Err(Error::RelationExists(_))
         ));
         assert_eq!(catalog.tables("public").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn any_postgres_identifier_names_a_table_and_others_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        for name in [
+            "..",
+            "../../wal",
+            "a#x",
+            "a/b",
+            "a?b",
+            "ünï ✓",
+            &"n".repeat(63),
+        ] {
+            catalog.create_table(&table("public", name)).unwrap();
+        }
+        assert!(matches!(
+            catalog.create_table(&table("public", &"n".repeat(64))),
+            Err(Error::NameTooLong { bytes: 64, .. })
+        ));
+        assert!(matches!(
+            catalog.create_table(&table("public", "")),
+            Err(Error::InvalidName { .. })
+        ));
+        assert!(matches!(
+            catalog.create_table(&table("public", "a\u{0}b")),
+            Err(Error::InvalidName { .. })
+        ));
+        assert!(matches!(
+            catalog.create_schema(&"s".repeat(64), false),
+            Err(Error::NameTooLong { .. })
+        ));
+        assert_eq!(catalog.tables("public").unwrap().len(), 7);
+    }
+
+    #[test]
+    fn only_the_location_its_id_gives_is_a_tables_own() {
+        let mut def = table("public", "t");
+        assert!(def.has_id_location());
+        def.location = "tables/public/t".into();
+        assert!(
+            !def.has_id_location(),
+            "a name-based location of an older catalog"
+        );
+        def.id = "../x".into();
+        def.location = TableDef::location_for_id(&def.id);
+        assert!(
+            !def.has_id_location(),
+            "an id that is no plain path segment"
+        );
     }
 
     #[test]

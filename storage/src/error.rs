@@ -34,8 +34,22 @@ pub enum Error {
     #[error("write-ahead log: {0}")]
     Wal(String),
 
+    /// A location that is not a plain path under the lake root (see `LakeRoot::table_url`),
+    /// such as one an older version built from a table name like `..`.
     #[error("invalid lakehouse location {location}: {reason}")]
     InvalidLocation { location: String, reason: String },
+
+    /// The files of `table` were not deleted because its location is not provably its own
+    /// (not `tables/<its id>`: a location an older version built from the name).
+    #[error(
+        "the files of table {table} at {location} were kept: only a location made from the table's id is deleted"
+    )]
+    ForeignLocation { table: String, location: String },
+
+    /// The table was dropped while the statement waited for it (a flush, DELETE or UPDATE
+    /// that queued behind DROP TABLE).
+    #[error("relation \"{0}\" was dropped")]
+    TableDropped(String),
 
     #[error("I/O error on {path}: {source}")]
     Io {

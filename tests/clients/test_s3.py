@@ -51,7 +51,9 @@ def test_tables_live_on_s3_and_survive_a_restart(make_oxbow, s3):
     out = server.psql("-At", "-c", "SELECT id, name FROM t ORDER BY id").stdout.split()
     assert out == ["1|a", "2|B"]
     assert not (server.data_dir / "tables").exists(), "no table files on local disk"
-    table = deltalake.DeltaTable("s3://lake/oxbow/tables/public/t", storage_options={
+    location = server.psql("-At", "-c", "SELECT location FROM oxbow.tables WHERE table_name = 't'").stdout.strip()
+    assert location.startswith("s3://lake/oxbow/tables/"), location
+    table = deltalake.DeltaTable(location, storage_options={
         "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": s3["AWS_ENDPOINT"], "AWS_ALLOW_HTTP": "true"})
     rows = sorted((r["id"], r["name"]) for r in table.to_pyarrow_table().to_pylist())

@@ -5,17 +5,21 @@
 //! PostgreSQL dialect does not parse it, so it cannot appear in the extended protocol or among
 //! other statements.
 
+use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use oxbow_catalog::ObjectName;
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
 use oxbow_storage::Database;
 use pgwire::api::results::{Response, Tag};
 
 use crate::error::ServerError;
-use crate::sql::names::current_schema;
+use crate::sql::names::object_name;
 
-/// The tables named by `FLUSH TABLE[S] [a[, b ...]]` (empty: all tables), or `None` if the
-/// query is something else.
-pub fn parse(query: &str) -> Option<Vec<String>> {
+/// The list of table names after `FLUSH TABLE[S]` (empty: all tables), or `None` if the query
+/// is something else.
+pub fn parse(query: &str) -> Option<&str> {
     let query = query.trim().trim_end_matches(';').trim();
     let mut words = query.splitn(3, char::is_whitespace);
     if !words.next()?.eq_ignore_ascii_case("flush") {
@@ -25,45 +29,47 @@ pub fn parse(query: &str) -> Option<Vec<String>> {
     if !(what.eq_ignore_ascii_case("table") || what.eq_ignore_ascii_case("tables")) {
         return None;
     }
-    Some(
-        words
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string)
-            .collect(),
-    )
+    Some(words.next().unwrap_or("").trim())
 }
 
-/// Flushes the named tables (all open tables when `names` is empty) to the lake tier.
+/// The names in `list` (`a, s.b, "x.y"`), parsed by sqlparser so that quoted names may hold
+/// any character, `.` and `,` included.
+fn table_names(list: &str) -> Result<Vec<ast::ObjectName>, ServerError> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let syntax = |e| ServerError::DataFusion(DataFusionError::from(e));
+    let mut parser = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(list)
+        .map_err(syntax)?;
+    let names = parser
+        .parse_comma_separated(|p| p.parse_object_name(false))
+        .map_err(syntax)?;
+    if parser.peek_token().token != Token::EOF {
+        return Err(syntax(ParserError::ParserError(format!(
+            "expected , or the end of FLUSH TABLE, found {}",
+            parser.peek_token().token
+        ))));
+    }
+    Ok(names)
+}
+
+/// Flushes the tables named in `list` (all open tables when it is empty) to the lake tier.
 pub async fn execute(
     db: &Database,
     ctx: &SessionContext,
-    names: Vec<String>,
+    list: &str,
 ) -> Result<Response, ServerError> {
+    let names = table_names(list)?;
     if names.is_empty() {
         for table in db.open_tables() {
             db.flush_table(&table.def().name).await?;
         }
     }
-    for name in names {
-        let name = match name.split_once('.') {
-            Some((schema, table)) => ObjectName::new(fold(schema), fold(table)),
-            None => ObjectName::new(current_schema(ctx), fold(&name)),
-        };
-        db.flush_table(&name).await?;
+    for name in &names {
+        db.flush_table(&object_name(name, ctx)?).await?;
     }
     Ok(Response::Execution(Tag::new("FLUSH")))
-}
-
-/// Folds an identifier as the parser would (quoted: kept, unquoted: lower-cased).
-fn fold(ident: &str) -> String {
-    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(quoted) => quoted.replace("\"\"", "\""),
-        None => ident.to_lowercase(),
-    }
 }
 
 #[cfg(test)]
@@ -72,13 +78,37 @@ mod tests {
 
     #[test]
     fn flush_statements_are_recognised() {
-        assert_eq!(parse("FLUSH TABLE t;"), Some(vec!["t".to_string()]));
-        assert_eq!(
-            parse("flush tables a, s.b"),
-            Some(vec!["a".to_string(), "s.b".to_string()])
-        );
-        assert_eq!(parse("FLUSH TABLES"), Some(vec![]));
+        assert_eq!(parse("FLUSH TABLE t;"), Some("t"));
+        assert_eq!(parse("flush tables a, s.b"), Some("a, s.b"));
+        assert_eq!(parse("FLUSH TABLES"), Some(""));
         assert_eq!(parse("SELECT 1"), None);
         assert_eq!(parse("FLUSH PRIVILEGES"), None);
+    }
+
+    #[test]
+    fn quoted_names_may_hold_dots_commas_and_quotes() {
+        let names = table_names(r#"a, S.B, "..", "x.y", "a,b", "q""q", s."../../wal""#).unwrap();
+        let parts: Vec<Vec<String>> = names
+            .iter()
+            .map(|n| {
+                n.0.iter()
+                    .map(|p| crate::sql::names::ident(p.as_ident().unwrap()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            vec![
+                vec!["a".to_string()],
+                vec!["s".into(), "b".into()],
+                vec!["..".into()],
+                vec!["x.y".into()],
+                vec!["a,b".into()],
+                vec!["q\"q".into()],
+                vec!["s".into(), "../../wal".into()],
+            ]
+        );
+        assert!(table_names("a b").is_err());
+        assert!(table_names("").unwrap().is_empty());
     }
 }

@@ -18,6 +18,8 @@ use crate::error::ServerError;
 /// SQLSTATE codes used by Oxbow (PostgreSQL Appendix A).
 pub mod code {
     pub const SYNTAX_ERROR: &str = "42601";
+    pub const INVALID_NAME: &str = "42602";
+    pub const NAME_TOO_LONG: &str = "42622";
     pub const UNDEFINED_TABLE: &str = "42P01";
     pub const DUPLICATE_TABLE: &str = "42P07";
     pub const UNDEFINED_COLUMN: &str = "42703";
@@ -132,7 +134,10 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         S::InvalidValue { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
         S::DataFusion(inner) => datafusion_error(inner),
         S::Io { .. } | S::Wal(_) => (code::IO_ERROR, e.to_string()),
-        S::Delta { .. } | S::InvalidLocation { .. } => (code::INTERNAL_ERROR, e.to_string()),
+        S::TableDropped(_) => (code::UNDEFINED_TABLE, e.to_string()),
+        S::Delta { .. } | S::InvalidLocation { .. } | S::ForeignLocation { .. } => {
+            (code::INTERNAL_ERROR, e.to_string())
+        }
     }
 }
 
@@ -147,6 +152,8 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::WrongObjectType { .. } => code::WRONG_OBJECT_TYPE,
         C::UnsupportedType(_) => code::FEATURE_NOT_SUPPORTED,
         C::DuplicateColumn(_) => code::DUPLICATE_COLUMN,
+        C::InvalidName { .. } => code::INVALID_NAME,
+        C::NameTooLong { .. } => code::NAME_TOO_LONG,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,
     }
 }
@@ -304,6 +311,17 @@ mod tests {
             None,
         );
         assert_eq!(classify(&e).0, "22003");
+    }
+
+    #[test]
+    fn names_no_table_can_have_are_42602_and_too_long_ones_42622() {
+        let e = oxbow_storage::Error::Catalog(oxbow_catalog::Error::InvalidName {
+            name: String::new(),
+            reason: "zero-length identifier",
+        });
+        assert_eq!(classify(&e).0, "42602");
+        let e = oxbow_catalog::check_identifier(&"n".repeat(64)).unwrap_err();
+        assert_eq!(classify(&e).0, "42622");
     }
 
     #[test]

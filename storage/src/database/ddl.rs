@@ -1,10 +1,15 @@
 //! DDL on a [`Database`]: schemas, tables and views.
 //!
 //! DDL is serialised by `ddl_lock` and ordered so that a failure leaves nothing half-made:
-//! - `CREATE TABLE` writes the Delta table first and registers it in the catalog last; if the
-//!   catalog refuses, the new files are removed again.
-//! - `DROP TABLE` removes the catalog entry first and the files after; files left by a crash in
-//!   between belong to no table and are cleared when a table of that name is created again.
+//! - `CREATE TABLE` gives the table a fresh id and the location `tables/<id>` (never one made
+//!   from its name), writes the Delta table there first and registers it in the catalog last;
+//!   if the catalog refuses, the new files are removed again. Nothing that was at a location
+//!   before is ever deleted by a create.
+//! - `DROP TABLE` removes the catalog entry first, then waits for the table's running flush,
+//!   DELETE or UPDATE ([`Table::retire`]) and deletes the files after. Only a location made
+//!   from the table's own id is deleted (`lake::delete_table_files`); a location an older
+//!   version made from the name is kept, with a warning. Files left by a crash in between are
+//!   an orphan `tables/<id>/` that no table will ever use again.
 
 use std::sync::Arc;
 
@@ -52,21 +57,21 @@ impl Database {
                 return Err(oxbow_catalog::Error::DuplicateColumn(c.name.clone()).into());
             }
         }
+        oxbow_catalog::check_identifier(&name.name)?;
+        let id = uuid_v4();
         let def = TableDef {
-            id: uuid_v4(),
-            location: TableDef::default_location(&name),
+            location: TableDef::location_for_id(&id),
+            id,
             name: name.clone(),
             columns,
             options,
             primary_key,
         };
-        // Files at this location belong to no table in the catalog (checked above).
-        lake::delete_table_files(&self.lake, &def.location).await?;
         let table = Arc::new(Table::create(&self.lake, &def).await?);
         if let Err(e) = self.catalog.create_table(&def) {
-            lake::delete_table_files(&self.lake, &def.location)
-                .await
-                .ok();
+            if let Err(cleanup) = lake::delete_table_files(&self.lake, &def).await {
+                warn!(table = %name, error = %cleanup, "cannot remove the files of a table the catalog refused");
+            }
             return Err(e.into());
         }
         self.registry.insert(Arc::clone(&table));
@@ -88,8 +93,14 @@ impl Database {
             Err(e) => return Err(e.into()),
         };
         self.tables.write().expect("tables lock").remove(name);
-        self.registry.remove(&def.id);
-        if let Err(e) = lake::delete_table_files(&self.lake, &def.location).await {
+        let table = self.registry.remove(&def.id);
+        // A flush that runs now would write into the directory deleted below: wait for it, and
+        // keep any later one from committing (review D10).
+        let _retired = match &table {
+            Some(table) => Some(table.retire().await),
+            None => None,
+        };
+        if let Err(e) = lake::delete_table_files(&self.lake, &def).await {
             warn!(table = %name, error = %e, "table dropped but its files could not be deleted");
         }
         Ok(true)

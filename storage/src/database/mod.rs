@@ -16,7 +16,10 @@
 //! - Recovery is complete before the database is returned: every WAL record above its table's
 //!   Delta `txn` version is in the hot tier, and new records get higher sequence numbers.
 //! - A table exists for queries only once both its Delta table and its catalog entry exist;
-//!   a table being dropped disappears from the catalog before its files are deleted.
+//!   a table being dropped disappears from the catalog before its files are deleted, and its
+//!   files are deleted only after its running flush, DELETE or UPDATE has finished.
+//! - A table's files are at `tables/<id>` under the lake root, never at a path made from its
+//!   name (see [`crate::lake`]).
 //! - After [`Database::shutdown`], the WAL holds nothing that Delta does not.
 
 mod catalog_provider;

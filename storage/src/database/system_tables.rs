@@ -1,7 +1,8 @@
 //! `oxbow.*`: tables that show the state of the engine, computed when queried.
 //!
 //! `oxbow.tables` has one row per table: its hot rows and bytes, the last WAL sequence number
-//! flushed to Delta, the Delta version and the number of Delta data files.
+//! flushed to Delta, the Delta version and the number of Delta data files, the table's id and
+//! the URL of its Delta table (`<lake root>/tables/<id>/`).
 
 use std::sync::Arc;
 
@@ -42,6 +43,10 @@ fn tables_schema() -> SchemaRef {
         Field::new("flushed_seq", DataType::UInt64, false),
         Field::new("delta_version", DataType::Int64, false),
         Field::new("delta_files", DataType::UInt64, false),
+        // Where the Delta table is, for engines that read it directly (Spark, DuckDB,
+        // deltalake): the location comes from the id, so the name does not tell.
+        Field::new("table_id", DataType::Utf8, false),
+        Field::new("location", DataType::Utf8, false),
     ]))
 }
 
@@ -88,6 +93,14 @@ impl TableProvider for TablesTable {
             Arc::new(Int64Array::from_iter_values(delta.iter().map(|d| d.0))),
             Arc::new(UInt64Array::from_iter_values(
                 delta.iter().map(|d| d.1 as u64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                tables.iter().map(|t| t.def().id.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                tables
+                    .iter()
+                    .map(|t| t.snapshot().delta.table_url().to_string()),
             )),
         ];
         let batch = RecordBatch::try_new(tables_schema(), columns)?;

@@ -1,5 +1,5 @@
 //! A table's Delta table under the [`LakeRoot`]: creating it, opening it, and deleting every
-//! file at its location.
+//! file at its location, when that location is provably the table's own.
 
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
@@ -12,8 +12,9 @@ use tracing::debug;
 use super::LakeRoot;
 use crate::{Error, Result};
 
-/// Creates the Delta table of `def`, whose first commit holds the schema. Whatever is at the
-/// location is overwritten (`SaveMode::Overwrite`).
+/// Creates the Delta table of `def`, whose first commit holds the schema. The location is new
+/// (it comes from a fresh id), so a Delta table already there is an error, never overwritten
+/// (`SaveMode::ErrorIfExists`).
 pub(crate) async fn create_table(root: &LakeRoot, def: &TableDef) -> Result<DeltaTable> {
     let url = root.table_url(&def.location)?;
     let schema: StructType = (&def.arrow_schema())
@@ -24,7 +25,7 @@ pub(crate) async fn create_table(root: &LakeRoot, def: &TableDef) -> Result<Delt
         .with_storage_options(root.storage_options().clone())
         .with_table_name(def.name.name.clone())
         .with_columns(schema.fields().cloned())
-        .with_save_mode(SaveMode::Overwrite)
+        .with_save_mode(SaveMode::ErrorIfExists)
         .await
         .map_err(|e| Error::delta(&def.name, e))?;
     debug!(%url, "created Delta table");
@@ -39,9 +40,22 @@ pub(crate) async fn open_table(root: &LakeRoot, def: &TableDef) -> Result<DeltaT
         .map_err(|e| Error::delta(&def.name, e))
 }
 
-/// Deletes every object under a table location, local or remote.
-pub(crate) async fn delete_table_files(root: &LakeRoot, location: &str) -> Result<()> {
-    let url = root.table_url(location)?;
+/// Deletes every object under the location of `def`, local or remote, if that location is
+/// the table's own.
+///
+/// Ownership rule: a location belongs to a table only if it is `tables/<id>` for the table's
+/// own id ([`TableDef::has_id_location`]). Ids are fresh uuids and a catalog holds one table
+/// per id, so no other table, the WAL or the catalog can be inside it. A location written by an
+/// older version (`tables/<schema>/<name>`) is never deleted: a name such as `a/b` nests
+/// inside table `a`'s directory, so the files are kept and [`Error::ForeignLocation`] says so.
+pub(crate) async fn delete_table_files(root: &LakeRoot, def: &TableDef) -> Result<()> {
+    if !def.has_id_location() {
+        return Err(Error::ForeignLocation {
+            table: def.name.to_string(),
+            location: def.location.clone(),
+        });
+    }
+    let url = root.table_url(&def.location)?;
     if root.is_local() {
         let path = url.to_file_path().map_err(|()| Error::InvalidLocation {
             location: url.to_string(),
@@ -56,13 +70,14 @@ pub(crate) async fn delete_table_files(root: &LakeRoot, location: &str) -> Resul
             }),
         };
     }
-    // The log store's object store is rooted at the table, so this lists only its files.
+    // The log store's object store is rooted at the table URL (which ends in `/`), so it lists
+    // and deletes only objects under `<root>/tables/<id>/`.
     let store = deltalake::DeltaTableBuilder::from_url(url)
         .and_then(|b| {
             b.with_storage_options(root.storage_options().clone())
                 .build()
         })
-        .map_err(|e| Error::delta(location, e))?
+        .map_err(|e| Error::delta(&def.name, e))?
         .log_store()
         .object_store(None);
     let paths = store.list(None).map_ok(|meta| meta.location).boxed();
@@ -70,6 +85,6 @@ pub(crate) async fn delete_table_files(root: &LakeRoot, location: &str) -> Resul
         .delete_stream(paths)
         .try_collect::<Vec<_>>()
         .await
-        .map_err(|e| Error::delta(location, e.into()))?;
+        .map_err(|e| Error::delta(&def.name, e.into()))?;
     Ok(())
 }

@@ -5,10 +5,22 @@
 //! This room does not decide what to commit or when: the flush and DML in [`crate::table`]
 //! do. It holds no per-table state.
 //!
+//! # Layout
+//! `<root>/tables/<table id>/` holds one Delta table (`_delta_log/`, Parquet files). The id is
+//! a uuid given at CREATE TABLE, so the directory never depends on the table's name: any name
+//! PostgreSQL accepts (`..`, `a/b`, `a#x`) is safe, and a table created again under an old
+//! name gets a fresh directory. Catalogs of older versions hold `tables/<schema>/<name>`;
+//! those tables still open.
+//!
 //! # Invariants
 //! - Every table URL is resolved by [`LakeRoot::table_url`] from the table's location, relative
-//!   to the root. (The location comes from the table's name unchecked, so today it can point
-//!   outside its own directory: review D2. The check belongs in `table_url`.)
+//!   to the root, and is strictly under the root: a location with `.`/`..` segments (plain or
+//!   `%2e`), `#`, `?`, `\`, a scheme or a leading `/` is refused, and so is any URL that does
+//!   not start with the root's URL (review D2).
+//! - Files are deleted (`delete_table_files`) only at a location that is `tables/<id>` for the
+//!   table's own id; nothing else (another table, the WAL, a legacy name-based location) is
+//!   ever deleted. CREATE TABLE never deletes: its location is new, and a Delta table already
+//!   there is an error.
 //! - On a local lake, a flush's commit is fsynced (`sync_commit`) before it counts as done,
 //!   because the WAL segments holding the same rows are deleted on the strength of it.
 

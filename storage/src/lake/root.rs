@@ -78,15 +78,82 @@ impl LakeRoot {
         &self.storage_options
     }
 
-    /// The URL of the table stored at `location` (relative to the root).
+    /// The URL of the table stored at `location` (relative to the root), which is always
+    /// strictly under the root.
+    ///
+    /// Locations of new tables are `tables/<id>`; older catalogs hold `tables/<schema>/<name>`
+    /// built from raw names, so a location is checked before it is resolved: it must be a
+    /// relative path of plain segments (no `.` or `..`, also not percent-encoded, no empty
+    /// segment, no `\`, `#`, `?` or control character, no encoded `/` or `\`, no scheme),
+    /// and the URL it resolves to must start with the root's URL. `Url::join` alone would
+    /// apply `..`, `%2e%2e`, `#` and `?` and could leave the root (review D2).
     pub fn table_url(&self, location: &str) -> Result<Url> {
-        self.url
-            .join(&format!("{}/", location.trim_end_matches('/')))
-            .map_err(|e| Error::InvalidLocation {
-                location: location.into(),
-                reason: e.to_string(),
-            })
+        let refuse = |reason: &str| Error::InvalidLocation {
+            location: location.into(),
+            reason: format!("{reason}; a table location must stay under the lake root"),
+        };
+        check_relative_location(location).map_err(|reason| refuse(reason))?;
+        let url = self
+            .url
+            .join(&format!("{location}/"))
+            .map_err(|e| refuse(&e.to_string()))?;
+        let inside = url.as_str().starts_with(self.url.as_str())
+            && url.as_str().len() > self.url.as_str().len()
+            && url.query().is_none()
+            && url.fragment().is_none();
+        if !inside {
+            return Err(refuse(&format!(
+                "it resolves to {url}, outside {}",
+                self.url
+            )));
+        }
+        Ok(url)
     }
+}
+
+/// Why `location` is not a plain relative path, if it is not (see [`LakeRoot::table_url`]).
+fn check_relative_location(location: &str) -> std::result::Result<(), &'static str> {
+    if location.is_empty() {
+        return Err("it is empty");
+    }
+    if location.starts_with('/') {
+        return Err("it is absolute");
+    }
+    if location
+        .chars()
+        .any(|c| matches!(c, '\\' | '#' | '?') || c.is_control())
+    {
+        return Err("it contains one of \\ # ? or a control character");
+    }
+    // `x:` before the first `/` would parse as a URL scheme (`s3:`, `file:`).
+    if location
+        .split('/')
+        .next()
+        .is_some_and(|first| first.contains(':'))
+    {
+        return Err("it starts with a URL scheme");
+    }
+    for segment in location.split('/') {
+        if segment.is_empty() {
+            return Err("it has an empty path segment");
+        }
+        let decoded = decode_dots(segment);
+        if decoded == "." || decoded == ".." {
+            return Err("it has a . or .. path segment");
+        }
+        if segment.to_ascii_lowercase().contains("%2f")
+            || segment.to_ascii_lowercase().contains("%5c")
+        {
+            return Err("it has an encoded path separator");
+        }
+    }
+    Ok(())
+}
+
+/// `segment` with `%2e` (either case) decoded to `.`, the one escape a URL parser treats as
+/// part of a dot segment.
+fn decode_dots(segment: &str) -> String {
+    segment.replace("%2e", ".").replace("%2E", ".")
 }
 
 /// The `AWS_*` environment variables as deltalake storage options (keys lower-cased, as
@@ -111,8 +178,8 @@ mod tests {
     fn table_urls_nest_under_the_root() {
         let root = LakeRoot::from_url("s3://lake/prefix").unwrap();
         assert_eq!(
-            root.table_url("tables/public/t").unwrap().as_str(),
-            "s3://lake/prefix/tables/public/t/"
+            root.table_url("tables/0c6f-id").unwrap().as_str(),
+            "s3://lake/prefix/tables/0c6f-id/"
         );
         let dir = tempfile::tempdir().unwrap();
         let local = LakeRoot::local(dir.path()).unwrap();
@@ -123,6 +190,46 @@ mod tests {
                 .path()
                 .ends_with("/tables/s/t/")
         );
+        // Legacy name-based locations with harmless characters keep resolving.
+        assert!(
+            local
+                .table_url("tables/public/with space.and dot")
+                .unwrap()
+                .as_str()
+                .starts_with(local.url().as_str())
+        );
+    }
+
+    #[test]
+    fn locations_that_leave_their_directory_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LakeRoot::local(dir.path()).unwrap();
+        let s3 = LakeRoot::from_url("s3://lake/prefix").unwrap();
+        for location in [
+            "tables/public/..",
+            "tables/public/../../wal",
+            "tables/public/%2e%2e",
+            "tables/public/%2E%2e/x",
+            "tables/public/.",
+            "tables/public/a#x",
+            "tables/public/a?b",
+            "tables/public/a\\..\\..",
+            "tables/public/a%2f..",
+            "tables//x",
+            "/etc",
+            "//host/x",
+            "s3://other/x",
+            "file:///etc",
+            "",
+        ] {
+            for root in [&local, &s3] {
+                assert!(
+                    matches!(root.table_url(location), Err(Error::InvalidLocation { .. })),
+                    "{location:?} under {}",
+                    root.url()
+                );
+            }
+        }
     }
 
     #[test]

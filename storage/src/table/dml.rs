@@ -15,6 +15,7 @@ impl Table {
     #[instrument(skip_all, fields(table = %self.def.name))]
     pub async fn delete(&self, predicate: Option<Expr>) -> Result<u64> {
         let _guard = self.write_lock.lock().await;
+        self.check_not_dropped()?;
         self.flush_locked().await?;
         let delta = self.state.read().expect("table state lock").delta.clone();
         let mut builder = delta.delete();
@@ -35,6 +36,7 @@ impl Table {
         predicate: Option<Expr>,
     ) -> Result<u64> {
         let _guard = self.write_lock.lock().await;
+        self.check_not_dropped()?;
         self.flush_locked().await?;
         let delta = self.state.read().expect("table state lock").delta.clone();
         let mut builder = delta.update();

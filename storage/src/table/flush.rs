@@ -33,8 +33,12 @@ impl Table {
         self.flush_locked().await
     }
 
-    /// [`Table::flush`] for a caller that already holds `write_lock`.
+    /// [`Table::flush`] for a caller that already holds `write_lock`. A dropped table has
+    /// nothing to flush: its directory is being (or has been) deleted.
     pub(super) async fn flush_locked(&self) -> Result<Option<u64>> {
+        if self.is_dropped() {
+            return Ok(None);
+        }
         let (delta, taken) = {
             let mut state = self.state.write().expect("table state lock");
             (state.delta.clone(), state.hot.seal())

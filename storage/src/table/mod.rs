@@ -18,10 +18,14 @@
 //!   query sees each row in exactly one tier.
 //! - Delta commits of a table (flush, DELETE, UPDATE) are serialised by `write_lock`; DELETE
 //!   and UPDATE flush first, so they see (and change) the hot rows too.
+//! - DROP TABLE takes `write_lock` too ([`Table::retire`]) and marks the table dropped before
+//!   its files are deleted: a running flush finishes first, and one queued behind the drop
+//!   commits nothing, so no commit is ever written into a directory being deleted.
 
 mod dml;
 mod flush;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -66,6 +70,8 @@ pub struct Table {
     time_index: Option<usize>,
     state: RwLock<TableState>,
     write_lock: tokio::sync::Mutex<()>,
+    /// Set by [`Table::retire`] under `write_lock`; read under it by every Delta commit.
+    dropped: AtomicBool,
 }
 
 impl std::fmt::Debug for Table {
@@ -77,8 +83,8 @@ impl std::fmt::Debug for Table {
 }
 
 impl Table {
-    /// Creates the Delta table for `def` (its first commit holds the schema). A directory left
-    /// at the location by an interrupted create or drop belongs to no table and is replaced.
+    /// Creates the Delta table for `def` (its first commit holds the schema) at its location,
+    /// which must be empty: it comes from the table's fresh id.
     #[instrument(skip_all, fields(table = %def.name))]
     pub async fn create(root: &LakeRoot, def: &TableDef) -> Result<Self> {
         let table = lake::create_table(root, def).await?;
@@ -121,7 +127,29 @@ impl Table {
                 hot: HotTable::default(),
             }),
             write_lock: tokio::sync::Mutex::new(()),
+            dropped: AtomicBool::new(false),
         })
+    }
+
+    /// Waits for the flush, DELETE or UPDATE running on this table, then marks the table
+    /// dropped so that none starts after it. The caller deletes the files while it holds the
+    /// returned guard (DROP TABLE, review D10).
+    pub async fn retire(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        let guard = self.write_lock.lock().await;
+        self.dropped.store(true, Ordering::Release);
+        guard
+    }
+
+    fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+
+    /// For DELETE and UPDATE, which must not commit to a dropped table's log.
+    fn check_not_dropped(&self) -> Result<()> {
+        if self.is_dropped() {
+            return Err(Error::TableDropped(self.def.name.name.clone()));
+        }
+        Ok(())
     }
 
     pub fn def(&self) -> &TableDef {
@@ -183,5 +211,61 @@ impl Table {
             .map(|s| s.log_data().num_files())
             .unwrap_or(0);
         (version, files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int32Array, RecordBatch};
+    use oxbow_catalog::{ColumnDef, ObjectName, SqlType, TableDef};
+
+    use super::Table;
+    use crate::LakeRoot;
+
+    fn def() -> TableDef {
+        let id = "0b7c1f9e-4d6a-4c1e-9a57-0d1f7e1e2a3b".to_string();
+        TableDef {
+            location: TableDef::location_for_id(&id),
+            id,
+            name: ObjectName::new("public", "t"),
+            columns: vec![ColumnDef {
+                name: "v".into(),
+                sql_type: SqlType::Integer,
+                nullable: true,
+            }],
+            options: Default::default(),
+            primary_key: Vec::new(),
+        }
+    }
+
+    /// DROP TABLE's order (review D10): a flush that queued behind `retire` commits nothing,
+    /// so nothing is written into the directory the drop deletes.
+    #[tokio::test]
+    async fn a_flush_queued_behind_retire_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = LakeRoot::local(dir.path()).unwrap();
+        let table = Arc::new(Table::create(&root, &def()).await.unwrap());
+        let batch = RecordBatch::try_new(
+            table.schema(),
+            vec![Arc::new(Int32Array::from(vec![1, 2, 3]))],
+        )
+        .unwrap();
+        table.apply(1, batch);
+        let retired = table.retire().await;
+        let queued = tokio::spawn({
+            let table = Arc::clone(&table);
+            async move { table.flush().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!queued.is_finished(), "the flush waits for the drop");
+        drop(retired);
+        assert_eq!(queued.await.unwrap().unwrap(), None);
+        assert_eq!(table.delta_stats(), (0, 0), "only the CREATE commit exists");
+        assert!(
+            table.delete(None).await.is_err(),
+            "DML on a dropped table fails"
+        );
     }
 }

@@ -205,6 +205,23 @@ impl TestServer {
     }
 }
 
+/// The local directory of a table's Delta table, as `oxbow.tables` reports it (locations come
+/// from table ids, not names: `<data-dir>/tables/<id>/`).
+pub async fn table_dir(client: &Client, table: &str) -> PathBuf {
+    let location: String = client
+        .query_one(
+            "SELECT location FROM oxbow.tables WHERE table_name = $1",
+            &[&table],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the location of {table}: {e}"))
+        .get(0);
+    let path = location
+        .strip_prefix("file://")
+        .unwrap_or_else(|| panic!("{table} is not in a local lake: {location}"));
+    PathBuf::from(path)
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();

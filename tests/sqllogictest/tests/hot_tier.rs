@@ -2,15 +2,11 @@
 //! exactly-once handoff recorded in the Delta log, time pruning of hot batches, and recovery
 //! of unflushed rows from the WAL.
 
-use oxbow_sqllogictest::TestServer;
+use oxbow_sqllogictest::{TestServer, table_dir};
 
 /// The `txn` version of the newest Delta commit of a table, read from its `_delta_log`.
-fn latest_txn_version(server: &TestServer, table: &str) -> Option<i64> {
-    let log = server
-        .data_dir()
-        .join("tables/public")
-        .join(table)
-        .join("_delta_log");
+async fn latest_txn_version(client: &tokio_postgres::Client, table: &str) -> Option<i64> {
+    let log = table_dir(client, table).await.join("_delta_log");
     let mut commits: Vec<_> = std::fs::read_dir(&log)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -79,7 +75,7 @@ async fn a_flush_empties_the_hot_tier_and_records_its_sequence_in_the_delta_log(
         .await
         .unwrap()
         .get(0);
-    assert_eq!(latest_txn_version(&server, "h"), None, "no flush yet");
+    assert_eq!(latest_txn_version(&client, "h").await, None, "no flush yet");
     client.batch_execute("FLUSH TABLE h").await.unwrap();
     let row = client
         .query_one(
@@ -101,7 +97,7 @@ async fn a_flush_empties_the_hot_tier_and_records_its_sequence_in_the_delta_log(
     );
     assert_eq!(hot_rows, 0);
     assert!(flushed_seq >= 2, "two statements were flushed");
-    assert_eq!(latest_txn_version(&server, "h"), Some(flushed_seq));
+    assert_eq!(latest_txn_version(&client, "h").await, Some(flushed_seq));
 }
 
 #[tokio::test]

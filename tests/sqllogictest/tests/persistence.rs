@@ -1,6 +1,6 @@
 //! Data and definitions survive a restart of the server.
 
-use oxbow_sqllogictest::TestServer;
+use oxbow_sqllogictest::{TestServer, table_dir};
 
 #[tokio::test]
 async fn tables_views_and_rows_survive_a_restart() {
@@ -49,16 +49,24 @@ async fn tables_views_and_rows_survive_a_restart() {
 #[tokio::test]
 async fn a_dropped_table_stays_dropped_and_its_name_is_reusable() {
     let mut server = TestServer::start();
-    {
+    let old_dir = {
         let client = server.connect().await;
         client
+            .batch_execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        client.batch_execute("FLUSH TABLE t").await.unwrap();
+        let old_dir = table_dir(&client, "t").await;
+        assert!(old_dir.join("_delta_log").is_dir());
+        client
             .batch_execute(
-                "CREATE TABLE t (id int); INSERT INTO t VALUES (1); DROP TABLE t;
+                "DROP TABLE t;
                  CREATE TABLE t (other text); INSERT INTO t VALUES ('x');",
             )
             .await
             .unwrap();
-    }
+        old_dir
+    };
     server.restart();
     let client = server.connect().await;
     let v: String = client
@@ -67,14 +75,19 @@ async fn a_dropped_table_stays_dropped_and_its_name_is_reusable() {
         .unwrap()
         .get(0);
     assert_eq!(v, "x");
+    let new_dir = table_dir(&client, "t").await;
+    assert_ne!(new_dir, old_dir, "a new table gets a directory of its own");
     assert!(
-        !server
-            .data_dir()
-            .join("tables/public/t/_delta_log")
+        !old_dir.exists(),
+        "DROP TABLE deleted the old table's files"
+    );
+    assert!(
+        new_dir
+            .join("_delta_log")
             .read_dir()
             .unwrap()
             .next()
-            .is_none()
+            .is_some()
     );
 }
 
