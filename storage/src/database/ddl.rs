@@ -88,7 +88,12 @@ impl Database {
             Err(e) => return Err(e.into()),
         };
         self.tables.write().expect("tables lock").remove(name);
+        self.unavailable
+            .write()
+            .expect("unavailable lock")
+            .remove(name);
         self.registry.remove(&def.id);
+        self.registry.unpin_wal(&def.id);
         if let Err(e) = lake::delete_table_files(&self.lake, &def.location).await {
             warn!(table = %name, error = %e, "table dropped but its files could not be deleted");
         }
