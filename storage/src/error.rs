@@ -58,6 +58,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A table whose Delta table could not be opened (a torn or unreadable log version): it is
+    /// kept out of queries, and its WAL records are kept, until an operator repairs or drops it.
+    #[error("table {table} is unavailable: {reason}")]
+    TableUnavailable { table: String, reason: String },
+
+    /// Work that must not be abandoned halfway (a Delta commit and installing it) runs as a
+    /// task of its own; this is its runtime shutting down before it finished.
+    #[error("{0} did not finish: the server is shutting down")]
+    ShuttingDown(String),
+
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),
 }

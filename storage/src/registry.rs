@@ -12,6 +12,9 @@ use crate::wal::WalApply;
 #[derive(Debug, Default)]
 pub struct TableRegistry {
     by_id: RwLock<HashMap<String, Arc<Table>>>,
+    /// Per table that could not be opened (by id), the first sequence number of its records
+    /// in the WAL: with no `txn` to trust, all of them must be kept.
+    wal_pins: RwLock<HashMap<String, u64>>,
 }
 
 impl TableRegistry {
@@ -42,6 +45,28 @@ impl TableRegistry {
     /// Bytes held by the hot tier of all tables.
     pub fn hot_bytes(&self) -> usize {
         self.tables().iter().map(|t| t.hot_stats().bytes).sum()
+    }
+
+    /// Keeps the WAL from `seq` on for the table `id`, which could not be opened.
+    pub fn pin_wal(&self, id: &str, seq: u64) {
+        let mut pins = self.wal_pins.write().expect("registry lock");
+        let pin = pins.entry(id.to_string()).or_insert(seq);
+        *pin = (*pin).min(seq);
+    }
+
+    /// Releases the WAL pin of table `id` (dropped).
+    pub fn unpin_wal(&self, id: &str) {
+        self.wal_pins.write().expect("registry lock").remove(id);
+    }
+
+    /// The lowest sequence number the WAL must keep for a table that could not be opened.
+    pub fn lowest_pinned_seq(&self) -> Option<u64> {
+        self.wal_pins
+            .read()
+            .expect("registry lock")
+            .values()
+            .min()
+            .copied()
     }
 
     /// The lowest sequence number still only in the hot tier, if any.

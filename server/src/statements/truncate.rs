@@ -23,9 +23,7 @@ pub async fn execute(
     let mut tables = Vec::new();
     for target in &truncate.table_names {
         let name = object_name(&target.name, ctx)?;
-        let table = db
-            .table(&name)
-            .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
+        let table = db.require_table(&name)?;
         tables.push(table);
     }
     for table in tables {

@@ -46,6 +46,8 @@ pub mod code {
     pub const QUERY_CANCELED: &str = "57014";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const IO_ERROR: &str = "58030";
+    pub const ADMIN_SHUTDOWN: &str = "57P01";
+    pub const DATA_CORRUPTED: &str = "XX001";
     pub const INTERNAL_ERROR: &str = "XX000";
 }
 
@@ -138,6 +140,10 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         S::Delta { .. } | S::InvalidLocation { .. } | S::ForeignLocation { .. } => {
             (code::INTERNAL_ERROR, e.to_string())
         }
+        // Its Delta log could not be read at startup: PostgreSQL reports an unreadable page
+        // the same way.
+        S::TableUnavailable { .. } => (code::DATA_CORRUPTED, e.to_string()),
+        S::ShuttingDown(_) => (code::ADMIN_SHUTDOWN, e.to_string()),
     }
 }
 

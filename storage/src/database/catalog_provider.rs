@@ -115,6 +115,14 @@ impl Database {
             .map(|n| n.name.clone())
             .collect();
         names.extend(
+            self.unavailable
+                .read()
+                .expect("unavailable lock")
+                .keys()
+                .filter(|n| n.schema == schema)
+                .map(|n| n.name.clone()),
+        );
+        names.extend(
             self.views
                 .read()
                 .expect("views lock")
@@ -128,6 +136,10 @@ impl Database {
 
     fn relation(&self, name: &ObjectName) -> Option<Arc<dyn TableProvider>> {
         if let Some(t) = self.table(name) {
+            return Some(t as Arc<dyn TableProvider>);
+        }
+        // Resolves, so that its queries fail with the reason rather than "does not exist".
+        if let Some(t) = self.unavailable_table(name) {
             return Some(t as Arc<dyn TableProvider>);
         }
         self.views.read().expect("views lock").get(name).cloned()

@@ -93,7 +93,12 @@ impl Database {
             Err(e) => return Err(e.into()),
         };
         self.tables.write().expect("tables lock").remove(name);
+        self.unavailable
+            .write()
+            .expect("unavailable lock")
+            .remove(name);
         let table = self.registry.remove(&def.id);
+        self.registry.unpin_wal(&def.id);
         // A flush that runs now would write into the directory deleted below: wait for it, and
         // keep any later one from committing (review D10).
         let _retired = match &table {

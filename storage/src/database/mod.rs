@@ -8,6 +8,7 @@
 //! - `catalog_provider.rs`: [`OxbowCatalogProvider`], the DataFusion catalog and schema
 //!   providers that resolve names to tables and views.
 //! - [`system_tables`]: `oxbow.tables`, the engine's state as a table.
+//! - `unavailable.rs`: [`UnavailableTable`], a table whose Delta table could not be opened.
 //!
 //! This room does not hold rows or plan scans: each table's rows are in its [`Table`], and its
 //! `TableProvider` is its [`OxbowTable`].
@@ -20,11 +21,17 @@
 //!   files are deleted only after its running flush, DELETE or UPDATE has finished.
 //! - A table's files are at `tables/<id>` under the lake root, never at a path made from its
 //!   name (see [`crate::lake`]).
-//! - After [`Database::shutdown`], the WAL holds nothing that Delta does not.
+//! - After [`Database::shutdown`], the WAL holds nothing that Delta does not (except the
+//!   records of unavailable tables).
+//! - One table that cannot be opened (a torn or unreadable Delta version) does not stop the
+//!   database: it is kept out of the queryable set as an [`UnavailableTable`], reported in
+//!   `oxbow.tables`, every query of it fails with [`Error::TableUnavailable`], and the WAL keeps
+//!   every record of it (there is no `txn` to trust), so nothing is lost once it is repaired.
 
 mod catalog_provider;
 mod ddl;
 pub mod system_tables;
+mod unavailable;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,9 +40,10 @@ use std::sync::{Arc, RwLock};
 use datafusion::datasource::TableProvider;
 use oxbow_catalog::{Catalog, ObjectName};
 use tokio::sync::Notify;
-use tracing::info;
+use tracing::{error, info};
 
 pub use catalog_provider::OxbowCatalogProvider;
+pub use unavailable::UnavailableTable;
 
 use crate::flush::{self, Flusher};
 use crate::registry::TableRegistry;
@@ -46,6 +54,8 @@ pub struct Database {
     catalog: Catalog,
     lake: LakeRoot,
     tables: RwLock<HashMap<ObjectName, Arc<OxbowTable>>>,
+    /// Tables in the catalog whose Delta table could not be opened at startup.
+    unavailable: RwLock<HashMap<ObjectName, Arc<UnavailableTable>>>,
     views: RwLock<HashMap<ObjectName, Arc<dyn TableProvider>>>,
     registry: Arc<TableRegistry>,
     appender: Arc<Appender>,
@@ -79,17 +89,31 @@ impl Database {
         let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
         let lake = config.lake;
         let registry = Arc::new(TableRegistry::default());
+        let mut unavailable = HashMap::new();
         for schema in catalog.schemas()? {
             for def in catalog.tables(&schema)? {
-                registry.insert(Arc::new(Table::open(&lake, &def).await?));
+                match Table::open(&lake, &def).await {
+                    Ok(table) => registry.insert(Arc::new(table)),
+                    Err(e) => {
+                        error!(table = %def.name, error = %e, "cannot open table; it is unavailable until repaired or dropped, and its WAL records are kept");
+                        let table = UnavailableTable::new(def.clone(), e.to_string());
+                        unavailable.insert(def.name.clone(), Arc::new(table));
+                    }
+                }
             }
         }
+        let unavailable_ids: std::collections::HashSet<String> =
+            unavailable.values().map(|t| t.def().id.clone()).collect();
         let wal_dir = config.data_dir.join("wal");
         let replay_registry = Arc::clone(&registry);
         let replay_dir = wal_dir.clone();
         let replayed = tokio::task::spawn_blocking(move || {
             crate::wal::replay(&replay_dir, |entry| {
-                replay_registry.apply(&entry.table_id, entry.seq, entry.batch);
+                if unavailable_ids.contains(&entry.table_id) {
+                    replay_registry.pin_wal(&entry.table_id, entry.seq);
+                } else {
+                    replay_registry.apply(&entry.table_id, entry.seq, entry.batch);
+                }
                 Ok(())
             })
         })
@@ -128,6 +152,7 @@ impl Database {
         let hot_rows: usize = registry.tables().iter().map(|t| t.hot_stats().rows).sum();
         info!(
             tables = tables.len(),
+            unavailable = unavailable.len(),
             replayed_records = replayed.records,
             hot_rows,
             next_seq,
@@ -143,6 +168,7 @@ impl Database {
             catalog,
             lake,
             tables: RwLock::new(tables),
+            unavailable: RwLock::new(unavailable),
             views: RwLock::new(HashMap::new()),
             registry,
             appender,
@@ -165,9 +191,7 @@ impl Database {
 
     /// Moves the hot rows of `name` to Delta now (`FLUSH TABLE`).
     pub async fn flush_table(&self, name: &ObjectName) -> Result<Option<u64>> {
-        let table = self
-            .table(name)
-            .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
+        let table = self.require_table(name)?;
         let table = Arc::clone(table.table());
         let flushed = self.flusher.run(async move { table.flush().await }).await?;
         flush::truncate_wal(self.appender.wal(), &self.registry)?;
@@ -193,5 +217,36 @@ impl Database {
 
     pub fn table(&self, name: &ObjectName) -> Option<Arc<OxbowTable>> {
         self.tables.read().expect("tables lock").get(name).cloned()
+    }
+
+    /// The open table `name`, or why there is none: [`Error::TableUnavailable`] for a table
+    /// that could not be opened, else relation not found.
+    pub fn require_table(&self, name: &ObjectName) -> Result<Arc<OxbowTable>> {
+        if let Some(table) = self.table(name) {
+            return Ok(table);
+        }
+        if let Some(table) = self.unavailable_table(name) {
+            return Err(table.error());
+        }
+        Err(oxbow_catalog::Error::RelationNotFound(name.name.clone()).into())
+    }
+
+    /// The table `name` if it is in the catalog but could not be opened.
+    pub fn unavailable_table(&self, name: &ObjectName) -> Option<Arc<UnavailableTable>> {
+        self.unavailable
+            .read()
+            .expect("unavailable lock")
+            .get(name)
+            .cloned()
+    }
+
+    /// Every table that could not be opened (for introspection).
+    pub fn unavailable_tables(&self) -> Vec<Arc<UnavailableTable>> {
+        self.unavailable
+            .read()
+            .expect("unavailable lock")
+            .values()
+            .cloned()
+            .collect()
     }
 }

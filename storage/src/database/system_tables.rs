@@ -1,8 +1,10 @@
 //! `oxbow.*`: tables that show the state of the engine, computed when queried.
 //!
 //! `oxbow.tables` has one row per table: its hot rows and bytes, the last WAL sequence number
-//! flushed to Delta, the Delta version and the number of Delta data files, the table's id and
-//! the URL of its Delta table (`<lake root>/tables/<id>/`).
+//! flushed to Delta, the Delta version and the number of Delta data files, the table's id, the
+//! URL of its Delta table (`<lake root>/tables/<id>/`), and its `status`: `ok`, or
+//! `unavailable: <reason>` for a table whose Delta table could not be opened (its figures are
+//! then 0, and -1 for the version).
 
 use std::sync::Arc;
 
@@ -47,7 +49,22 @@ fn tables_schema() -> SchemaRef {
         // deltalake): the location comes from the id, so the name does not tell.
         Field::new("table_id", DataType::Utf8, false),
         Field::new("location", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
     ]))
+}
+
+/// One row of `oxbow.tables`.
+struct TableRow {
+    name: oxbow_catalog::ObjectName,
+    hot_rows: u64,
+    hot_bytes: u64,
+    hot_batches: u64,
+    flushed_seq: u64,
+    delta_version: i64,
+    delta_files: u64,
+    table_id: String,
+    location: String,
+    status: String,
 }
 
 #[async_trait]
@@ -67,40 +84,80 @@ impl TableProvider for TablesTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut tables = self.db.open_tables();
-        tables.sort_by(|a, b| a.def().name.cmp(&b.def().name));
-        let hot: Vec<_> = tables.iter().map(|t| t.hot_stats()).collect();
-        let delta: Vec<_> = tables.iter().map(|t| t.delta_stats()).collect();
+        let mut rows: Vec<TableRow> = self
+            .db
+            .open_tables()
+            .iter()
+            .map(|t| {
+                let hot = t.hot_stats();
+                let (delta_version, delta_files) = t.delta_stats();
+                TableRow {
+                    name: t.def().name.clone(),
+                    hot_rows: hot.rows as u64,
+                    hot_bytes: hot.bytes as u64,
+                    hot_batches: hot.batches as u64,
+                    flushed_seq: t.flushed_seq(),
+                    delta_version,
+                    delta_files: delta_files as u64,
+                    table_id: t.def().id.clone(),
+                    location: t.snapshot().delta.table_url().to_string(),
+                    status: "ok".into(),
+                }
+            })
+            .collect();
+        rows.extend(self.db.unavailable_tables().iter().map(|t| {
+            TableRow {
+                name: t.def().name.clone(),
+                hot_rows: 0,
+                hot_bytes: 0,
+                hot_batches: 0,
+                flushed_seq: 0,
+                delta_version: -1,
+                delta_files: 0,
+                table_id: t.def().id.clone(),
+                location: self
+                    .db
+                    .lake()
+                    .table_url(&t.def().location)
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|_| t.def().location.clone()),
+                status: format!("unavailable: {}", t.reason()),
+            }
+        }));
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
-                tables.iter().map(|t| t.def().name.schema.clone()),
+                rows.iter().map(|r| r.name.schema.clone()),
             )),
             Arc::new(StringArray::from_iter_values(
-                tables.iter().map(|t| t.def().name.name.clone()),
+                rows.iter().map(|r| r.name.name.clone()),
             )),
             Arc::new(UInt64Array::from_iter_values(
-                hot.iter().map(|h| h.rows as u64),
+                rows.iter().map(|r| r.hot_rows),
             )),
             Arc::new(UInt64Array::from_iter_values(
-                hot.iter().map(|h| h.bytes as u64),
+                rows.iter().map(|r| r.hot_bytes),
             )),
             Arc::new(UInt64Array::from_iter_values(
-                hot.iter().map(|h| h.batches as u64),
+                rows.iter().map(|r| r.hot_batches),
             )),
             Arc::new(UInt64Array::from_iter_values(
-                tables.iter().map(|t| t.flushed_seq()),
+                rows.iter().map(|r| r.flushed_seq),
             )),
-            Arc::new(Int64Array::from_iter_values(delta.iter().map(|d| d.0))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.delta_version),
+            )),
             Arc::new(UInt64Array::from_iter_values(
-                delta.iter().map(|d| d.1 as u64),
+                rows.iter().map(|r| r.delta_files),
             )),
             Arc::new(StringArray::from_iter_values(
-                tables.iter().map(|t| t.def().id.clone()),
+                rows.iter().map(|r| r.table_id.clone()),
             )),
             Arc::new(StringArray::from_iter_values(
-                tables
-                    .iter()
-                    .map(|t| t.snapshot().delta.table_url().to_string()),
+                rows.iter().map(|r| r.location.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.status.clone()),
             )),
         ];
         let batch = RecordBatch::try_new(tables_schema(), columns)?;

@@ -10,9 +10,10 @@
 //! the operating system shares the cores instead, as InfluxDB 3 and Materialize separate their
 //! compaction and persistence work from query execution.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, watch};
@@ -20,11 +21,67 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, info_span, warn};
 
 use super::truncate_wal;
-use crate::Appender;
 use crate::registry::TableRegistry;
+use crate::{Appender, Table};
 
 /// How often age-based flushes are considered.
 const TICK: Duration = Duration::from_millis(100);
+
+/// The wait after a table's first failed flush; it doubles with each further failure.
+const FIRST_BACKOFF: Duration = TICK;
+
+/// The longest wait between two attempts to flush a table whose flushes fail.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Per table (by id), when a table whose flushes fail may be tried again. Without it, a
+/// table whose flush keeps failing would re-encode all its hot rows every tick.
+#[derive(Debug, Default)]
+pub struct FlushBackoff {
+    failing: HashMap<String, Retry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    attempts: u32,
+    not_before: Instant,
+}
+
+impl FlushBackoff {
+    fn may_try(&self, table: &Table, now: Instant) -> bool {
+        self.failing
+            .get(&table.def().id)
+            .is_none_or(|r| now >= r.not_before)
+    }
+
+    fn succeeded(&mut self, table: &Table) {
+        self.failing.remove(&table.def().id);
+    }
+
+    /// Records a failure and logs it once, with the attempt number and the wait before the next.
+    fn failed(&mut self, table: &Table, error: &crate::Error, now: Instant) {
+        let attempts = self
+            .failing
+            .get(&table.def().id)
+            .map_or(1, |r| r.attempts.saturating_add(1));
+        let wait = FIRST_BACKOFF
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
+            .min(MAX_BACKOFF);
+        self.failing.insert(
+            table.def().id.clone(),
+            Retry {
+                attempts,
+                not_before: now + wait,
+            },
+        );
+        warn!(
+            table = %table.def().name,
+            attempt = attempts,
+            retry_in_ms = wait.as_millis() as u64,
+            error = %error,
+            "flush failed; the rows stay hot and the WAL keeps them"
+        );
+    }
+}
 
 pub struct Flusher {
     /// `None` only while dropping: a runtime must not be dropped inside async code.
@@ -47,13 +104,14 @@ impl Flusher {
         let (stop, mut stopped) = watch::channel(false);
         let task = runtime.spawn(
             async move {
+                let mut backoff = FlushBackoff::default();
                 loop {
                     tokio::select! {
                         () = tokio::time::sleep(TICK) => {}
                         () = wake.notified() => {}
                         _ = stopped.changed() => break,
                     }
-                    flush_due(&registry, &appender).await;
+                    flush_due(&registry, &appender, &mut backoff).await;
                 }
             }
             .instrument(info_span!("flusher")),
@@ -97,11 +155,11 @@ impl Drop for Flusher {
 }
 
 /// Flushes every table whose hot rows are due, then the largest ones while the hot tier is
-/// over its memory budget.
-pub async fn flush_due(registry: &TableRegistry, appender: &Appender) {
+/// over its memory budget. Tables whose last flush failed wait out their backoff.
+pub async fn flush_due(registry: &TableRegistry, appender: &Appender, backoff: &mut FlushBackoff) {
     for table in registry.tables() {
         let stats = table.hot_stats();
-        if stats.rows == 0 {
+        if stats.rows == 0 || !backoff.may_try(&table, Instant::now()) {
             continue;
         }
         let options = &table.def().options;
@@ -109,22 +167,25 @@ pub async fn flush_due(registry: &TableRegistry, appender: &Appender) {
             .oldest
             .is_some_and(|t| t.elapsed() >= Duration::from_millis(options.flush_interval_ms));
         if stats.rows as u64 >= options.flush_rows || old {
-            if let Err(e) = table.flush().await {
-                warn!(table = %table.def().name, error = %e, "flush failed; the rows stay hot and are retried");
+            match table.flush().await {
+                Ok(_) => backoff.succeeded(&table),
+                Err(e) => backoff.failed(&table, &e, Instant::now()),
             }
         }
     }
     while appender.over_budget() {
+        let now = Instant::now();
         let largest = registry
             .tables()
             .into_iter()
+            .filter(|t| backoff.may_try(t, now))
             .max_by_key(|t| t.hot_stats().bytes);
         let Some(table) = largest else { break };
         match table.flush().await {
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => backoff.succeeded(&table),
             Ok(None) => break,
             Err(e) => {
-                warn!(table = %table.def().name, error = %e, "flush under memory pressure failed");
+                backoff.failed(&table, &e, Instant::now());
                 break;
             }
         }

@@ -10,11 +10,12 @@
 //! # Invariants
 //! - A WAL segment is deleted only once every record in it is below the low-water mark: in
 //!   Delta, with the commit made durable, for every table.
-//! - A failed flush leaves its rows hot, and the WAL keeps them; it is retried on the next tick.
+//! - A failed flush leaves its rows hot, and the WAL keeps them; the table is tried again after
+//!   a backoff that doubles from 100 ms to 30 s and resets on success ([`FlushBackoff`]).
 //! - The background task is owned by [`Flusher`] and stopped by [`Flusher::stop`] at shutdown.
 
 mod flusher;
 mod retention;
 
-pub use flusher::{Flusher, flush_all, flush_due};
+pub use flusher::{FlushBackoff, Flusher, flush_all, flush_due};
 pub use retention::truncate_wal;

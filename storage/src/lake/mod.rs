@@ -21,13 +21,15 @@
 //!   table's own id; nothing else (another table, the WAL, a legacy name-based location) is
 //!   ever deleted. CREATE TABLE never deletes: its location is new, and a Delta table already
 //!   there is an error.
-//! - On a local lake, a flush's commit is fsynced (`sync_commit`) before it counts as done,
-//!   because the WAL segments holding the same rows are deleted on the strength of it.
+//! - On a local lake, every commit Oxbow makes (create, flush, DELETE, UPDATE, TRUNCATE) is
+//!   fsynced by `sync_commits` (commit file, added files, every new directory entry, and any
+//!   earlier version not yet synced) before it is acknowledged: the WAL segments holding a
+//!   flush's rows are deleted on the strength of it. A failed fsync aborts the process.
 
 mod commit_sync;
 mod delta_table;
 mod root;
 
-pub(crate) use commit_sync::sync_commit;
+pub(crate) use commit_sync::sync_commits;
 pub(crate) use delta_table::{create_table, delete_table_files, open_table};
 pub use root::LakeRoot;

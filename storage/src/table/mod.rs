@@ -21,10 +21,21 @@
 //! - DROP TABLE takes `write_lock` too ([`Table::retire`]) and marks the table dropped before
 //!   its files are deleted: a running flush finishes first, and one queued behind the drop
 //!   commits nothing, so no commit is ever written into a directory being deleted.
+//! - Flush, DELETE and UPDATE each run as a task of their own ([`run_detached`]) that the caller awaits:
+//!   dropping the caller's future (a cancelled query) cannot abandon a commit that has landed
+//!   before it is synced and installed.
+//! - The installed Delta handle is never knowingly stale: after any commit error the log is
+//!   reloaded, and a flush whose commit landed anyway is decided by the reloaded `txn`
+//!   version, never by retrying blindly (DESIGN rule 2).
+//! - On a local lake every commit is fsynced before it is acknowledged or installed;
+//!   `synced_version` is the last version made durable, so versions written while an error
+//!   was being reported are synced by the next commit or reload.
 
 mod dml;
 mod flush;
 
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -33,7 +44,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use deltalake::DeltaTable;
 use oxbow_catalog::TableDef;
-use tracing::instrument;
+use tracing::{Instrument, instrument, warn};
 
 use crate::hot::{HotBatch, HotTable};
 use crate::lake::{self, LakeRoot};
@@ -62,12 +73,16 @@ struct TableState {
     delta: DeltaTable,
     flushed_seq: u64,
     hot: HotTable,
+    /// The last Delta version made durable on a local lake (`None` before the first sync).
+    synced_version: Option<u64>,
 }
 
 pub struct Table {
     def: TableDef,
     schema: SchemaRef,
     time_index: Option<usize>,
+    /// The lake root on a local lake, down from which new directory entries are fsynced.
+    lake_dir: Option<PathBuf>,
     state: RwLock<TableState>,
     write_lock: tokio::sync::Mutex<()>,
     /// Set by [`Table::retire`] under `write_lock`; read under it by every Delta commit.
@@ -88,25 +103,25 @@ impl Table {
     #[instrument(skip_all, fields(table = %def.name))]
     pub async fn create(root: &LakeRoot, def: &TableDef) -> Result<Self> {
         let table = lake::create_table(root, def).await?;
-        Self::with_state(def.clone(), table, 0).await
+        Self::with_state(root, def.clone(), table, 0).await
     }
 
     /// Opens the existing Delta table of `def` at its latest version and reads how far the
-    /// hot tier has been flushed into it.
+    /// hot tier has been flushed into it. The latest version is synced again: a process that
+    /// crashed between a commit and its fsync leaves it in the page cache only.
     #[instrument(skip_all, fields(table = %def.name))]
     pub async fn open(root: &LakeRoot, def: &TableDef) -> Result<Self> {
         let table = lake::open_table(root, def).await?;
-        let flushed = table
-            .snapshot()
-            .map_err(|e| Error::delta(&def.name, e))?
-            .transaction_version(table.log_store().as_ref(), &def.id)
-            .await
-            .map_err(|e| Error::delta(&def.name, e))?
-            .unwrap_or(0);
-        Self::with_state(def.clone(), table, flushed.max(0) as u64).await
+        let flushed = committed_txn(def, &table).await?;
+        Self::with_state(root, def.clone(), table, flushed).await
     }
 
-    async fn with_state(def: TableDef, delta: DeltaTable, flushed_seq: u64) -> Result<Self> {
+    async fn with_state(
+        root: &LakeRoot,
+        def: TableDef,
+        delta: DeltaTable,
+        flushed_seq: u64,
+    ) -> Result<Self> {
         let schema = delta
             .table_provider()
             .await
@@ -117,18 +132,78 @@ impl Table {
             .time_column
             .as_ref()
             .and_then(|c| schema.index_of(c).ok());
-        Ok(Self {
+        let lake_dir = if root.is_local() {
+            root.url().to_file_path().ok()
+        } else {
+            None
+        };
+        let table = Self {
             def,
             schema,
             time_index,
+            lake_dir,
             state: RwLock::new(TableState {
-                delta,
+                delta: delta.clone(),
                 flushed_seq,
                 hot: HotTable::default(),
+                synced_version: None,
             }),
             write_lock: tokio::sync::Mutex::new(()),
             dropped: AtomicBool::new(false),
-        })
+        };
+        table.sync(&delta).await?;
+        Ok(table)
+    }
+
+    /// Makes `delta`'s versions above the last synced one durable (a no-op off a local lake).
+    /// Called under `write_lock` (or before the table is shared), so versions are synced in
+    /// order and `synced_version` only grows.
+    async fn sync(&self, delta: &DeltaTable) -> Result<()> {
+        let synced = self.state.read().expect("table state lock").synced_version;
+        let now = lake::sync_commits(delta, self.lake_dir.as_deref(), synced).await?;
+        let mut state = self.state.write().expect("table state lock");
+        state.synced_version = state.synced_version.max(now);
+        Ok(())
+    }
+
+    /// Reads the log again from `base` on, after a commit returned an error (it may have landed
+    /// anyway), syncs whatever versions it finds, and returns the fresh handle with its `txn`
+    /// version.
+    async fn reload(&self, base: &DeltaTable) -> Result<(DeltaTable, u64)> {
+        let mut fresh = base.clone();
+        fresh
+            .update_state()
+            .await
+            .map_err(|e| Error::delta(&self.def.name, e))?;
+        self.sync(&fresh).await?;
+        let txn = committed_txn(&self.def, &fresh).await?;
+        Ok((fresh, txn))
+    }
+
+    /// Installs a reloaded handle. Hot batches its `txn` covers are in Delta: they are dropped
+    /// under the same lock, so a scan sees each row in exactly one tier.
+    fn install_reloaded(&self, fresh: DeltaTable, txn: u64) {
+        let mut state = self.state.write().expect("table state lock");
+        state.delta = fresh;
+        if txn > state.flushed_seq {
+            state.flushed_seq = txn;
+            state.hot.drop_through(txn);
+        }
+    }
+
+    /// After a commit (DELETE, UPDATE) returned `error`: reloads the log so the handle is not
+    /// stale. If even the reload fails, the next commit fails against the newer log and
+    /// reloads again.
+    async fn refresh_after_error(&self, base: &DeltaTable, error: &Error) {
+        match self.reload(base).await {
+            Ok((fresh, txn)) => self.install_reloaded(fresh, txn),
+            Err(e) => warn!(
+                table = %self.def.name,
+                error = %e,
+                commit_error = %error,
+                "cannot reload the Delta log after a failed commit"
+            ),
+        }
     }
 
     /// Waits for the flush, DELETE or UPDATE running on this table, then marks the table
@@ -201,6 +276,11 @@ impl Table {
         state.hot.insert(seq, batch, self.time_index);
     }
 
+    /// The current Delta handle (a cheap clone: the snapshot is shared).
+    fn current_delta(&self) -> DeltaTable {
+        self.state.read().expect("table state lock").delta.clone()
+    }
+
     /// The Delta version and number of data files, for introspection.
     pub fn delta_stats(&self) -> (i64, usize) {
         let state = self.state.read().expect("table state lock");
@@ -211,6 +291,34 @@ impl Table {
             .map(|s| s.log_data().num_files())
             .unwrap_or(0);
         (version, files)
+    }
+}
+
+/// The version of the table's `txn` action (app id = table id) in `delta`: the highest WAL
+/// sequence number Delta holds. 0 before the first flush.
+async fn committed_txn(def: &TableDef, delta: &DeltaTable) -> Result<u64> {
+    let version = delta
+        .snapshot()
+        .map_err(|e| Error::delta(&def.name, e))?
+        .transaction_version(delta.log_store().as_ref(), &def.id)
+        .await
+        .map_err(|e| Error::delta(&def.name, e))?
+        .unwrap_or(0);
+    Ok(version.max(0) as u64)
+}
+
+/// Runs a table's commit work as a task of its own and waits for it. Dropping the returned
+/// future (a cancelled statement) does not stop the work, so a commit that lands is always
+/// synced and installed, and the write lock the task holds is released only when it is done.
+async fn run_detached<T, F>(what: &str, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T>> + Send + 'static,
+{
+    match tokio::spawn(work.in_current_span()).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::ShuttingDown(what.to_string())),
     }
 }
 

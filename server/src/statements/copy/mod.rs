@@ -83,9 +83,7 @@ pub async fn execute(
                 return Err(ServerError::Unsupported("COPY (query) FROM".into()));
             };
             let name = object_name(table_name, ctx)?;
-            let table = db
-                .table(&name)
-                .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.name.clone()))?;
+            let table = db.require_table(&name)?;
             let def = table.table().def();
             let columns = if columns.is_empty() {
                 (0..def.columns.len()).collect()
