@@ -36,7 +36,7 @@ pub use catalog_provider::OxbowCatalogProvider;
 
 use crate::flush::{self, Flusher};
 use crate::registry::TableRegistry;
-use crate::wal::{WalApply, WalWriter};
+use crate::wal::{WalApply, WalLimits, WalWriter};
 use crate::{Appender, Error, LakeRoot, OxbowTable, Result, Table};
 
 pub struct Database {
@@ -66,6 +66,8 @@ pub struct DatabaseConfig {
     pub lake: LakeRoot,
     /// Bytes the hot tier of all tables may hold before writers wait for flushes.
     pub hot_memory_limit: usize,
+    /// Segment and record sizes of the WAL.
+    pub wal_limits: WalLimits,
 }
 
 impl Database {
@@ -86,7 +88,7 @@ impl Database {
         let replay_dir = wal_dir.clone();
         let replayed = tokio::task::spawn_blocking(move || {
             crate::wal::replay(&replay_dir, |entry| {
-                replay_registry.apply(&entry.table_id, entry.seq, entry.batch);
+                replay_registry.apply(&entry.table_id, entry.seq, entry.batches);
                 Ok(())
             })
         })
@@ -103,6 +105,7 @@ impl Database {
             &wal_dir,
             next_seq,
             replayed.segments,
+            config.wal_limits,
             Arc::clone(&registry) as Arc<dyn WalApply>,
         )?;
         let flush_wanted = Arc::new(Notify::new());
