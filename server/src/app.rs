@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use oxbow_storage::wal::WalLimits;
 use oxbow_storage::{Database, DatabaseConfig, LakeRoot};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -31,6 +32,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         data_dir: config.data_dir.clone(),
         lake,
         hot_memory_limit: config.hot_memory_mb * 1024 * 1024,
+        wal_limits: WalLimits {
+            segment_bytes: config.wal_segment_bytes,
+            record_bytes: config
+                .wal_record_bytes
+                .min(oxbow_storage::wal::MAX_RECORD_BYTES),
+        },
     })
     .await
     .map_err(|e| {

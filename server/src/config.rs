@@ -27,4 +27,14 @@ pub struct ServeConfig {
     /// flushed first and writers wait (backpressure) rather than fail.
     #[arg(long, env = "OXBOW_HOT_MEMORY_MB", default_value_t = 1024)]
     pub hot_memory_mb: usize,
+
+    /// Bytes after which a WAL segment is closed and a new one started. For tests, which
+    /// reach segment rollover with little data; the default suits every real use.
+    #[arg(long, env = "OXBOW_WAL_SEGMENT_BYTES", default_value_t = oxbow_storage::wal::SEGMENT_BYTES, hide = true)]
+    pub wal_segment_bytes: u64,
+
+    /// The largest WAL record, in bytes; a larger statement is split into several records that
+    /// commit together. For tests, like --wal-segment-bytes.
+    #[arg(long, env = "OXBOW_WAL_RECORD_BYTES", default_value_t = oxbow_storage::wal::MAX_RECORD_BYTES, hide = true)]
+    pub wal_record_bytes: usize,
 }

@@ -51,6 +51,24 @@ pub enum Error {
     #[error("relation \"{0}\" was dropped")]
     TableDropped(String),
 
+    /// One row of a statement is larger than a WAL record may be (54000).
+    #[error(
+        "a row of {bytes} bytes is larger than a WAL record may be ({limit} bytes; table id {table_id})"
+    )]
+    RecordTooLarge {
+        table_id: String,
+        bytes: usize,
+        limit: usize,
+    },
+
+    /// The WAL could not write a statement (the disk is full, an I/O error): nothing of it
+    /// was acknowledged, and the server keeps serving reads. `ENOSPC` maps to 53100.
+    #[error("could not write to the WAL: {source}")]
+    WalWrite {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("I/O error on {path}: {source}")]
     Io {
         path: String,

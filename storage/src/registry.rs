@@ -80,9 +80,9 @@ impl TableRegistry {
 
 impl WalApply for TableRegistry {
     /// A record of a table dropped since it was written is ignored.
-    fn apply(&self, table_id: &str, seq: u64, batch: RecordBatch) {
+    fn apply(&self, table_id: &str, seq: u64, batches: Vec<RecordBatch>) {
         if let Some(table) = self.get(table_id) {
-            table.apply(seq, batch);
+            table.apply(seq, batches);
         }
     }
 }

@@ -64,8 +64,8 @@ async fn a_flush_after_a_commit_the_handle_missed_counts_it_once() {
     let root = LakeRoot::local(dir.path()).unwrap();
     let def = table_def();
     let table = Arc::new(Table::create(&root, &def).await.unwrap());
-    table.apply(1, rows(&def, &[1, 2]));
-    table.apply(2, rows(&def, &[3]));
+    table.apply(1, vec![rows(&def, &[1, 2])]);
+    table.apply(2, vec![rows(&def, &[3])]);
 
     // The flush of records 1..=2 lands, but its caller never installs it: the commit is made
     // through another handle, exactly as the flush would have made it.
@@ -96,7 +96,7 @@ async fn a_flush_after_a_commit_the_handle_missed_counts_it_once() {
     assert_eq!(delta_ids(&table.snapshot().delta).await, vec![1, 2, 3]);
 
     // The handle is current again: the next flush commits normally.
-    table.apply(3, rows(&def, &[4]));
+    table.apply(3, vec![rows(&def, &[4])]);
     assert_eq!(table.flush().await.unwrap(), Some(3));
     assert_eq!(delta_ids(&table.snapshot().delta).await, vec![1, 2, 3, 4]);
 
@@ -119,12 +119,12 @@ async fn a_flush_whose_commit_landed_but_failed_its_checkpoint_is_committed() {
     let log_dir = dir.path().join(&def.location).join("_delta_log");
     std::fs::create_dir_all(log_dir.join("_last_checkpoint/blocker")).unwrap();
     for seq in 1..=98u64 {
-        table.apply(seq, rows(&def, &[seq as i64]));
+        table.apply(seq, vec![rows(&def, &[seq as i64])]);
         assert_eq!(table.flush().await.unwrap(), Some(seq));
     }
     assert_eq!(table.delta_stats().0, 98);
 
-    table.apply(99, rows(&def, &[99]));
+    table.apply(99, vec![rows(&def, &[99])]);
     let result = table.flush().await;
     assert!(
         log_dir.join(format!("{:020}.json", 99)).exists(),
@@ -135,7 +135,7 @@ async fn a_flush_whose_commit_landed_but_failed_its_checkpoint_is_committed() {
         Some(99)
     );
     assert_eq!(table.hot_stats().rows, 0);
-    table.apply(100, rows(&def, &[100]));
+    table.apply(100, vec![rows(&def, &[100])]);
     assert_eq!(table.flush().await.unwrap(), Some(100));
 
     let expected: Vec<i64> = (1..=100).collect();

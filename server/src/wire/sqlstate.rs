@@ -48,6 +48,8 @@ pub mod code {
     pub const IO_ERROR: &str = "58030";
     pub const ADMIN_SHUTDOWN: &str = "57P01";
     pub const DATA_CORRUPTED: &str = "XX001";
+    pub const DISK_FULL: &str = "53100";
+    pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const INTERNAL_ERROR: &str = "XX000";
 }
 
@@ -135,7 +137,13 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         }
         S::InvalidValue { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
         S::DataFusion(inner) => datafusion_error(inner),
-        S::Io { .. } | S::Wal(_) => (code::IO_ERROR, e.to_string()),
+        S::RecordTooLarge { .. } => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
+        S::WalWrite { source } if is_disk_full(source) => (
+            code::DISK_FULL,
+            format!("could not write to the WAL: no space left on device ({source})"),
+        ),
+        S::Io { source, .. } if is_disk_full(source) => (code::DISK_FULL, e.to_string()),
+        S::Io { .. } | S::Wal(_) | S::WalWrite { .. } => (code::IO_ERROR, e.to_string()),
         S::TableDropped(_) => (code::UNDEFINED_TABLE, e.to_string()),
         S::Delta { .. } | S::InvalidLocation { .. } | S::ForeignLocation { .. } => {
             (code::INTERNAL_ERROR, e.to_string())
@@ -145,6 +153,11 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         S::TableUnavailable { .. } => (code::DATA_CORRUPTED, e.to_string()),
         S::ShuttingDown(_) => (code::ADMIN_SHUTDOWN, e.to_string()),
     }
+}
+
+/// `ENOSPC` (and `EDQUOT`, a full quota): PostgreSQL's `disk_full`.
+fn is_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.kind() == std::io::ErrorKind::QuotaExceeded
 }
 
 fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {

@@ -47,7 +47,7 @@ pub use unavailable::UnavailableTable;
 
 use crate::flush::{self, Flusher};
 use crate::registry::TableRegistry;
-use crate::wal::{WalApply, WalWriter};
+use crate::wal::{WalApply, WalLimits, WalWriter};
 use crate::{Appender, Error, LakeRoot, OxbowTable, Result, Table};
 
 pub struct Database {
@@ -79,6 +79,8 @@ pub struct DatabaseConfig {
     pub lake: LakeRoot,
     /// Bytes the hot tier of all tables may hold before writers wait for flushes.
     pub hot_memory_limit: usize,
+    /// Segment and record sizes of the WAL.
+    pub wal_limits: WalLimits,
 }
 
 impl Database {
@@ -112,7 +114,7 @@ impl Database {
                 if unavailable_ids.contains(&entry.table_id) {
                     replay_registry.pin_wal(&entry.table_id, entry.seq);
                 } else {
-                    replay_registry.apply(&entry.table_id, entry.seq, entry.batch);
+                    replay_registry.apply(&entry.table_id, entry.seq, entry.batches);
                 }
                 Ok(())
             })
@@ -130,6 +132,7 @@ impl Database {
             &wal_dir,
             next_seq,
             replayed.segments,
+            config.wal_limits,
             Arc::clone(&registry) as Arc<dyn WalApply>,
         )?;
         let flush_wanted = Arc::new(Notify::new());

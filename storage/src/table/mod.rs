@@ -266,14 +266,18 @@ impl Table {
         }
     }
 
-    /// Adds a durable WAL record to the hot tier (called in sequence order, at write time and
-    /// at replay). Records the Delta tier already holds are ignored.
-    pub fn apply(&self, seq: u64, batch: RecordBatch) {
+    /// Adds this table's rows of a durable WAL transaction to the hot tier (called in sequence
+    /// order, at write time and at replay; `seq` is the transaction's highest record of this
+    /// table). All of them go in under one lock, so no flush can take part of a statement.
+    /// Records the Delta tier already holds are ignored.
+    pub fn apply(&self, seq: u64, batches: Vec<RecordBatch>) {
         let mut state = self.state.write().expect("table state lock");
         if seq <= state.flushed_seq {
             return;
         }
-        state.hot.insert(seq, batch, self.time_index);
+        for batch in batches {
+            state.hot.insert(seq, batch, self.time_index);
+        }
     }
 
     /// The current Delta handle (a cheap clone: the snapshot is shared).
@@ -360,7 +364,7 @@ mod tests {
             vec![Arc::new(Int32Array::from(vec![1, 2, 3]))],
         )
         .unwrap();
-        table.apply(1, batch);
+        table.apply(1, vec![batch]);
         let retired = table.retire().await;
         let queued = tokio::spawn({
             let table = Arc::clone(&table);

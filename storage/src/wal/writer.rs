@@ -1,7 +1,7 @@
-//! [`WalWriter`]: appends records on a dedicated thread with group commit.
+//! [`WalWriter`]: appends transactions on a dedicated thread with group commit.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -9,27 +9,43 @@ use std::thread::JoinHandle;
 
 use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
-use super::record::{SourceOffset, encode_body, encode_frame};
-use super::replay::io;
-use super::{SEGMENT_BYTES, segment_name};
+use super::record::{SourceOffset, encode_frame, encode_part};
+use super::replay::{io, sync_dir};
+use super::{WalLimits, segment_name};
 use crate::{Error, Result};
 
-/// Receives each record once it is durable, on the WAL thread, in sequence order. The hot
-/// tier implements it: this is how the WAL hands rows upward without depending on it.
+/// Receives each committed transaction once it is durable, on the WAL thread, in sequence
+/// order, one call per table: `seq` is the highest sequence number of that table's records in
+/// the transaction. The hot tier implements it: this is how the WAL hands rows upward without
+/// depending on it.
 pub trait WalApply: Send + Sync + 'static {
-    fn apply(&self, table_id: &str, seq: u64, batch: RecordBatch);
+    fn apply(&self, table_id: &str, seq: u64, batches: Vec<RecordBatch>);
 }
 
-/// Most records written with one fsync.
+/// One table's rows in a transaction.
+#[derive(Debug, Clone)]
+pub struct WalPart {
+    pub table_id: String,
+    /// The source positions these rows account for (none for INSERT and COPY).
+    pub offsets: Vec<SourceOffset>,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Most transactions written with one fsync.
 const MAX_GROUP: usize = 4096;
 
+/// A transaction, encoded: each part's records, in order; only the very last record commits.
 struct Request {
+    parts: Vec<EncodedPart>,
+    reply: oneshot::Sender<std::result::Result<u64, std::io::Error>>,
+}
+
+struct EncodedPart {
     table_id: String,
-    body: Vec<u8>,
-    batch: RecordBatch,
-    reply: oneshot::Sender<u64>,
+    bodies: Vec<Vec<u8>>,
+    batches: Vec<RecordBatch>,
 }
 
 struct Shared {
@@ -43,6 +59,7 @@ struct Shared {
 pub struct WalWriter {
     tx: Mutex<Option<mpsc::Sender<Request>>>,
     shared: Arc<Shared>,
+    limits: WalLimits,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -56,13 +73,22 @@ impl std::fmt::Debug for WalWriter {
 
 impl WalWriter {
     /// Starts writing a new segment whose first record will be `next_seq`. `old_segments` are
-    /// the segments replay read; they are deleted once their records are flushed.
+    /// the segments replay read (all holding records below `next_seq`); they are deleted once
+    /// their records are flushed.
     pub fn start(
         dir: &Path,
         next_seq: u64,
         old_segments: Vec<u64>,
+        limits: WalLimits,
         apply: Arc<dyn WalApply>,
     ) -> Result<Self> {
+        if let Some(&last) = old_segments.last()
+            && last >= next_seq
+        {
+            return Err(Error::Wal(format!(
+                "the next record ({next_seq}) would not follow the last segment ({last})"
+            )));
+        }
         std::fs::create_dir_all(dir).map_err(|s| io(dir, s))?;
         let file = create_segment(dir, next_seq)?;
         let mut segments = old_segments;
@@ -74,40 +100,66 @@ impl WalWriter {
         });
         let (tx, rx) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
+        let segment_bytes = limits.segment_bytes;
         let thread = std::thread::Builder::new()
             .name("oxbow-wal".into())
-            .spawn(move || write_loop(rx, file, next_seq, thread_shared, apply))
+            .spawn(move || write_loop(rx, file, next_seq, segment_bytes, thread_shared, apply))
             .map_err(|s| io(dir, s))?;
         info!(dir = %dir.display(), next_seq, "WAL writer started");
         Ok(Self {
             tx: Mutex::new(Some(tx)),
             shared,
+            limits,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Appends `batch` for `table_id` and returns its sequence number once it is fsynced and
-    /// applied.
-    pub async fn append(
-        &self,
-        table_id: &str,
-        offsets: &[SourceOffset],
-        batch: RecordBatch,
-    ) -> Result<u64> {
-        let body = encode_body(table_id, offsets, &batch)?;
-        let (reply, done) = oneshot::channel();
-        let request = Request {
+    /// Appends `batches` for `table_id` as one transaction; see [`WalWriter::append`].
+    pub async fn append_rows(&self, table_id: &str, batches: Vec<RecordBatch>) -> Result<u64> {
+        self.append(vec![WalPart {
             table_id: table_id.to_string(),
-            body,
-            batch,
-            reply,
-        };
+            offsets: Vec::new(),
+            batches,
+        }])
+        .await
+    }
+
+    /// Appends `parts` as one transaction and returns the sequence number of its last record
+    /// once the whole transaction is fsynced and applied: after a crash, replay restores all
+    /// of its parts or none. A part too large for one record is split into several.
+    pub async fn append(&self, parts: Vec<WalPart>) -> Result<u64> {
+        let max_body = self.limits.record_bytes;
+        let last = parts.len().saturating_sub(1);
+        let parts = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let bodies = encode_part(
+                    &part.table_id,
+                    &part.offsets,
+                    &part.batches,
+                    i == last,
+                    max_body,
+                )?;
+                Ok(EncodedPart {
+                    table_id: part.table_id,
+                    bodies,
+                    batches: part.batches,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if parts.is_empty() {
+            return Ok(self.applied_seq());
+        }
+        let (reply, done) = oneshot::channel();
         {
             let tx = self.tx.lock().expect("wal sender lock");
             let tx = tx.as_ref().ok_or_else(closed)?;
-            tx.send(request).map_err(|_| closed())?;
+            tx.send(Request { parts, reply }).map_err(|_| closed())?;
         }
-        done.await.map_err(|_| closed())
+        done.await
+            .map_err(|_| closed())?
+            .map_err(|source| Error::WalWrite { source })
     }
 
     /// Every record up to this sequence number is durable and applied.
@@ -116,7 +168,8 @@ impl WalWriter {
     }
 
     /// Deletes the closed segments all of whose records have sequence numbers below
-    /// `low_water` (that is, are in the Delta tier). Returns how many were deleted.
+    /// `low_water` (that is, are in the Delta tier). The segment being written is never
+    /// deleted. Returns how many were deleted.
     pub fn delete_segments_below(&self, low_water: u64) -> Result<usize> {
         let mut segments = self.shared.segments.lock().expect("segments lock");
         let mut deleted = 0;
@@ -134,9 +187,24 @@ impl WalWriter {
         Ok(deleted)
     }
 
+    /// The first sequence numbers of the segment files on disk, oldest first.
+    pub fn segments(&self) -> Vec<u64> {
+        self.shared.segments.lock().expect("segments lock").clone()
+    }
+
     /// Number of segment files on disk.
     pub fn segment_count(&self) -> usize {
         self.shared.segments.lock().expect("segments lock").len()
+    }
+
+    /// Bytes of the segment files on disk (what `max_wal_size` bounds).
+    pub fn disk_bytes(&self) -> u64 {
+        let segments = self.segments();
+        segments
+            .iter()
+            .filter_map(|s| std::fs::metadata(self.shared.dir.join(segment_name(*s))).ok())
+            .map(|m| m.len())
+            .sum()
     }
 
     /// Stops accepting appends and waits for the thread to write what it has.
@@ -161,9 +229,7 @@ fn create_segment(dir: &Path, first_seq: u64) -> Result<File> {
         .open(&path)
         .map_err(|s| io(&path, s))?;
     // The new directory entry must be durable before records in the file are acknowledged.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|s| io(dir, s))?;
+    sync_dir(dir)?;
     Ok(file)
 }
 
@@ -171,6 +237,7 @@ fn write_loop(
     rx: mpsc::Receiver<Request>,
     mut file: File,
     mut next_seq: u64,
+    segment_limit: u64,
     shared: Arc<Shared>,
     apply: Arc<dyn WalApply>,
 ) {
@@ -186,23 +253,55 @@ fn write_loop(
         }
         buf.clear();
         let first_seq = next_seq;
+        let mut last_seqs = Vec::with_capacity(group.len());
         for request in &group {
-            encode_frame(&mut buf, next_seq, &request.body);
-            next_seq += 1;
+            for part in &request.parts {
+                for body in &part.bodies {
+                    encode_frame(&mut buf, next_seq, body);
+                    next_seq += 1;
+                }
+            }
+            last_seqs.push(next_seq - 1);
         }
-        if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
+        if let Err(e) = file.write_all(&buf) {
+            // Nothing of the group is acknowledged. Cut what reached the file, so that the
+            // next group's records follow the last good one, and refuse the statements: the
+            // server keeps serving reads and writes resume when the disk has room again.
+            warn!(error = %e, "WAL write failed; the statements of this group are refused");
+            if let Err(cut) = file
+                .set_len(segment_bytes)
+                .and_then(|()| file.seek(SeekFrom::Start(segment_bytes)).map(|_| ()))
+            {
+                error!(error = %cut, "cannot cut a failed WAL write; aborting so that recovery replays the WAL");
+                std::process::abort();
+            }
+            next_seq = first_seq;
+            for request in group {
+                request
+                    .reply
+                    .send(Err(std::io::Error::new(e.kind(), e.to_string())))
+                    .ok();
+            }
+            shrink(&mut buf);
+            continue;
+        }
+        if let Err(e) = file.sync_data() {
             // Never retry a failed fsync: the kernel may have dropped the dirty pages.
-            error!(error = %e, "WAL write or fsync failed; aborting so that recovery replays the WAL");
+            error!(error = %e, "WAL fsync failed; aborting so that recovery replays the WAL");
             std::process::abort();
         }
         segment_bytes += buf.len() as u64;
-        for (i, request) in group.into_iter().enumerate() {
-            let seq = first_seq + i as u64;
-            apply.apply(&request.table_id, seq, request.batch);
-            shared.applied.store(seq, Ordering::Release);
-            request.reply.send(seq).ok();
+        let mut seq = first_seq;
+        for (request, last_seq) in group.into_iter().zip(last_seqs) {
+            for part in request.parts {
+                seq += part.bodies.len() as u64;
+                apply.apply(&part.table_id, seq - 1, part.batches);
+            }
+            shared.applied.store(last_seq, Ordering::Release);
+            request.reply.send(Ok(last_seq)).ok();
         }
-        if segment_bytes >= SEGMENT_BYTES {
+        shrink(&mut buf);
+        if segment_bytes >= segment_limit {
             match create_segment(&shared.dir, next_seq) {
                 Ok(new_file) => {
                     file = new_file;
@@ -213,12 +312,20 @@ fn write_loop(
                         .expect("segments lock")
                         .push(next_seq);
                 }
-                Err(e) => {
-                    error!(error = %e, "cannot start a new WAL segment; aborting");
-                    std::process::abort();
-                }
+                // Keep writing the current segment; the next group tries again.
+                Err(e) => warn!(error = %e, "cannot start a new WAL segment"),
             }
         }
     }
     file.sync_all().ok();
+}
+
+/// Gives back a frame buffer's memory after a large statement, keeping enough for the next
+/// group of small ones.
+fn shrink(buf: &mut Vec<u8>) {
+    const KEEP: usize = 4 * 1024 * 1024;
+    if buf.capacity() > KEEP {
+        buf.clear();
+        buf.shrink_to(KEEP);
+    }
 }

@@ -1,21 +1,20 @@
 //! [`Appender`]: the write path of `INSERT` and `COPY`, through the WAL into the hot tier.
 //!
-//! A statement's rows become one WAL record, so a statement is durable and visible all at
-//! once or not at all. When the hot tier of all tables holds more than its memory budget,
+//! A statement's rows become one WAL transaction (one record, or several of bounded size of
+//! which the last commits), so a statement is durable and visible all at once or not at all. When the hot tier of all tables holds more than its memory budget,
 //! writers wait for the flusher to make room (backpressure) instead of failing.
 
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::compute::concat_batches;
 use tokio::sync::Notify;
 use tracing::instrument;
 
 use super::backpressure::MemoryBudget;
 use super::{conform_batch, constraints};
 use crate::registry::TableRegistry;
-use crate::wal::WalWriter;
-use crate::{Error, Result, Table};
+use crate::wal::{WalPart, WalWriter};
+use crate::{Result, Table};
 
 pub struct Appender {
     wal: WalWriter,
@@ -61,14 +60,16 @@ impl Appender {
     #[instrument(skip_all, fields(table = %table.def().name))]
     pub async fn append(&self, table: &Table, batches: Vec<RecordBatch>) -> Result<u64> {
         match Self::prepare(table, batches)? {
-            Some(batch) => self.write(table, batch).await,
+            Some(batches) => self.write(table, batches).await,
             None => Ok(0),
         }
     }
 
-    /// The rows of one statement as the one batch [`Appender::write`] takes: checked against
-    /// the table's constraints and given exactly its schema. `None` for no rows.
-    pub fn prepare(table: &Table, batches: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
+    /// The rows of one statement as [`Appender::write`] takes them: checked against the
+    /// table's constraints and given exactly its schema, empty batches left out. The batches
+    /// are kept apart (not concatenated): the WAL writes them as they are, in records of
+    /// bounded size. `None` for no rows.
+    pub fn prepare(table: &Table, batches: Vec<RecordBatch>) -> Result<Option<Vec<RecordBatch>>> {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         if rows == 0 {
             return Ok(None);
@@ -80,21 +81,38 @@ impl Appender {
         }
         let batches = batches
             .into_iter()
+            .filter(|b| b.num_rows() > 0)
             .map(|b| conform_batch(b, &schema))
             .collect::<Result<Vec<_>>>()?;
-        let batch = if batches.len() == 1 {
-            batches.into_iter().next().expect("one batch")
-        } else {
-            concat_batches(&schema, &batches).map_err(|e| Error::DataFusion(e.into()))?
-        };
-        Ok(Some(batch))
+        Ok(Some(batches))
     }
 
-    /// Writes a prepared batch as one WAL record. Returns once it is fsynced and visible.
-    pub async fn write(&self, table: &Table, batch: RecordBatch) -> Result<u64> {
-        let rows = batch.num_rows();
+    /// Writes a statement's prepared batches as one WAL transaction. Returns once it is
+    /// fsynced and visible.
+    pub async fn write(&self, table: &Table, batches: Vec<RecordBatch>) -> Result<u64> {
+        self.write_transaction(vec![(table, batches)]).await
+    }
+
+    /// Writes the prepared rows of several tables as one WAL transaction (a `COMMIT`): after a
+    /// crash, every table has its rows or none has. Returns the number of rows.
+    pub async fn write_transaction(&self, parts: Vec<(&Table, Vec<RecordBatch>)>) -> Result<u64> {
+        let rows: usize = parts
+            .iter()
+            .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+            .sum();
+        if rows == 0 {
+            return Ok(0);
+        }
         self.budget.wait_for_room().await;
-        self.wal.append(&table.def().id, &[], batch).await?;
+        let parts = parts
+            .into_iter()
+            .map(|(table, batches)| WalPart {
+                table_id: table.def().id.clone(),
+                offsets: Vec::new(),
+                batches,
+            })
+            .collect();
+        self.wal.append(parts).await?;
         Ok(rows as u64)
     }
 }

@@ -3,17 +3,16 @@
 //!
 //! Inside `BEGIN ... COMMIT`, `INSERT` and `COPY` rows are checked (constraints, types) when
 //! their statement runs, and kept here instead of being logged; the session's own queries see
-//! them (a scan adds them to the hot rows), other sessions do not. `COMMIT` writes each
-//! table's rows as one WAL record and returns once they are durable; `ROLLBACK` (or a lost
+//! them (a scan adds them to the hot rows), other sessions do not. `COMMIT` writes the rows
+//! of every table as one WAL transaction and returns once they are durable (after a crash,
+//! all of them are there or none); `ROLLBACK` (or a lost
 //! connection) drops them.
 //!
 //! `SAVEPOINT`, `ROLLBACK TO` and `RELEASE` work on the held rows the same way.
 //!
 //! What this does not make transactional, and says so: `UPDATE`, `DELETE`, `TRUNCATE` and DDL
 //! still commit when they run. So that they see the block's earlier rows, those are written
-//! first, and the block is marked: a later `ROLLBACK` cannot undo them and warns. A `COMMIT`
-//! over several tables writes one record per table, so a crash in the middle of it can keep
-//! the first tables' rows without the others'.
+//! first, and the block is marked: a later `ROLLBACK` cannot undo them and warns.
 //!
 //! Lives in the session's DataFusion config (one per connection), where both the scans of
 //! [`crate::OxbowTable`] and the write path find it.
@@ -85,18 +84,18 @@ impl TransactionWrites {
     }
 
     /// Holds one statement's rows (already prepared by [`Appender::prepare`]) for `table`.
-    pub fn hold(&self, table: &Arc<Table>, appender: &Arc<Appender>, batch: RecordBatch) {
+    pub fn hold(&self, table: &Arc<Table>, appender: &Arc<Appender>, batches: Vec<RecordBatch>) {
         let mut block = self.lock();
         match block
             .tables
             .iter_mut()
             .find(|p| p.table.def().id == table.def().id)
         {
-            Some(pending) => pending.batches.push(batch),
+            Some(pending) => pending.batches.extend(batches),
             None => block.tables.push(Pending {
                 table: Arc::clone(table),
                 appender: Arc::clone(appender),
-                batches: vec![batch],
+                batches,
             }),
         }
     }
@@ -200,20 +199,17 @@ impl TransactionWrites {
     }
 }
 
-/// Writes each table's held rows as one WAL record.
+/// Writes every table's held rows as one WAL transaction (the rows were prepared when their
+/// statements ran).
 async fn write(pending: Vec<Pending>) -> Result<u64> {
-    let mut rows = 0;
-    for Pending {
-        table,
-        appender,
-        batches,
-    } in pending
-    {
-        if let Some(batch) = Appender::prepare(&table, batches)? {
-            rows += appender.write(&table, batch).await?;
-        }
-    }
-    Ok(rows)
+    let Some(appender) = pending.first().map(|p| Arc::clone(&p.appender)) else {
+        return Ok(0);
+    };
+    let parts = pending
+        .iter()
+        .map(|p| (p.table.as_ref(), p.batches.clone()))
+        .collect();
+    appender.write_transaction(parts).await
 }
 
 /// The write path of a statement's rows in a session: held while its transaction block is
@@ -226,9 +222,9 @@ pub async fn append(
 ) -> Result<u64> {
     match TransactionWrites::of(config) {
         Some(block) if block.is_open() => match Appender::prepare(table, batches)? {
-            Some(batch) => {
-                let rows = batch.num_rows() as u64;
-                block.hold(table, appender, batch);
+            Some(batches) => {
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                block.hold(table, appender, batches);
                 Ok(rows)
             }
             None => Ok(0),
