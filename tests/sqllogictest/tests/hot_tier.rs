@@ -134,10 +134,20 @@ async fn a_time_filter_skips_hot_batches_and_explain_shows_both_tiers() {
         .collect();
     let plan = plan.join("\n");
     assert!(plan.contains("DeltaScan"), "{plan}");
-    assert!(
-        plan.contains("OxbowHotScan: table=public.m batches=2/5 (pruned by time: 3)"),
-        "{plan}"
-    );
+    // How many batches a statement makes depends on batch sizes; what must hold is that the
+    // scan read only the two days at or after the bound, and skipped batches of the others.
+    let hot = plan
+        .lines()
+        .find(|l| l.contains("OxbowHotScan: table=public.m"))
+        .unwrap_or_else(|| panic!("no hot scan in {plan}"));
+    assert!(hot.contains("rows=18000"), "{hot}");
+    let pruned: usize = hot
+        .split("(pruned by time: ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pruning count in {hot}"));
+    assert!(pruned >= 3, "the batches of three days are skipped: {hot}");
     let n: i64 = client
         .query_one(
             "SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'",
