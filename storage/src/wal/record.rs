@@ -1,8 +1,11 @@
 //! Encoding and decoding of one WAL record (format in the module docs of `wal`).
 
 use std::io::Cursor;
+use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::DataType;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 
@@ -105,13 +108,31 @@ fn encode_fitting(
         return Err(too_large(table_id, 4 + ipc.len(), room));
     }
     let half = batch.num_rows() / 2;
-    encode_fitting(&batch.slice(0, half), room, table_id, out)?;
+    encode_fitting(&compact(batch, 0, half)?, room, table_id, out)?;
     encode_fitting(
-        &batch.slice(half, batch.num_rows() - half),
+        &compact(batch, half, batch.num_rows())?,
         room,
         table_id,
         out,
     )
+}
+
+/// Rows `start..end` of `batch` in buffers of their own. The IPC writer writes every buffer
+/// an array refers to, so a slice would not get smaller; and string and binary views refer
+/// to the whole data buffers of the original even after `take`, so they are compacted too.
+fn compact(batch: &RecordBatch, start: usize, end: usize) -> Result<RecordBatch> {
+    let indices = UInt32Array::from_iter_values(start as u32..end as u32);
+    let taken = take_record_batch(batch, &indices).map_err(wal_arrow)?;
+    let columns: Vec<ArrayRef> = taken
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Utf8View => Arc::new(c.as_string_view().gc()) as ArrayRef,
+            DataType::BinaryView => Arc::new(c.as_binary_view().gc()) as ArrayRef,
+            _ => Arc::clone(c),
+        })
+        .collect();
+    RecordBatch::try_new(taken.schema(), columns).map_err(wal_arrow)
 }
 
 fn encode_ipc(batch: &RecordBatch) -> Result<Vec<u8>> {

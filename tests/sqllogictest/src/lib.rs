@@ -72,6 +72,21 @@ impl TestServer {
         server
     }
 
+    /// Starts a server on `data_dir`, which the caller owns (a directory on a filesystem of
+    /// its choosing, such as a small tmpfs); the log goes beside it.
+    pub fn start_in(data_dir: &Path, extra_args: Vec<String>, env: Vec<(String, String)>) -> Self {
+        let mut server = Self {
+            child: None,
+            port: 0,
+            data_dir: data_dir.to_path_buf(),
+            extra_args,
+            env,
+            _tmp: None,
+        };
+        server.spawn();
+        server
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
