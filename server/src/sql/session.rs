@@ -13,7 +13,7 @@ use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use oxbow_catalog::ObjectName;
-use oxbow_storage::{Database, OxbowCatalogProvider};
+use oxbow_storage::{Database, OxbowCatalogProvider, SnapshotPerStatement};
 use tracing::warn;
 
 use crate::error::ServerError;
@@ -38,10 +38,10 @@ pub async fn base_context(
     // without time zone, so drivers got naive datetimes (psycopg2) or refused aware ones
     // (asyncpg parameters). Oxbow stores timestamptz in UTC, and so is the session's zone.
     config.options_mut().execution.time_zone = Some(oxbow_catalog::types::UTC.to_string());
-    let mut ctx = with_first_analyzer_rule(
+    let mut ctx = with_snapshot_per_statement(with_first_analyzer_rule(
         SessionContext::new_with_config(config),
         Arc::new(crate::sql::analyzer::boolean_literals::BooleanLiterals),
-    );
+    ));
     ctx.register_catalog(
         DATABASE_NAME,
         Arc::new(OxbowCatalogProvider::new(Arc::clone(&db))),
@@ -149,6 +149,19 @@ fn with_first_analyzer_rule(
         analyzer.rules.insert(0, rule);
     }
     SessionContext::new_with_state(state.build())
+}
+
+/// `ctx` planning each statement with one snapshot per table for all its scans (DESIGN rule
+/// 3): the planner it had, wrapped in [`SnapshotPerStatement`]. Every connection's session is
+/// a copy of this one, so it keeps the planner.
+fn with_snapshot_per_statement(ctx: SessionContext) -> SessionContext {
+    let state = ctx.state();
+    let planner = Arc::new(SnapshotPerStatement::new(Arc::clone(state.query_planner())));
+    SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(state)
+            .with_query_planner(planner)
+            .build(),
+    )
 }
 
 /// Plans every stored view. A view may read another view, so views are planned in rounds

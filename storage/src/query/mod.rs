@@ -4,6 +4,8 @@
 //! - `provider.rs`: [`OxbowTable`], the `TableProvider` whose scan unions a Delta scan with a
 //!   [`HotScanExec`](crate::hot::HotScanExec) over the hot rows above it (and the rows the
 //!   session's open transaction block holds).
+//! - `statement.rs`: [`SnapshotPerStatement`], the session's `QueryPlanner`, and the
+//!   [`StatementSnapshots`] it gives each statement: one snapshot per table for all its scans.
 //! - `dml_exec.rs`: [`DmlExec`], the plan of an `INSERT`, `UPDATE` or `DELETE`, which writes
 //!   when executed, not when planned.
 //!
@@ -12,13 +14,20 @@
 //! the write path in [`crate::write`].
 //!
 //! # Invariants
-//! - One snapshot per scan: a scan reads the Delta snapshot and the hot batches above its
-//!   `txn` version, captured under one lock, so every row is in exactly one of the two inputs.
-//!   (Per `scan()` call, not per query: a self-join takes two snapshots, review D9.)
+//! - One snapshot per statement: a scan reads the Delta snapshot and the hot batches above its
+//!   `txn` version, captured under one lock, so every row is in exactly one of the two inputs;
+//!   and every scan of a table within one statement (self-joins, subqueries, the `SELECT` of
+//!   `INSERT INTO t SELECT ... FROM t`) reads the snapshot the first one captured. The scope
+//!   of "one statement" is one physical planning pass of a session built with
+//!   [`SnapshotPerStatement`]; all scans happen while planning, and the writes of a statement
+//!   happen when its plan runs, after its snapshots are taken. The rows the session's own
+//!   transaction block holds are added to every scan as they are at planning time.
 //! - Pushed-down filters are `Inexact`: each tier prunes with them, DataFusion re-applies them.
 
 mod dml_exec;
 mod provider;
+mod statement;
 
 pub use dml_exec::{DmlExec, DmlOp};
 pub use provider::OxbowTable;
+pub use statement::{SnapshotPerStatement, StatementSnapshots};

@@ -1,7 +1,8 @@
 //! [`OxbowTable`]: the DataFusion `TableProvider` of an Oxbow table, spanning both tiers.
 //!
-//! A scan captures one [`TableSnapshot`](crate::table::TableSnapshot) (the Delta snapshot
-//! and the hot batches above its `txn` version) and unions a Delta scan (deltalake's own
+//! A scan reads its statement's [`TableSnapshot`](crate::table::TableSnapshot) of the table
+//! (the Delta snapshot and the hot batches above its `txn` version, captured by the first scan
+//! of the table in the statement: [`StatementSnapshots`]) and unions a Delta scan (deltalake's own
 //! provider: file pruning by statistics, projection and filter pushdown into Parquet) with a
 //! [`HotScanExec`] over the hot batches that the time filters do not rule out. Writes become
 //! a [`DmlExec`] that runs when the plan is executed.
@@ -22,7 +23,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
-use super::{DmlExec, DmlOp};
+use super::{DmlExec, DmlOp, StatementSnapshots};
 use crate::hot::HotScanExec;
 use crate::hot::prune::{overlaps, time_bounds, time_unit};
 use crate::write::transaction::{self, TransactionWrites};
@@ -121,7 +122,7 @@ impl TableProvider for OxbowTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let snapshot = self.table.snapshot();
+        let snapshot = StatementSnapshots::of(&self.table);
         snapshot
             .delta
             .update_datafusion_session(state)
