@@ -38,6 +38,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                 .wal_record_bytes
                 .min(oxbow_storage::wal::MAX_RECORD_BYTES),
         },
+        max_wal_bytes: config.max_wal_bytes(),
     })
     .await
     .map_err(|e| {

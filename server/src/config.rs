@@ -37,4 +37,24 @@ pub struct ServeConfig {
     /// commit together. For tests, like --wal-segment-bytes.
     #[arg(long, env = "OXBOW_WAL_RECORD_BYTES", default_value_t = oxbow_storage::wal::MAX_RECORD_BYTES, hide = true)]
     pub wal_record_bytes: usize,
+
+    /// WAL size on disk, in MiB, past which the tables pinning the oldest segment are flushed
+    /// (whatever their flush_interval) so that the segment can be deleted; PostgreSQL's
+    /// max_wal_size. A soft limit: the segment being written and the records of a table that
+    /// could not be opened are always kept.
+    #[arg(long, env = "OXBOW_MAX_WAL_SIZE_MB", default_value_t = 1024)]
+    pub max_wal_size_mb: u64,
+
+    /// The same limit in bytes, overriding --max-wal-size-mb. For tests, which reach it with
+    /// little data.
+    #[arg(long, env = "OXBOW_MAX_WAL_SIZE_BYTES", hide = true)]
+    pub max_wal_size_bytes: Option<u64>,
+}
+
+impl ServeConfig {
+    /// The WAL size limit in bytes.
+    pub fn max_wal_bytes(&self) -> u64 {
+        self.max_wal_size_bytes
+            .unwrap_or(self.max_wal_size_mb.saturating_mul(1024 * 1024))
+    }
 }

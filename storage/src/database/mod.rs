@@ -81,6 +81,9 @@ pub struct DatabaseConfig {
     pub hot_memory_limit: usize,
     /// Segment and record sizes of the WAL.
     pub wal_limits: WalLimits,
+    /// WAL bytes on disk past which the flusher flushes the tables pinning the oldest segment
+    /// (`max_wal_size`, see [`crate::flush`]).
+    pub max_wal_bytes: u64,
 }
 
 impl Database {
@@ -162,11 +165,16 @@ impl Database {
             lake = %lake.url(),
             "database opened"
         );
-        let flusher = Flusher::start(Arc::clone(&registry), Arc::clone(&appender), flush_wanted)
-            .map_err(|source| Error::Io {
-                path: "flush runtime".into(),
-                source,
-            })?;
+        let flusher = Flusher::start(
+            Arc::clone(&registry),
+            Arc::clone(&appender),
+            flush_wanted,
+            config.max_wal_bytes,
+        )
+        .map_err(|source| Error::Io {
+            path: "flush runtime".into(),
+            source,
+        })?;
         Ok(Arc::new(Self {
             catalog,
             lake,

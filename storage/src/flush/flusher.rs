@@ -1,5 +1,6 @@
-//! The background flusher: moves hot rows to Delta by age and size, and under memory
-//! pressure, then deletes the WAL segments that are fully in Delta.
+//! The background flusher: moves hot rows to Delta by age and size, under memory pressure,
+//! and when the WAL passes `max_wal_size` ([`WalSizeLimit`]), then deletes the WAL segments
+//! that are fully in Delta.
 //!
 //! Flushes run one at a time, so a WAL segment is never judged flushed while another flush
 //! of its rows is still in progress (the handoff bug InfluxDB 3.11.7 fixed).
@@ -20,7 +21,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info_span, warn};
 
-use super::truncate_wal;
+use super::{WalSizeLimit, truncate_wal};
 use crate::registry::TableRegistry;
 use crate::{Appender, Table};
 
@@ -47,18 +48,18 @@ struct Retry {
 }
 
 impl FlushBackoff {
-    fn may_try(&self, table: &Table, now: Instant) -> bool {
+    pub(super) fn may_try(&self, table: &Table, now: Instant) -> bool {
         self.failing
             .get(&table.def().id)
             .is_none_or(|r| now >= r.not_before)
     }
 
-    fn succeeded(&mut self, table: &Table) {
+    pub(super) fn succeeded(&mut self, table: &Table) {
         self.failing.remove(&table.def().id);
     }
 
     /// Records a failure and logs it once, with the attempt number and the wait before the next.
-    fn failed(&mut self, table: &Table, error: &crate::Error, now: Instant) {
+    pub(super) fn failed(&mut self, table: &Table, error: &crate::Error, now: Instant) {
         let attempts = self
             .failing
             .get(&table.def().id)
@@ -95,6 +96,7 @@ impl Flusher {
         registry: Arc<TableRegistry>,
         appender: Arc<Appender>,
         wake: Arc<Notify>,
+        max_wal_bytes: u64,
     ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -105,6 +107,7 @@ impl Flusher {
         let task = runtime.spawn(
             async move {
                 let mut backoff = FlushBackoff::default();
+                let mut wal_limit = WalSizeLimit::new(max_wal_bytes);
                 loop {
                     tokio::select! {
                         () = tokio::time::sleep(TICK) => {}
@@ -112,6 +115,7 @@ impl Flusher {
                         _ = stopped.changed() => break,
                     }
                     flush_due(&registry, &appender, &mut backoff).await;
+                    wal_limit.enforce(&registry, &appender, &mut backoff).await;
                 }
             }
             .instrument(info_span!("flusher")),
