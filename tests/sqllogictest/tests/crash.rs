@@ -1,68 +1,297 @@
-//! Durability under `kill -9`: concurrent writers INSERT into one table while the server is
-//! killed at a random moment, again and again on the same data directory. After every restart
-//! the table must hold every acknowledged row exactly once, and each unacknowledged INSERT
-//! either whole or not at all ("acknowledged means durable", DESIGN.md).
+//! Durability under `kill -9`: concurrent writers run a mixed workload on two tables while the
+//! server is killed at a random moment, again and again on the same data directory. After
+//! every restart the tables must hold every acknowledged row exactly once, nothing of a
+//! statement that was acknowledged deleted or found absent before, and each unacknowledged
+//! statement (or transaction block, across both tables) either whole or not at all
+//! ("acknowledged means durable", DESIGN.md).
+//!
+//! The workload, chosen by a seeded RNG: single- and multi-row INSERTs and COPY (csv) into a
+//! table that flushes every 200 ms (`fast`) and one that flushes hourly (`slow`), so the WAL's
+//! low-water mark is held back by one table while the other flushes; `BEGIN; INSERT fast;
+//! INSERT slow; COMMIT` blocks; DELETEs of the id range of an earlier, durable statement;
+//! `FLUSH TABLE` at random. The server runs with 64 KiB WAL segments so they roll over. Some
+//! cycles first restart twice without a write (stop or kill, review D1); between some cycles a
+//! few random bytes are appended to the newest WAL segment after the kill (a torn tail), which
+//! recovery must cut without losing anything acknowledged.
+//!
+//! Any error from a live server (a rejected statement, a failed FLUSH) fails the test: only
+//! the connection dying because of the kill is expected.
 //!
 //! `OXBOW_CRASH_CYCLES` sets the number of kills (default 20). `OXBOW_CRASH_SEED` replays the
-//! kill timings and the writers' FLUSH choices of a printed run; thread scheduling stays free,
-//! so a replay is likely, not certain, to hit the same interleaving.
+//! kill timings, torn tails, restarts and the writers' choices of a printed run; thread
+//! scheduling stays free, so a replay is likely, not certain, to hit the same interleaving.
 
 use std::collections::{HashMap, HashSet};
-use std::ops::RangeInclusive;
+use std::io::Write;
+use std::ops::{Range, RangeInclusive};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures::SinkExt;
 use oxbow_sqllogictest::TestServer;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 const DEFAULT_CYCLES: u64 = 20;
-const WRITERS: i32 = 4;
-const ROWS_PER_INSERT: i64 = 50;
-/// One statement in this many is a `FLUSH TABLE`, so that some kills land mid-flush.
-const FLUSH_ONE_IN: u64 = 10;
+const WRITERS: u64 = 3;
+/// Statement `n` owns ids `n * ID_STRIDE ..`; no statement writes more rows than this.
+const ID_STRIDE: i64 = 1000;
 /// How long the writers run before the kill: from before the first commit to well past many.
-const KILL_AFTER_MS: RangeInclusive<u64> = 50..=1500;
+const KILL_AFTER_MS: RangeInclusive<u64> = 50..=1200;
 /// A writer whose server is dead must notice within this; longer means a hung client.
 const WRITER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Small WAL segments, so that a run crosses many rollovers.
+const SEGMENT_BYTES: u64 = 65536;
+/// Each writer may delete up to this many earlier statements per cycle.
+const DELETES_PER_WRITER: usize = 3;
 
-/// The table options make the hot tier flush often, so kills hit flushes and handoffs too.
-const CREATE_WITH_FLUSH: &str = "CREATE TABLE crash (writer int NOT NULL, id bigint NOT NULL, \
-     payload text) WITH (flush_rows = 2000, flush_interval = '200ms')";
-const CREATE_PLAIN: &str =
-    "CREATE TABLE crash (writer int NOT NULL, id bigint NOT NULL, payload text)";
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Table {
+    Fast,
+    Slow,
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn acknowledged_rows_survive_kill_9_and_unacknowledged_inserts_are_all_or_nothing() {
+const TABLES: [Table; 2] = [Table::Fast, Table::Slow];
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Fast => "fast",
+            Table::Slow => "slow",
+        }
+    }
+
+    fn create(self) -> String {
+        let options = match self {
+            Table::Fast => "flush_rows = 2000, flush_interval = '200ms'",
+            Table::Slow => "flush_interval = '1h'",
+        };
+        format!(
+            "CREATE TABLE {} (id bigint NOT NULL, unit bigint NOT NULL, payload text) WITH ({options})",
+            self.name()
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Single,
+    Multi,
+    Copy,
+    /// `BEGIN; INSERT INTO fast ...; INSERT INTO slow ...; COMMIT`.
+    Block,
+}
+
+/// One unit of atomicity: a statement or a transaction block, numbered across the run. Its
+/// rows carry the number in column `unit`, and ids in `number * ID_STRIDE ..`.
+#[derive(Clone, Debug)]
+struct Unit {
+    number: i64,
+    kind: Kind,
+    parts: Vec<(Table, Range<i64>)>,
+}
+
+impl Unit {
+    fn new(number: i64, rng: &mut SplitMix64) -> Self {
+        let base = number * ID_STRIDE;
+        let table = TABLES[rng.below(2) as usize];
+        let roll = rng.below(100);
+        let (kind, parts) = if roll < 25 {
+            (Kind::Single, vec![(table, base..base + 1)])
+        } else if roll < 45 {
+            let n = rng.in_range(20..=300) as i64;
+            (Kind::Copy, vec![(table, base..base + n)])
+        } else if roll < 70 {
+            let n1 = rng.in_range(1..=40) as i64;
+            let n2 = rng.in_range(1..=40) as i64;
+            (
+                Kind::Block,
+                vec![
+                    (Table::Fast, base..base + n1),
+                    (Table::Slow, base + n1..base + n1 + n2),
+                ],
+            )
+        } else {
+            let n = rng.in_range(2..=60) as i64;
+            (Kind::Multi, vec![(table, base..base + n)])
+        };
+        Unit {
+            number,
+            kind,
+            parts,
+        }
+    }
+
+    fn rows(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|(_, r)| (r.end - r.start) as u64)
+            .sum()
+    }
+
+    fn rows_in(&self, table: Table) -> i64 {
+        self.parts
+            .iter()
+            .filter(|(t, _)| *t == table)
+            .map(|(_, r)| r.end - r.start)
+            .sum()
+    }
+
+    fn owns(&self, table: Table, id: i64) -> bool {
+        self.parts
+            .iter()
+            .any(|(t, r)| *t == table && r.contains(&id))
+    }
+
+    fn insert_sql(&self, table: Table, ids: Range<i64>) -> String {
+        let values: Vec<String> = ids
+            .map(|id| format!("({id}, {}, '{}')", self.number, payload(self.number, id)))
+            .collect();
+        format!(
+            "INSERT INTO {} (id, unit, payload) VALUES {}",
+            table.name(),
+            values.join(", ")
+        )
+    }
+
+    /// Runs the unit; `Ok` only if the server acknowledged all of it with the right counts.
+    async fn run(&self, client: &Client) -> Result<(), tokio_postgres::Error> {
+        let (table, ids) = self.parts[0].clone();
+        match self.kind {
+            Kind::Single | Kind::Multi => {
+                let messages = client.simple_query(&self.insert_sql(table, ids)).await?;
+                assert_eq!(
+                    command_counts(&messages),
+                    vec![self.rows()],
+                    "INSERT of unit {} acknowledged a wrong row count",
+                    self.number
+                );
+            }
+            Kind::Copy => {
+                let sink = client
+                    .copy_in(&format!(
+                        "COPY {} FROM STDIN WITH (FORMAT csv)",
+                        table.name()
+                    ))
+                    .await?;
+                futures::pin_mut!(sink);
+                let data: String = ids
+                    .map(|id| format!("{id},{},{}\n", self.number, payload(self.number, id)))
+                    .collect();
+                sink.send(bytes::Bytes::from(data)).await?;
+                let copied = sink.finish().await?;
+                assert_eq!(
+                    copied,
+                    self.rows(),
+                    "COPY of unit {} acknowledged a wrong row count",
+                    self.number
+                );
+            }
+            Kind::Block => {
+                let (slow, slow_ids) = self.parts[1].clone();
+                let sql = format!(
+                    "BEGIN; {}; {}; COMMIT",
+                    self.insert_sql(table, ids.clone()),
+                    self.insert_sql(slow, slow_ids.clone())
+                );
+                let messages = client.simple_query(&sql).await?;
+                // BEGIN and COMMIT complete with 0 rows.
+                assert_eq!(
+                    command_counts(&messages),
+                    vec![
+                        0,
+                        (ids.end - ids.start) as u64,
+                        (slow_ids.end - slow_ids.start) as u64,
+                        0
+                    ],
+                    "block {} acknowledged wrong row counts",
+                    self.number
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn command_counts(messages: &[SimpleQueryMessage]) -> Vec<u64> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::CommandComplete(n) => Some(*n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The payload a row must carry, so that a torn or mixed-up row is caught, not just a missing one.
+fn payload(unit: i64, id: i64) -> String {
+    format!("unit {unit} row {id}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_kill_9_and_unacknowledged_ones_are_all_or_nothing() {
+    let started = Instant::now();
     let cycles = env_u64("OXBOW_CRASH_CYCLES").unwrap_or(DEFAULT_CYCLES);
     let seed = env_u64("OXBOW_CRASH_SEED").unwrap_or_else(clock_seed);
     eprintln!("crash test: seed {seed} (rerun with OXBOW_CRASH_SEED={seed})");
     let mut rng = SplitMix64(seed);
 
-    let mut server = TestServer::start();
-    create_table(&server.connect().await).await;
+    let args = vec!["--wal-segment-bytes".to_string(), SEGMENT_BYTES.to_string()];
+    let mut server = TestServer::start_with(args, Vec::new());
+    {
+        let client = server.connect().await;
+        for table in TABLES {
+            let sql = table.create();
+            client
+                .batch_execute(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
 
-    let next_insert = Arc::new(AtomicI64::new(0));
+    let next_unit = Arc::new(AtomicI64::new(0));
     let mut ledger = Ledger::default();
+    let mut newest_segment_seen = 0u64;
     for cycle in 1..=cycles {
+        // Restarts without a write in between (review D1), on some cycles and always on the third.
+        if rng.below(4) == 0 || cycle == 3 {
+            for _ in 0..2 {
+                if rng.below(2) == 0 {
+                    server.restart();
+                } else {
+                    server.kill9();
+                    server.start_again();
+                }
+            }
+            ledger.idle_restarts += 2;
+        }
+
+        let mut deletable = ledger.deletable(&mut rng, WRITERS as usize * DELETES_PER_WRITER);
         let outcomes = Arc::new(Mutex::new(Outcomes::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let killing = Arc::new(AtomicBool::new(false));
         let mut writers = Vec::new();
         // Connect before the delay starts, so that even the shortest one kills a writing server.
         for writer in 0..WRITERS {
+            let take = deletable.len().min(DELETES_PER_WRITER);
             writers.push(tokio::spawn(write_until_killed(
                 server.connect().await,
                 writer,
                 SplitMix64(rng.next()),
-                next_insert.clone(),
-                stop.clone(),
+                next_unit.clone(),
+                deletable.split_off(deletable.len() - take),
+                Flags {
+                    stop: stop.clone(),
+                    killing: killing.clone(),
+                },
                 outcomes.clone(),
             )));
         }
         tokio::time::sleep(Duration::from_millis(rng.in_range(KILL_AFTER_MS))).await;
+        killing.store(true, Ordering::SeqCst);
         server.kill9();
-        stop.store(true, Ordering::Relaxed);
+        stop.store(true, Ordering::SeqCst);
         for handle in writers {
             match tokio::time::timeout(WRITER_STOP_TIMEOUT, handle).await {
                 Ok(Ok(())) => {}
@@ -72,234 +301,358 @@ async fn acknowledged_rows_survive_kill_9_and_unacknowledged_inserts_are_all_or_
                 ),
             }
         }
+
+        let segments = wal_segments(server.data_dir());
+        let new_segments = segments
+            .iter()
+            .filter(|(first, _)| *first > newest_segment_seen)
+            .count();
+        // One start opens one segment; more new ones in a cycle mean the WAL rolled over.
+        if new_segments >= 2 {
+            ledger.rollover_cycles += 1;
+        }
+        newest_segment_seen = segments.last().map_or(newest_segment_seen, |s| s.0);
+        let mut torn = None;
+        if rng.below(3) == 0 || cycle == 2 {
+            if let Some((_, newest)) = segments.last() {
+                torn = Some(append_garbage(newest, &mut rng));
+                ledger.torn_tails += 1;
+            }
+        }
         server.start_again();
 
         let outcomes = std::mem::take(&mut *outcomes.lock().expect("writers are done"));
+        if let Some(rejection) = outcomes.rejected.first() {
+            panic!(
+                "cycle {cycle} of {cycles} (OXBOW_CRASH_SEED={seed}): {} errors from a live \
+                 server, first: {rejection}\n--- last lines of the server log ---\n{}",
+                outcomes.rejected.len(),
+                log_tail(&server, 60)
+            );
+        }
         ledger.record(outcomes);
         let damage = ledger.check(&server.connect().await).await;
         if !damage.is_none() {
             eprintln!("{}", ledger.summary(cycle, &damage));
             panic!(
-                "cycle {cycle} of {cycles} (OXBOW_CRASH_SEED={seed}): {damage}\n\
-                 --- last lines of the server log ---\n{}",
+                "cycle {cycle} of {cycles} (OXBOW_CRASH_SEED={seed}, torn tail: {torn:?}): \
+                 {damage}\n--- last lines of the server log ---\n{}",
                 log_tail(&server, 60)
             );
         }
     }
-    // Every cycle's check found no damage (it panics otherwise), nor does the run as a whole.
+
+    // Every acknowledged row exactly once, by SQL too: count(*) and count(DISTINCT id).
+    let client = server.connect().await;
+    for table in TABLES {
+        let expected = ledger.expected_rows(table);
+        let row = client
+            .query_one(
+                &format!("SELECT count(*), count(DISTINCT id) FROM {}", table.name()),
+                &[],
+            )
+            .await
+            .expect("the final count");
+        let (count, distinct): (i64, i64) = (row.get(0), row.get(1));
+        assert_eq!(
+            (count, distinct),
+            (expected, expected),
+            "(count(*), count(DISTINCT id)) of {} equals the rows of its durable statements \
+             (OXBOW_CRASH_SEED={seed})",
+            table.name()
+        );
+    }
     eprintln!("{}", ledger.summary(cycles, &Damage::default()));
-    assert!(
-        ledger.acknowledged_rows > 0,
-        "no INSERT was ever acknowledged: the test proved nothing\n{}",
-        log_tail(&server, 60)
+    ledger.assert_exercised(cycles, seed);
+    println!(
+        "crash: {cycles} kill -9 cycles, {} acknowledged rows, 0 lost, 0 duplicated, seed {seed}, {} s",
+        ledger.acknowledged_rows,
+        started.elapsed().as_secs()
     );
 }
 
-/// Creates the test table with hot-tier flush options, or without them while the server
-/// answers that they are not supported yet (0A000), so the test runs before the hot tier does.
-async fn create_table(client: &Client) {
-    match client.batch_execute(CREATE_WITH_FLUSH).await {
-        Ok(()) => {}
-        Err(e) if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED) => {
-            eprintln!("crash test: note: table options not supported yet ({e}); no WITH clause");
-            client
-                .batch_execute(CREATE_PLAIN)
-                .await
-                .expect(CREATE_PLAIN);
-        }
-        Err(e) => panic!("{CREATE_WITH_FLUSH}: {e}"),
-    }
+struct Flags {
+    /// Set after the kill: the writer stops.
+    stop: Arc<AtomicBool>,
+    /// Set just before the kill: a connection error seen before it is a live server's failure.
+    killing: Arc<AtomicBool>,
 }
 
-/// One multi-row INSERT: number `n` writes ids `n * 50 .. n * 50 + 50`, so ids are unique
-/// across the whole run and every row names the statement that wrote it.
-#[derive(Clone, Copy, Debug)]
-struct Insert {
-    number: i64,
-    writer: i32,
-}
-
-impl Insert {
-    fn ids(self) -> std::ops::Range<i64> {
-        self.number * ROWS_PER_INSERT..(self.number + 1) * ROWS_PER_INSERT
-    }
-
-    fn sql(self) -> String {
-        let values: Vec<String> = self
-            .ids()
-            .map(|id| format!("({}, {id}, '{}')", self.writer, payload(self.writer, id)))
-            .collect();
-        format!(
-            "INSERT INTO crash (writer, id, payload) VALUES {}",
-            values.join(", ")
-        )
-    }
-}
-
-/// The payload a row must carry, so that a torn or mixed-up row is caught, not just a missing one.
-fn payload(writer: i32, id: i64) -> String {
-    format!("writer {writer} row {id}")
-}
-
-/// What the writers of one cycle learned about their INSERTs.
+/// What the writers of one cycle learned.
 #[derive(Default)]
 struct Outcomes {
-    acknowledged: Vec<Insert>,
-    /// Failed or cut off: may or may not have been applied, but never partly.
-    indeterminate: Vec<Insert>,
-    /// The subset of `indeterminate` the server answered with an error (not a dead
-    /// connection), reported in the summary because a healthy server should have none.
-    rejected: Vec<(Insert, String)>,
+    acknowledged: Vec<Unit>,
+    /// Cut off by the kill: may or may not have been applied, but never partly.
+    indeterminate: Vec<Unit>,
+    /// DELETEs acknowledged, by the unit whose rows they deleted.
+    deleted: Vec<i64>,
+    /// DELETEs cut off by the kill: the unit is now whole or gone.
+    delete_indeterminate: Vec<i64>,
+    flushes: u64,
+    /// Errors while the server was alive (any error a server sent, or a connection that
+    /// failed before the kill): each fails the test.
+    rejected: Vec<String>,
 }
 
-/// Inserts on its own connection until the connection dies (the kill) or `stop` is set.
+enum Failure {
+    /// The kill cut the connection.
+    Killed,
+    Rejected(String),
+}
+
+fn classify(e: tokio_postgres::Error, killing: &AtomicBool, what: &str) -> Failure {
+    if let Some(db) = e.as_db_error() {
+        return Failure::Rejected(format!("{what}: {}: {}", db.code().code(), db.message()));
+    }
+    if killing.load(Ordering::SeqCst) {
+        Failure::Killed
+    } else {
+        Failure::Rejected(format!("{what}: failed before the kill: {e}"))
+    }
+}
+
+/// Writes on its own connection until the connection dies (the kill) or `stop` is set.
 async fn write_until_killed(
     client: Client,
-    writer: i32,
+    writer: u64,
     mut rng: SplitMix64,
-    next_insert: Arc<AtomicI64>,
-    stop: Arc<AtomicBool>,
+    next_unit: Arc<AtomicI64>,
+    mut deletable: Vec<Unit>,
+    flags: Flags,
     outcomes: Arc<Mutex<Outcomes>>,
 ) {
-    while !stop.load(Ordering::Relaxed) && !client.is_closed() {
-        if rng.below(FLUSH_ONE_IN) == 0 {
-            // Errors are expected until FLUSH TABLE exists; only its effect on the data matters.
-            let _ = client.batch_execute("FLUSH TABLE crash").await;
+    while !flags.stop.load(Ordering::SeqCst) && !client.is_closed() {
+        let roll = rng.below(100);
+        if roll < 8 {
+            let table = TABLES[rng.below(2) as usize].name();
+            let result = client.batch_execute(&format!("FLUSH TABLE {table}")).await;
+            let mut outcomes = outcomes.lock().expect("no writer panics holding the lock");
+            match result {
+                Ok(()) => outcomes.flushes += 1,
+                Err(e) => match classify(e, &flags.killing, &format!("FLUSH TABLE {table}")) {
+                    Failure::Killed => return,
+                    Failure::Rejected(r) => return outcomes.rejected.push(r),
+                },
+            }
             continue;
         }
-        let insert = Insert {
-            number: next_insert.fetch_add(1, Ordering::Relaxed),
-            writer,
-        };
-        let result = client.simple_query(&insert.sql()).await;
+        if roll < 14 {
+            if let Some(unit) = deletable.pop() {
+                let (table, ids) = unit.parts[0].clone();
+                let sql = format!(
+                    "DELETE FROM {} WHERE id >= {} AND id < {}",
+                    table.name(),
+                    ids.start,
+                    ids.end
+                );
+                let result = client.simple_query(&sql).await;
+                let mut outcomes = outcomes.lock().expect("no writer panics holding the lock");
+                match result {
+                    Ok(messages) => {
+                        assert_eq!(
+                            command_counts(&messages),
+                            vec![unit.rows()],
+                            "{sql} (all rows of durable unit {}) deleted a wrong row count",
+                            unit.number
+                        );
+                        outcomes.deleted.push(unit.number);
+                    }
+                    Err(e) => {
+                        outcomes.delete_indeterminate.push(unit.number);
+                        match classify(e, &flags.killing, &sql) {
+                            Failure::Killed => return,
+                            Failure::Rejected(r) => return outcomes.rejected.push(r),
+                        }
+                    }
+                }
+                continue;
+            }
+        }
+        let unit = Unit::new(next_unit.fetch_add(1, Ordering::SeqCst), &mut rng);
+        let result = unit.run(&client).await;
         let mut outcomes = outcomes.lock().expect("no writer panics holding the lock");
         match result {
-            Ok(messages) => {
-                let affected = messages.iter().find_map(|m| match m {
-                    SimpleQueryMessage::CommandComplete(n) => Some(*n),
-                    _ => None,
-                });
-                assert_eq!(
-                    affected,
-                    Some(ROWS_PER_INSERT as u64),
-                    "INSERT #{} acknowledged a wrong row count",
-                    insert.number
-                );
-                outcomes.acknowledged.push(insert);
-            }
+            Ok(()) => outcomes.acknowledged.push(unit),
             Err(e) => {
-                if let Some(db) = e.as_db_error() {
-                    outcomes
-                        .rejected
-                        .push((insert, format!("{}: {}", db.code().code(), db.message())));
+                let what = format!("writer {writer}, unit {} ({:?})", unit.number, unit.kind);
+                outcomes.indeterminate.push(unit);
+                match classify(e, &flags.killing, &what) {
+                    Failure::Killed => return,
+                    Failure::Rejected(r) => return outcomes.rejected.push(r),
                 }
-                outcomes.indeterminate.push(insert);
             }
         }
     }
 }
 
-/// Everything known about the table across cycles, and the rules a restart must keep.
+/// Everything known about the tables across cycles, and the rules a restart must keep.
 #[derive(Default)]
 struct Ledger {
-    /// Every INSERT sent, by number.
-    sent: HashMap<i64, Insert>,
-    /// INSERTs that must be present in full from now on: the acknowledged ones, and the
+    /// Every unit sent, by number.
+    sent: HashMap<i64, Unit>,
+    /// Units that must be present in full from now on: the acknowledged ones, and the
     /// indeterminate ones a restart showed whole (a row once recovered must stay).
     durable: HashSet<i64>,
-    /// Indeterminate INSERTs a restart showed absent: a later recovery must not revive them.
+    /// Units that must be absent: acknowledged deleted, or indeterminate and shown absent by
+    /// a restart; a later recovery must not revive them.
     absent: HashSet<i64>,
-    /// Indeterminate INSERTs of the last cycle, decided by the next check.
+    /// Units whose statement (or DELETE) the kill cut off, decided by the next check.
     undecided: Vec<i64>,
     acknowledged_rows: u64,
+    acknowledged_by_kind: HashMap<&'static str, u64>,
     indeterminate: u64,
-    rejected: Vec<(Insert, String)>,
+    deletes: u64,
+    deletes_indeterminate: u64,
+    flushes: u64,
+    idle_restarts: u64,
+    torn_tails: u64,
+    rollover_cycles: u64,
 }
 
 impl Ledger {
     fn record(&mut self, outcomes: Outcomes) {
-        for insert in outcomes.acknowledged {
-            self.sent.insert(insert.number, insert);
-            self.durable.insert(insert.number);
-            self.acknowledged_rows += ROWS_PER_INSERT as u64;
+        for unit in outcomes.acknowledged {
+            self.acknowledged_rows += unit.rows();
+            *self
+                .acknowledged_by_kind
+                .entry(kind_name(unit.kind))
+                .or_default() += 1;
+            self.durable.insert(unit.number);
+            self.sent.insert(unit.number, unit);
         }
-        for insert in outcomes.indeterminate {
-            self.sent.insert(insert.number, insert);
-            self.undecided.push(insert.number);
+        for unit in outcomes.indeterminate {
+            self.undecided.push(unit.number);
+            self.sent.insert(unit.number, unit);
             self.indeterminate += 1;
         }
-        self.rejected.extend(outcomes.rejected);
+        for number in outcomes.deleted {
+            self.durable.remove(&number);
+            self.absent.insert(number);
+            self.deletes += 1;
+        }
+        for number in outcomes.delete_indeterminate {
+            self.durable.remove(&number);
+            self.undecided.push(number);
+            self.deletes_indeterminate += 1;
+        }
+        self.flushes += outcomes.flushes;
     }
 
-    /// Reads the whole table over a fresh connection and checks it against the ledger.
+    /// Up to `n` durable single-table units, at random, for this cycle's DELETEs.
+    fn deletable(&self, rng: &mut SplitMix64, n: usize) -> Vec<Unit> {
+        let mut candidates: Vec<i64> = self
+            .durable
+            .iter()
+            .copied()
+            .filter(|u| self.sent[u].kind != Kind::Block)
+            .collect();
+        candidates.sort_unstable();
+        let mut chosen = Vec::new();
+        while chosen.len() < n && !candidates.is_empty() {
+            let i = rng.below(candidates.len() as u64) as usize;
+            chosen.push(self.sent[&candidates.swap_remove(i)].clone());
+        }
+        chosen
+    }
+
+    fn expected_rows(&self, table: Table) -> i64 {
+        self.durable
+            .iter()
+            .map(|u| self.sent[u].rows_in(table))
+            .sum()
+    }
+
+    /// Reads both tables over a fresh connection and checks them against the ledger.
     async fn check(&mut self, client: &Client) -> Damage {
         let mut damage = Damage::default();
-        let duplicates = client
-            .query(
-                "SELECT writer, id, count(*) FROM crash GROUP BY writer, id HAVING count(*) > 1",
-                &[],
-            )
-            .await
-            .expect("the duplicate query");
-        for row in &duplicates {
-            let (writer, id, count): (i32, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            damage.duplicated += (count - 1) as u64;
-            damage.note(format!("writer {writer} id {id} is present {count} times"));
-        }
-
-        let rows = client
-            .query("SELECT writer, id, payload FROM crash", &[])
-            .await
-            .expect("the full scan");
-        let mut present: HashMap<i64, i64> = HashMap::new();
-        for row in &rows {
-            let (writer, id, text): (i32, i64, Option<String>) =
-                (row.get(0), row.get(1), row.get(2));
-            let number = id.div_euclid(ROWS_PER_INSERT);
-            match self.sent.get(&number) {
-                Some(insert) if insert.writer == writer => {}
-                _ => {
+        let mut present: HashMap<(Table, i64), i64> = HashMap::new();
+        for table in TABLES {
+            let rows = client
+                .query(
+                    &format!("SELECT id, unit, payload FROM {}", table.name()),
+                    &[],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("the full scan of {}: {e}", table.name()));
+            let mut ids: HashMap<i64, i64> = HashMap::new();
+            for row in &rows {
+                let (id, unit, text): (i64, i64, Option<String>) =
+                    (row.get(0), row.get(1), row.get(2));
+                match self.sent.get(&unit) {
+                    Some(sent) if sent.owns(table, id) => {}
+                    _ => {
+                        damage.foreign += 1;
+                        damage.note(format!(
+                            "{} row (id {id}, unit {unit}) was never written",
+                            table.name()
+                        ));
+                    }
+                }
+                if text.as_deref() != Some(payload(unit, id).as_str()) {
                     damage.foreign += 1;
-                    damage.note(format!("row (writer {writer}, id {id}) was never inserted"));
+                    damage.note(format!(
+                        "{} row id {id} carries payload {text:?}",
+                        table.name()
+                    ));
+                }
+                *ids.entry(id).or_default() += 1;
+                *present.entry((table, unit)).or_default() += 1;
+            }
+            for (id, n) in ids {
+                if n > 1 {
+                    damage.duplicated += (n - 1) as u64;
+                    damage.note(format!("{} id {id} is present {n} times", table.name()));
                 }
             }
-            if text.as_deref() != Some(payload(writer, id).as_str()) {
-                damage.foreign += 1;
-                damage.note(format!("row id {id} carries payload {text:?}"));
-            }
-            *present.entry(number).or_default() += 1;
         }
-        let count = |number: &i64| present.get(number).copied().unwrap_or(0);
+        let count = |table: Table, unit: i64| present.get(&(table, unit)).copied().unwrap_or(0);
 
         for number in &self.durable {
-            let missing = (ROWS_PER_INSERT - count(number)).max(0);
-            if missing > 0 {
-                damage.lost += missing as u64;
-                damage.note(format!("INSERT #{number} lost {missing} of its rows"));
+            for (table, ids) in &self.sent[number].parts {
+                let missing = (ids.end - ids.start - count(*table, *number)).max(0);
+                if missing > 0 {
+                    damage.lost += missing as u64;
+                    damage.note(format!(
+                        "unit #{number} ({:?}) lost {missing} of its rows in {}",
+                        self.sent[number].kind,
+                        table.name()
+                    ));
+                }
             }
         }
         for number in &self.absent {
-            if count(number) > 0 {
-                damage.revived += 1;
-                damage.note(format!(
-                    "INSERT #{number}, absent after an earlier crash, is back"
-                ));
+            for table in TABLES {
+                if count(table, *number) > 0 {
+                    damage.revived += 1;
+                    damage.note(format!(
+                        "unit #{number}, deleted or absent after an earlier crash, is back in {}",
+                        table.name()
+                    ));
+                }
             }
         }
         for number in std::mem::take(&mut self.undecided) {
-            match count(&number) {
-                0 => {
-                    self.absent.insert(number);
-                }
-                ROWS_PER_INSERT => {
-                    self.durable.insert(number);
-                }
-                n => {
-                    damage.partial += 1;
-                    damage.note(format!(
-                        "unacknowledged INSERT #{number} is partly applied: {n} of {ROWS_PER_INSERT} rows"
-                    ));
-                }
+            let unit = &self.sent[&number];
+            let found: Vec<i64> = unit.parts.iter().map(|(t, _)| count(*t, number)).collect();
+            let whole = unit
+                .parts
+                .iter()
+                .zip(&found)
+                .all(|((_, ids), n)| *n == ids.end - ids.start);
+            if found.iter().all(|n| *n == 0) {
+                self.absent.insert(number);
+            } else if whole {
+                self.durable.insert(number);
+            } else {
+                damage.partial += 1;
+                damage.note(format!(
+                    "unacknowledged unit #{number} ({:?}) is partly applied: {found:?} of {:?} rows",
+                    unit.kind,
+                    unit.parts
+                        .iter()
+                        .map(|(t, ids)| (t.name(), ids.end - ids.start))
+                        .collect::<Vec<_>>()
+                ));
             }
         }
         damage
@@ -311,34 +664,78 @@ impl Ledger {
         } else {
             format!("{} partly applied", damage.partial)
         };
-        let rejected = match self.rejected.first() {
-            None => String::new(),
-            Some((insert, error)) => format!(
-                "; {} rejected by a live server, e.g. INSERT #{}: {error}",
-                self.rejected.len(),
-                insert.number
-            ),
-        };
+        let mut kinds: Vec<_> = self.acknowledged_by_kind.iter().collect();
+        kinds.sort();
         format!(
-            "crash test: {cycles} kill -9 cycles, {} acknowledged rows, {} lost, {} duplicated, \
-             {} indeterminate statements ({atomicity}){rejected}",
-            self.acknowledged_rows, damage.lost, damage.duplicated, self.indeterminate
+            "crash test: {cycles} kill -9 cycles, {} acknowledged rows ({kinds:?}), {} lost, \
+             {} duplicated, {} indeterminate statements ({atomicity}), {} DELETEs acknowledged \
+             and {} cut off, {} FLUSHes, {} restarts without writes, {} torn tails, \
+             {} cycles with a WAL rollover",
+            self.acknowledged_rows,
+            damage.lost,
+            damage.duplicated,
+            self.indeterminate,
+            self.deletes,
+            self.deletes_indeterminate,
+            self.flushes,
+            self.idle_restarts,
+            self.torn_tails,
+            self.rollover_cycles,
         )
+    }
+
+    /// A run long enough to cover everything must have: otherwise it proved less than it says.
+    fn assert_exercised(&self, cycles: u64, seed: u64) {
+        let mut missing = Vec::new();
+        for kind in ["single", "multi", "copy", "block"] {
+            if self.acknowledged_by_kind.get(kind).copied().unwrap_or(0) == 0 {
+                missing.push(format!("an acknowledged {kind} write"));
+            }
+        }
+        if cycles >= 3 {
+            for (what, n) in [
+                ("an acknowledged DELETE", self.deletes),
+                ("an acknowledged FLUSH", self.flushes),
+                ("a restart without writes", self.idle_restarts),
+                ("a torn tail", self.torn_tails),
+            ] {
+                if n == 0 {
+                    missing.push(what.to_string());
+                }
+            }
+        }
+        if cycles >= 10 && self.rollover_cycles == 0 {
+            missing.push("a WAL segment rollover".to_string());
+        }
+        assert!(
+            missing.is_empty(),
+            "the workload never produced {} (OXBOW_CRASH_SEED={seed})",
+            missing.join(", ")
+        );
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Single => "single",
+        Kind::Multi => "multi",
+        Kind::Copy => "copy",
+        Kind::Block => "block",
     }
 }
 
 /// What one check found wrong, with a few examples for the failure message.
 #[derive(Default)]
 struct Damage {
-    /// Rows of durable INSERTs missing from the table.
+    /// Rows of durable units missing from the tables.
     lost: u64,
     /// Rows present more than once, counting each extra copy.
     duplicated: u64,
-    /// Unacknowledged INSERTs present in part.
+    /// Unacknowledged units (statements, blocks or DELETEs) present in part.
     partial: u64,
-    /// INSERTs found absent after one crash and present after a later one.
+    /// Units deleted, or found absent after one crash, present after a later one.
     revived: u64,
-    /// Rows no INSERT wrote, or with the wrong writer or payload.
+    /// Rows no unit wrote, or with the wrong payload.
     foreign: u64,
     examples: Vec<String>,
 }
@@ -359,7 +756,7 @@ impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} rows lost, {} duplicated, {} partial INSERTs, {} revived INSERTs, {} foreign rows",
+            "{} rows lost, {} duplicated, {} partial units, {} revived units, {} foreign rows",
             self.lost, self.duplicated, self.partial, self.revived, self.foreign
         )?;
         for example in &self.examples {
@@ -367,6 +764,35 @@ impl std::fmt::Display for Damage {
         }
         Ok(())
     }
+}
+
+/// The WAL segments `<first-seq>.wal`, oldest first.
+fn wal_segments(data_dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut segments: Vec<(u64, PathBuf)> = std::fs::read_dir(data_dir.join("wal"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let first = name.strip_suffix(".wal")?.parse().ok()?;
+                    Some((first, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    segments.sort();
+    segments
+}
+
+/// Appends 1 to 64 random bytes to `segment`, as a write torn by the crash would leave.
+fn append_garbage(segment: &Path, rng: &mut SplitMix64) -> String {
+    let n = rng.in_range(1..=64) as usize;
+    let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(segment)
+        .and_then(|mut f| f.write_all(&bytes))
+        .unwrap_or_else(|e| panic!("appending to {}: {e}", segment.display()));
+    format!("{n} bytes appended to {}", segment.display())
 }
 
 /// SplitMix64: enough randomness for kill timings, and a printed seed replays them. Written
