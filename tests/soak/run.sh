@@ -6,13 +6,13 @@ set -euo pipefail
 cycles="${1:-1000}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OXBOW_CACHE:-$HOME/.cache/oxbow}/target}"
 export OXBOW_BIN="${OXBOW_BIN:-$CARGO_TARGET_DIR/debug/oxbow}"
 cargo build --workspace --all-targets
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-OXBOW_CRASH_CYCLES="$cycles" cargo test -p oxbow-sqllogictest --test crash -- --nocapture \
+OXBOW_CRASH_CYCLES="$cycles" cargo test --workspace --test crash -- --nocapture \
     2>&1 | tee "$log" || status=$?
 line="$(grep -E '^crash: ' "$log" | tail -n 1 || true)"
 if [ "$status" -ne 0 ] || [ -z "$line" ]; then
