@@ -31,6 +31,13 @@ pub enum ServerError {
     #[error("COPY from stdin failed: {0}")]
     CopyAborted(String),
 
+    /// A `COPY FROM STDIN` whose input passed the cap on buffered input (the hot memory
+    /// limit): the input is decoded only at `CopyDone`, so it is held whole (54000).
+    #[error(
+        "COPY input exceeds {cap} bytes (the hot memory limit), the most a COPY may buffer; nothing was written: split the input into smaller COPY statements"
+    )]
+    CopyInputTooLarge { cap: usize },
+
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     UndefinedColumn { table: String, column: String },
 

@@ -61,6 +61,18 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A statement inside a transaction block would make the block hold more rows than its
+    /// cap (a share of the hot memory limit): held rows cannot be flushed before `COMMIT`
+    /// (54000). The statement's rows are not held; the block stays open.
+    #[error(
+        "the transaction block would hold {held} + {statement} bytes of rows, more than its cap of {cap} bytes (a quarter of the hot memory limit); commit in smaller blocks"
+    )]
+    TransactionTooLarge {
+        held: usize,
+        statement: usize,
+        cap: usize,
+    },
+
     /// The WAL could not write a statement (the disk is full, an I/O error): nothing of it
     /// was acknowledged, and the server keeps serving reads. `ENOSPC` maps to 53100.
     #[error("could not write to the WAL: {source}")]

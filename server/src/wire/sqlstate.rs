@@ -108,6 +108,7 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::Format(inner) => format_error(inner),
         ServerError::OutOfRange(_) => (code::NUMERIC_VALUE_OUT_OF_RANGE, e.to_string()),
         ServerError::CopyAborted(_) => (code::QUERY_CANCELED, e.to_string()),
+        ServerError::CopyInputTooLarge { .. } => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
         ServerError::Storage(inner) => storage_error(inner),
@@ -137,7 +138,9 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         }
         S::InvalidValue { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
         S::DataFusion(inner) => datafusion_error(inner),
-        S::RecordTooLarge { .. } => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
+        S::RecordTooLarge { .. } | S::TransactionTooLarge { .. } => {
+            (code::PROGRAM_LIMIT_EXCEEDED, e.to_string())
+        }
         S::WalWrite { source } if is_disk_full(source) => (
             code::DISK_FULL,
             format!("could not write to the WAL: no space left on device ({source})"),

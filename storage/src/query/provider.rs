@@ -52,6 +52,11 @@ impl OxbowTable {
         &self.table
     }
 
+    /// The hot tier's memory budget in bytes (the cap of a COPY's buffered input).
+    pub fn hot_memory_limit(&self) -> usize {
+        self.appender.hot_memory_limit()
+    }
+
     /// Appends the rows of one statement through the WAL, whatever the session's
     /// transaction block (`CREATE TABLE ... AS`, which commits on its own).
     pub async fn append(&self, batches: Vec<arrow::array::RecordBatch>) -> crate::Result<u64> {

@@ -1,8 +1,10 @@
 //! [`Appender`]: the write path of `INSERT` and `COPY`, through the WAL into the hot tier.
 //!
 //! A statement's rows become one WAL transaction (one record, or several of bounded size of
-//! which the last commits), so a statement is durable and visible all at once or not at all. When the hot tier of all tables holds more than its memory budget,
-//! writers wait for the flusher to make room (backpressure) instead of failing.
+//! which the last commits), so a statement is durable and visible all at once or not at all.
+//! Each statement reserves its bytes in the hot tier's memory budget before it is written;
+//! when they do not fit, the writer waits for the flusher to make room (backpressure) instead
+//! of failing (see `backpressure.rs`).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use arrow::array::RecordBatch;
 use tokio::sync::Notify;
 use tracing::instrument;
 
-use super::backpressure::MemoryBudget;
+use super::backpressure::{MemoryBudget, Reservation, batches_bytes};
 use super::{conform_batch, constraints};
 use crate::registry::TableRegistry;
 use crate::wal::{WalPart, WalWriter};
@@ -48,6 +50,12 @@ impl Appender {
 
     pub fn hot_memory_limit(&self) -> usize {
         self.budget.limit()
+    }
+
+    /// Counts `bytes` of rows a transaction block holds against the budget, waiting for room
+    /// like a write. Released when the returned reservation is dropped.
+    pub async fn reserve_held(&self, bytes: usize) -> Reservation {
+        self.budget.reserve(bytes, true).await
     }
 
     /// Whether the hot tier of all tables holds more than its memory budget.
@@ -103,7 +111,29 @@ impl Appender {
         if rows == 0 {
             return Ok(0);
         }
-        self.budget.wait_for_room().await;
+        let bytes = parts
+            .iter()
+            .map(|(_, batches)| batches_bytes(batches))
+            .sum();
+        let reservation = self.budget.reserve(bytes, false).await;
+        self.write_reserved(parts, reservation).await
+    }
+
+    /// Writes rows whose bytes `reservation` already counts (a block's held rows at `COMMIT`).
+    /// The reservation is released once they are in the hot tier, or the write failed.
+    pub async fn write_reserved(
+        &self,
+        parts: Vec<(&Table, Vec<RecordBatch>)>,
+        reservation: Reservation,
+    ) -> Result<u64> {
+        let reservation = reservation.into_write();
+        let rows: usize = parts
+            .iter()
+            .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+            .sum();
+        if rows == 0 {
+            return Ok(0);
+        }
         let parts = parts
             .into_iter()
             .map(|(table, batches)| WalPart {
@@ -112,7 +142,10 @@ impl Appender {
                 batches,
             })
             .collect();
-        self.wal.append(parts).await?;
+        let written = self.wal.append(parts).await;
+        // Applied (counted by the tables' hot bytes now) or failed: either way, not in flight.
+        drop(reservation);
+        written?;
         Ok(rows as u64)
     }
 }

@@ -4,8 +4,9 @@
 //! - `appender.rs`: [`Appender`], one statement's rows through the WAL into the hot tier.
 //! - [`constraints`]: what each row must satisfy first (NOT NULL, `varchar(n)`, JSON).
 //! - `conform.rs`: [`conform_batch`], casting rows to the table's stored types.
-//! - `backpressure.rs`: the hot tier's memory budget; writers wait for flushes when it is
-//!   reached.
+//! - `backpressure.rs`: the hot tier's memory budget. A statement reserves its bytes before
+//!   it is written and waits for flushes when they do not fit; rows held by transaction
+//!   blocks are counted too.
 //! - [`transaction`]: the rows a session's open transaction block holds until `COMMIT`.
 //!
 //! This room does not move rows out of the hot tier ([`crate::table`] and [`crate::flush`]
@@ -18,6 +19,10 @@
 //!   statement whose rows break a constraint or do not fit the schema logs nothing.
 //! - Rows held by a transaction block are checked and conformed when their statement runs,
 //!   so `COMMIT` cannot fail on a bad row.
+//! - Bytes counted by the budget (hot tier + reserved + held) exceed the hot memory limit by at
+//!   most one statement: a statement is admitted when it fits or when it is alone in flight.
+//!   Not counted yet (review D8): in-flight WAL requests' copies, batches that scans pin after a
+//!   flush, and rows replayed at startup.
 
 mod appender;
 mod backpressure;
@@ -26,4 +31,5 @@ pub mod constraints;
 pub mod transaction;
 
 pub use appender::Appender;
+pub use backpressure::Reservation;
 pub use conform::conform_batch;

@@ -10,6 +10,11 @@
 //!
 //! `SAVEPOINT`, `ROLLBACK TO` and `RELEASE` work on the held rows the same way.
 //!
+//! Held rows count against the hot tier's memory budget from the statement that holds them
+//! until the block ends, and one block may hold at most a quarter of the hot memory limit
+//! ([`HELD_SHARE_OF_HOT_LIMIT`]): past it the statement is refused (54000 at the wire) and
+//! the block stays open with what it held before (review D8).
+//!
 //! What this does not make transactional, and says so: `UPDATE`, `DELETE`, `TRUNCATE` and DDL
 //! still commit when they run. So that they see the block's earlier rows, those are written
 //! first, and the block is marked: a later `ROLLBACK` cannot undo them and warns.
@@ -22,7 +27,13 @@ use std::sync::{Arc, Mutex};
 use arrow::array::RecordBatch;
 use datafusion::execution::config::SessionConfig;
 
-use crate::{Appender, Result, Table};
+use super::backpressure::{Reservation, batches_bytes};
+use crate::{Appender, Error, Result, Table};
+
+/// The share of the hot memory limit one block may hold: held rows cannot be flushed until
+/// `COMMIT`, so a block that held the whole budget would stall every writer. A quarter leaves
+/// room for the others.
+pub const HELD_SHARE_OF_HOT_LIMIT: usize = 4;
 
 #[derive(Debug, Default)]
 pub struct TransactionWrites {
@@ -38,6 +49,21 @@ struct Block {
     committed_early: bool,
     /// Open savepoints, oldest first: name, and how many batches each table held then.
     savepoints: Vec<Savepoint>,
+    /// The held rows' bytes, counted against the hot tier's memory budget until the block
+    /// ends (dropping the block, as a lost connection does, releases them).
+    reservation: Option<Reservation>,
+}
+
+impl Block {
+    fn held_bytes(&self) -> usize {
+        self.reservation.as_ref().map_or(0, Reservation::bytes)
+    }
+
+    fn release(&mut self, bytes: usize) {
+        if let Some(reservation) = &mut self.reservation {
+            reservation.shrink(bytes);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -83,9 +109,34 @@ impl TransactionWrites {
         self.lock().open
     }
 
-    /// Holds one statement's rows (already prepared by [`Appender::prepare`]) for `table`.
-    pub fn hold(&self, table: &Arc<Table>, appender: &Arc<Appender>, batches: Vec<RecordBatch>) {
+    /// Holds one statement's rows (already prepared by [`Appender::prepare`]) for `table`:
+    /// counts them against the memory budget (waiting for room like a write), or refuses them
+    /// with [`Error::TransactionTooLarge`] when the block would hold more than its share
+    /// ([`HELD_SHARE_OF_HOT_LIMIT`]) of the hot memory limit. Refused rows are not held.
+    pub async fn hold(
+        &self,
+        table: &Arc<Table>,
+        appender: &Arc<Appender>,
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
+        let bytes = batches_bytes(&batches);
+        let cap = appender.hot_memory_limit() / HELD_SHARE_OF_HOT_LIMIT;
+        let held = self.lock().held_bytes();
+        if held.saturating_add(bytes) > cap {
+            return Err(Error::TransactionTooLarge {
+                held,
+                statement: bytes,
+                cap,
+            });
+        }
+        // Outside the lock: this may wait for the flusher. The session runs one statement at
+        // a time, so the block cannot change meanwhile.
+        let reservation = appender.reserve_held(bytes).await;
         let mut block = self.lock();
+        match &mut block.reservation {
+            Some(held) => held.merge(reservation),
+            None => block.reservation = Some(reservation),
+        }
         match block
             .tables
             .iter_mut()
@@ -98,6 +149,7 @@ impl TransactionWrites {
                 batches,
             }),
         }
+        Ok(())
     }
 
     /// `SAVEPOINT name`: remembers what the block holds now.
@@ -140,15 +192,21 @@ impl TransactionWrites {
         let savepoint = &block.savepoints[i];
         let held = savepoint.held.clone();
         let committed_since = block.committed_early && !savepoint.committed_early;
+        let mut dropped = 0;
         block.tables.retain_mut(|pending| {
             match held.iter().find(|(id, _)| *id == pending.table.def().id) {
                 Some((_, count)) => {
+                    dropped += batches_bytes(pending.batches.get(*count..).unwrap_or_default());
                     pending.batches.truncate(*count);
                     true
                 }
-                None => false,
+                None => {
+                    dropped += batches_bytes(&pending.batches);
+                    false
+                }
             }
         });
+        block.release(dropped);
         Some(committed_since)
     }
 
@@ -175,19 +233,24 @@ impl TransactionWrites {
             for savepoint in &mut block.savepoints {
                 savepoint.held.clear();
             }
-            std::mem::take(&mut block.tables)
+            (std::mem::take(&mut block.tables), block.reservation.take())
         };
-        write(pending).await.map(|_| ())
+        write(pending.0, pending.1).await.map(|_| ())
     }
 
     /// `COMMIT` (`commit`: the rows are written) or `ROLLBACK` (dropped): the block ends.
     pub async fn end(&self, commit: bool) -> Result<Ended> {
-        let (pending, committed_early) = {
+        let (pending, committed_early, reservation) = {
             let mut block = self.lock();
             let block = std::mem::take(&mut *block);
-            (block.tables, block.committed_early)
+            (block.tables, block.committed_early, block.reservation)
         };
-        let rows = if commit { write(pending).await? } else { 0 };
+        // A rollback drops the reservation with the rows.
+        let rows = if commit {
+            write(pending, reservation).await?
+        } else {
+            0
+        };
         Ok(Ended {
             rows,
             committed_early,
@@ -200,8 +263,8 @@ impl TransactionWrites {
 }
 
 /// Writes every table's held rows as one WAL transaction (the rows were prepared when their
-/// statements ran).
-async fn write(pending: Vec<Pending>) -> Result<u64> {
+/// statements ran), under the reservation that counted them while held.
+async fn write(pending: Vec<Pending>, reservation: Option<Reservation>) -> Result<u64> {
     let Some(appender) = pending.first().map(|p| Arc::clone(&p.appender)) else {
         return Ok(0);
     };
@@ -209,7 +272,10 @@ async fn write(pending: Vec<Pending>) -> Result<u64> {
         .iter()
         .map(|p| (p.table.as_ref(), p.batches.clone()))
         .collect();
-    appender.write_transaction(parts).await
+    match reservation {
+        Some(reservation) => appender.write_reserved(parts, reservation).await,
+        None => appender.write_transaction(parts).await,
+    }
 }
 
 /// The write path of a statement's rows in a session: held while its transaction block is
@@ -224,7 +290,7 @@ pub async fn append(
         Some(block) if block.is_open() => match Appender::prepare(table, batches)? {
             Some(batches) => {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                block.hold(table, appender, batches);
+                block.hold(table, appender, batches).await?;
                 Ok(rows)
             }
             None => Ok(0),

@@ -4,6 +4,15 @@
 //! [`CopyInSlot`] and answers `CopyInResponse`; pgwire then feeds `CopyData` to
 //! [`CopyInHandler`], and at `CopyDone` the whole input is decoded and appended as one WAL
 //! record. One bad value fails the statement and nothing of it is written.
+//!
+//! The input is buffered whole before it is decoded, so it is capped at the hot memory limit
+//! (the table's [`OxbowTable::hot_memory_limit`]): the `CopyData` that passes the cap frees
+//! the buffer, later `CopyData` is discarded, and the COPY fails with 54000 (PostgreSQL's
+//! answer to an impossible allocation) at `CopyDone`. The error waits for `CopyDone` because
+//! pgwire's copy-in state machine cannot resume a connection after an error in the middle
+//! of the data when the client pipelined its `Sync` (as rust-postgres does); the memory is
+//! bounded the moment the cap is passed. Not done yet: decoding in bounded chunks as the
+//! data streams in, which would remove the cap (review D8).
 
 mod options;
 
@@ -41,6 +50,10 @@ struct CopyIn {
     columns: Vec<usize>,
     format: CopyFormat,
     data: Vec<u8>,
+    /// The most `data` may hold (the hot memory limit).
+    cap: usize,
+    /// The input passed `cap`: `data` was freed and the rest of the input is discarded.
+    too_large: bool,
 }
 
 /// The connection's pending `COPY FROM STDIN`, shared by the statement hook and the
@@ -104,11 +117,13 @@ pub async fn execute(
             let count = columns.len();
             let overall_format = i8::from(format.kind == CopyKind::Binary);
             *slot.lock() = Some(CopyIn {
-                table,
                 session: ctx.copied_config(),
                 columns,
                 format,
                 data: Vec::new(),
+                cap: table.hot_memory_limit(),
+                too_large: false,
+                table,
             });
             Ok(Response::CopyIn(CopyResponse::new(
                 overall_format,
@@ -204,6 +219,14 @@ impl CopyHandler for CopyInHandler {
         let copy = slot.as_mut().ok_or_else(|| {
             ServerError::Unsupported("COPY data outside of COPY FROM STDIN".into())
         })?;
+        if copy.too_large {
+            return Ok(());
+        }
+        if copy.data.len().saturating_add(copy_data.data.len()) > copy.cap {
+            copy.too_large = true;
+            copy.data = Vec::new();
+            return Ok(());
+        }
         copy.data.extend_from_slice(&copy_data.data);
         Ok(())
     }
@@ -217,6 +240,9 @@ impl CopyHandler for CopyInHandler {
         let copy = self.slot.lock().take().ok_or_else(|| {
             ServerError::Unsupported("COPY done outside of COPY FROM STDIN".into())
         })?;
+        if copy.too_large {
+            return Err(ServerError::CopyInputTooLarge { cap: copy.cap }.into());
+        }
         let rows = load(copy).await?;
         client
             .send(PgWireBackendMessage::CommandComplete(
