@@ -27,6 +27,12 @@ pub enum Error {
         expected: &'static str,
     },
 
+    #[error("source \"{0}\" does not exist")]
+    SourceNotFound(String),
+
+    #[error("source \"{0}\" already exists")]
+    SourceExists(String),
+
     #[error("type \"{0}\" is not supported")]
     UnsupportedType(String),
 

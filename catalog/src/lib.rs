@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`types`]: the SQL column types Oxbow accepts and the Arrow type each is stored as.
 //! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...).
+//! - [`source`]: [`SourceDef`], what `CREATE SOURCE` declared, and its place in the store.
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
 //!
 //! The catalog owns no row data. Every change is one redb write transaction, so a statement
@@ -11,6 +12,7 @@
 
 pub mod error;
 pub mod model;
+pub mod source;
 pub mod store;
 pub mod types;
 
@@ -19,6 +21,7 @@ pub use model::{
     ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, TABLE_DIR, TableDef, TableOptions, ViewDef,
     check_identifier,
 };
+pub use source::SourceDef;
 pub use store::Catalog;
 pub use types::{SQL_TYPE_METADATA_KEY, SqlType};
 

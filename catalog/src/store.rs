@@ -23,7 +23,7 @@ const VIEWS: TableDefinition<&str, &str> = TableDefinition::new("views");
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "oxbow"];
 
 pub struct Catalog {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -133,6 +133,28 @@ impl Catalog {
     /// Registers a table. Fails if its schema is missing or its name is taken by a table or view.
     pub fn create_table(&self, def: &TableDef) -> Result<()> {
         self.insert_relation(TABLES, &def.name, def)
+    }
+
+    /// Registers a table of the system schema (`oxbow.dead_letters`) unless a table of that
+    /// name is there already, and returns the definition in the catalog. The system schema is
+    /// not in the `schemas` table (users cannot create objects in it), so this is the only way
+    /// a table gets into it.
+    pub fn ensure_system_table(&self, def: &TableDef) -> Result<TableDef> {
+        let key = def.name.key();
+        let txn = self.db.begin_write()?;
+        let existing = {
+            let mut tables = txn.open_table(TABLES)?;
+            let found = tables.get(key.as_str())?.map(|v| v.value().to_string());
+            match found {
+                Some(json) => Some(decode::<TableDef>(&key, &json)?),
+                None => {
+                    tables.insert(key.as_str(), encode(def).as_str())?;
+                    None
+                }
+            }
+        };
+        txn.commit()?;
+        Ok(existing.unwrap_or_else(|| def.clone()))
     }
 
     pub fn create_view(&self, def: &ViewDef, or_replace: bool) -> Result<()> {
@@ -256,11 +278,11 @@ fn count_in_schema(
     Ok(table.range(start.as_str()..end.as_str())?.count())
 }
 
-fn encode<T: Serialize>(value: &T) -> String {
+pub(crate) fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("catalog definitions are plain data and always serialise")
 }
 
-fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|source| Error::Corrupt {
         key: key.replace('\u{0}', "."),
         source,

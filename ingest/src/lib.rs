@@ -1,23 +1,32 @@
-//! Oxbow's ingest layer: how outside data becomes Arrow batches on its way to a table, and how
-//! rows leave again.
+//! Oxbow's ingest layer: how outside data becomes rows of a table, and how rows leave again.
 //!
 //! # Layout
-//! - [`formats`]: bytes to Arrow batches and back (COPY's text, CSV and binary formats today;
-//!   JSON, Parquet and Avro next), with the line and field of a bad value in each error.
-//! - [`error`]: [`FormatError`], what a format could not read.
+//! - [`formats`]: bytes to Arrow batches and back: COPY's text, CSV and binary formats, and
+//!   the source formats (JSON, CSV, Parquet) with per-row errors.
+//! - [`records`]: rows on their way through the stages, and the ones refused ([`Reject`]).
+//! - [`pipeline`]: the stages between a connector and a table (decode, transform, validate,
+//!   event time, deduplicate, land with dead letters and offsets in one WAL transaction).
+//! - [`sources`]: the [`Source`] trait and the pulling connectors (DATAGEN, FILES).
+//! - [`runtime`]: [`SourceManager`], running the catalog's sources, HTTP pushes, and
+//!   `oxbow.sources`.
+//! - [`functions`]: SQL functions for the pipeline (`mask_email`, `mask`).
+//! - [`error`]: [`FormatError`] (what a format could not read), [`IngestError`].
 //!
-//! # What this crate will own (see `../shared/DESIGN.md`, "The flow of a row")
-//! - the `Source` and `Sink` traits and their connectors (Kafka, files and object storage,
-//!   HTTP push, a data generator, Postgres CDC), each in a module of its own;
-//! - the pipeline stages between decoding and the table: validate, deduplicate, transform,
-//!   enrich, mask, event time;
-//! - source offsets, which travel with their rows into the WAL record and the Delta commit;
-//! - dead letters: a row that fails any stage is kept with its reason, never dropped.
+//! Not here yet: sinks, Kafka and Postgres CDC connectors (they implement [`Source`]).
 //!
 //! Dependencies point one way: `server → ingest → storage → catalog`. This crate knows no wire
-//! protocol and no SQL text: the server parses statements and hands this crate their options.
+//! protocol and no SQL grammar: the server parses `CREATE SOURCE` into a
+//! [`oxbow_catalog::SourceDef`] and hands it here.
 
 pub mod error;
 pub mod formats;
+pub mod functions;
+pub mod pipeline;
+pub mod records;
+pub mod runtime;
+pub mod sources;
 
-pub use error::{FormatError, Result};
+pub use error::{FormatError, IngestError, Result};
+pub use records::Reject;
+pub use runtime::{SourceManager, SourcesConfig};
+pub use sources::Source;

@@ -51,6 +51,45 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let base = session::base_context(Arc::clone(&db), Arc::clone(&users))
         .await
         .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
+    let http_addr = config.http_addr()?;
+    // Bound before the sources start, so that a taken port fails the start cleanly.
+    let http_listener = match http_addr {
+        Some(addr) => Some(crate::http::bind(addr).await?),
+        None => None,
+    };
+    let sources = oxbow_ingest::SourceManager::start(
+        Arc::clone(&db),
+        base.clone(),
+        oxbow_ingest::SourcesConfig {
+            files: oxbow_ingest::sources::files::FileAccess {
+                allowed_roots: config.allow_file_root.clone(),
+                storage_options: db.lake().storage_options().clone(),
+            },
+        },
+    )
+    .await
+    .map_err(|e| format!("cannot start the sources: {e}"))?;
+    session::register_sources_table(&base, &sources)
+        .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        crate::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let http_task = http_listener.map(|listener| {
+        let router = crate::http::router(
+            Arc::clone(&sources),
+            config.http_body_limit_mb.saturating_mul(1024 * 1024),
+        );
+        tokio::spawn(crate::http::serve(
+            listener,
+            router,
+            stopped(stop_rx.clone()),
+        ))
+    });
     let listener = TcpListener::bind(config.pg_listen).await.map_err(|e| {
         format!(
             "cannot listen on {}: {e} (is PostgreSQL or another oxbow already using it? choose another address with --pg-listen)",
@@ -66,8 +105,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         addr.ip(),
         addr.port()
     );
-    let frontend = Arc::new(Frontend::new(Arc::clone(&db), base, users));
-    listener::run(listener, frontend, crate::shutdown::signal()).await;
+    let frontend = Arc::new(Frontend::new(
+        Arc::clone(&db),
+        Arc::clone(&sources),
+        base,
+        users,
+    ));
+    listener::run(listener, frontend, stopped(stop_rx)).await;
+    if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    sources.shutdown().await;
     db.shutdown().await;
     info!("stopped");
     Ok(())

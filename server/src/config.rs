@@ -45,6 +45,20 @@ pub struct ServeConfig {
     #[arg(long, env = "OXBOW_MAX_WAL_SIZE_MB", default_value_t = 1024)]
     pub max_wal_size_mb: u64,
 
+    /// Address the HTTP API (source pushes, `POST /v1/sources/<name>`) listens on, or `off`.
+    #[arg(long, env = "OXBOW_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub http_listen: String,
+
+    /// The largest HTTP request body, in MiB; a larger push gets 413.
+    #[arg(long, env = "OXBOW_HTTP_BODY_LIMIT_MB", default_value_t = 64)]
+    pub http_body_limit_mb: usize,
+
+    /// A local directory FILES sources may read from (and below). Repeat the flag, or give a
+    /// comma-separated list in the environment variable; none by default, so a SQL user
+    /// cannot read the server's files unless the operator says so.
+    #[arg(long, env = "OXBOW_ALLOW_FILE_ROOT", value_delimiter = ',')]
+    pub allow_file_root: Vec<PathBuf>,
+
     /// The same limit in bytes, overriding --max-wal-size-mb. For tests, which reach it with
     /// little data.
     #[arg(long, env = "OXBOW_MAX_WAL_SIZE_BYTES", hide = true)]
@@ -52,6 +66,22 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The HTTP listen address, or `None` for `off`.
+    pub fn http_addr(&self) -> Result<Option<SocketAddr>, String> {
+        if matches!(
+            self.http_listen.to_ascii_lowercase().as_str(),
+            "off" | "none" | ""
+        ) {
+            return Ok(None);
+        }
+        self.http_listen.parse().map(Some).map_err(|e| {
+            format!(
+                "invalid --http-listen \"{}\": {e} (expected ADDRESS:PORT or off)",
+                self.http_listen
+            )
+        })
+    }
+
     /// The WAL size limit in bytes.
     pub fn max_wal_bytes(&self) -> u64 {
         self.max_wal_size_bytes

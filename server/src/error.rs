@@ -44,6 +44,10 @@ pub enum ServerError {
     #[error(transparent)]
     Storage(#[from] oxbow_storage::Error),
 
+    /// Creating, changing or running a source (`oxbow_ingest`).
+    #[error(transparent)]
+    Ingest(#[from] oxbow_ingest::IngestError),
+
     #[error(transparent)]
     Catalog(#[from] oxbow_catalog::Error),
 

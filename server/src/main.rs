@@ -18,6 +18,7 @@
 mod app;
 mod config;
 mod error;
+mod http;
 mod pg_compat;
 mod shutdown;
 mod sql;

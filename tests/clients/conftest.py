@@ -46,10 +46,13 @@ class Oxbow:
     def start(self):
         for _ in range(3):
             self.port = free_port()
+            self.http_port = free_port()
             log = open(self.log_path, "ab")
+            http = [] if "--http-listen" in self.extra_args else [
+                "--http-listen", f"127.0.0.1:{self.http_port}"]
             self.proc = subprocess.Popen(
                 [os.environ["OXBOW_BIN"], "serve", "--pg-listen", f"127.0.0.1:{self.port}",
-                 "--data-dir", str(self.data_dir), *self.extra_args],
+                 "--data-dir", str(self.data_dir), *http, *self.extra_args],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
             deadline = time.time() + 60
             while time.time() < deadline:

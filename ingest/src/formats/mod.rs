@@ -13,6 +13,9 @@
 //! - [`bytea`]: PostgreSQL's hex `bytea` input (`\x0a0b`), which INSERT uses too.
 //! - [`timestamp_text`]: PostgreSQL's text form of a timestamp's fraction.
 //! - [`copy_out`]: [`CopyEncoder`], `COPY ... TO STDOUT` rows in text or CSV.
+//! - Source input: [`json_rows`] (arrays, NDJSON, objects; per-row errors by checking and
+//!   bisection), [`csv_rows`] (a header, then text fields), [`parquet_rows`], and
+//!   [`source_format`], the `FORMAT` clause of a source.
 //!
 //! Invariant: a decoder either returns every row of its input or an error naming the first
 //! bad line and field; it never drops a row silently.
@@ -20,8 +23,12 @@
 pub mod bytea;
 pub mod copy_out;
 pub mod csv;
+pub mod csv_rows;
+pub mod json_rows;
+pub mod parquet_rows;
 pub mod pg_binary;
 pub mod pg_text;
+pub mod source_format;
 pub mod timestamp_text;
 
 use datafusion::arrow::array::RecordBatch;

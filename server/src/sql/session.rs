@@ -72,6 +72,7 @@ pub async fn base_context(
     ctx.register_udf(crate::pg_compat::functions::json_build_object(
         "jsonb_build_object",
     ));
+    oxbow_ingest::functions::register(&ctx);
     ctx.register_udf(crate::pg_compat::functions::pg_typeof());
     ctx.register_udf(crate::pg_compat::functions::pg_get_expr());
     ctx.register_udf(crate::pg_compat::functions::expandarray());
@@ -140,6 +141,24 @@ pub async fn base_context(
 
 /// `ctx` with `rule` run before DataFusion's own analyzer rules (`add_analyzer_rule` appends,
 /// after type coercion, too late for a rule that must settle types before it).
+/// Adds `oxbow.sources` (which the source runtime computes) to the `oxbow` schema.
+pub fn register_sources_table(
+    ctx: &SessionContext,
+    sources: &Arc<oxbow_ingest::SourceManager>,
+) -> Result<(), ServerError> {
+    let schema = ctx
+        .catalog(DATABASE_NAME)
+        .and_then(|c| c.schema(oxbow_storage::database::system_tables::SYSTEM_SCHEMA))
+        .ok_or_else(|| ServerError::Unsupported("a database without the oxbow schema".into()))?;
+    schema.register_table(
+        "sources".into(),
+        Arc::new(oxbow_ingest::runtime::status_table::SourcesTable::new(
+            sources,
+        )),
+    )?;
+    Ok(())
+}
+
 fn with_first_analyzer_rule(
     ctx: SessionContext,
     rule: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>,

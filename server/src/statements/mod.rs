@@ -19,9 +19,9 @@
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
 //! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it.
 //!
-//! `CREATE SOURCE` / `CREATE SINK` (and `DROP`/`SHOW`/`ALTER` of them) will be a room here
-//! too (`statements/sources/`), parsing the statement and handing it to the `ingest` crate's
-//! connectors; this room keeps only the SQL meaning, never a connector.
+//! - [`sources`]: `CREATE | DROP | ALTER SOURCE` and `SHOW SOURCES`, parsed here and handed
+//!   to the `ingest` crate's `SourceManager`; this room keeps only the SQL meaning, never a
+//!   connector. (`CREATE SINK` will sit beside it.)
 //!
 //! Invariant: a clause Oxbow does not implement is refused with 0A000
 //! (`ServerError::Unsupported`), never accepted and ignored.
@@ -34,6 +34,7 @@ mod insert_values;
 mod select;
 pub mod settings;
 mod show_tables;
+pub mod sources;
 pub mod transactions;
 mod truncate;
 

@@ -33,16 +33,23 @@ use crate::wire::sqlstate;
 /// connections that `CancelRequest` looks queries up in.
 pub struct Frontend {
     db: Arc<Database>,
+    sources: Arc<oxbow_ingest::SourceManager>,
     base: SessionContext,
     startup: Arc<Startup>,
     cancel: Arc<DefaultCancelHandler>,
 }
 
 impl Frontend {
-    pub fn new(db: Arc<Database>, base: SessionContext, users: LoginUsers) -> Self {
+    pub fn new(
+        db: Arc<Database>,
+        sources: Arc<oxbow_ingest::SourceManager>,
+        base: SessionContext,
+        users: LoginUsers,
+    ) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         Self {
             db,
+            sources,
             base,
             startup: Arc::new(Startup {
                 connections: Arc::clone(&connections),
@@ -87,6 +94,7 @@ impl Frontend {
                 inner: Arc::clone(&session),
                 ctx,
                 db: Arc::clone(&self.db),
+                sources: Arc::clone(&self.sources),
             }),
             copy_in: Arc::new(CopyInHandler::new(copy_in)),
             startup: Arc::clone(&self.startup),

@@ -1,5 +1,6 @@
 //! The simple-query handler: the commands PostgreSQL's grammar (as sqlparser parses it) has no
-//! room for are taken out first: `FLUSH TABLE t` (`crate::statements::flush`) and `MOVE`
+//! room for are taken out first: the source statements (`crate::statements::sources`),
+//! `FLUSH TABLE t` (`crate::statements::flush`) and `MOVE`
 //! ([`crate::wire::portals`]); everything else goes, after the text rewrites, through
 //! datafusion-postgres.
 
@@ -22,11 +23,42 @@ pub struct OxbowSimpleQuery {
     pub inner: Arc<DfSessionService>,
     pub ctx: Arc<SessionContext>,
     pub db: Arc<Database>,
+    pub sources: Arc<oxbow_ingest::SourceManager>,
 }
 
 #[async_trait]
 impl SimpleQueryHandler for OxbowSimpleQuery {
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        use crate::statements::sources::{execute, is_source_statement, split_statements};
+        if let Some(parts) = split_statements(query)
+            && parts.iter().any(|p| is_source_statement(p))
+        {
+            // A script mixing source statements with others: each in turn, stopping at the
+            // first error as PostgreSQL does.
+            let mut responses = Vec::new();
+            for part in parts {
+                if is_source_statement(part) {
+                    let metadata = client.metadata().clone();
+                    responses.push(execute(&self.sources, &self.ctx, part, &metadata).await?);
+                } else {
+                    responses.extend(self.one_query(client, part).await?);
+                }
+            }
+            return Ok(responses);
+        }
+        self.one_query(client, query).await
+    }
+}
+
+impl OxbowSimpleQuery {
+    /// A query without source statements.
+    async fn one_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,

@@ -27,6 +27,8 @@ pub mod code {
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     pub const UNDEFINED_FUNCTION: &str = "42883";
     pub const UNDEFINED_OBJECT: &str = "42704";
+    pub const DUPLICATE_OBJECT: &str = "42710";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const INVALID_SCHEMA_NAME: &str = "3F000";
     pub const DUPLICATE_SCHEMA: &str = "42P06";
     pub const WRONG_OBJECT_TYPE: &str = "42809";
@@ -112,9 +114,29 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
         ServerError::Storage(inner) => storage_error(inner),
+        ServerError::Ingest(inner) => ingest_error(inner),
         ServerError::Catalog(inner) => (catalog_code(inner), inner.to_string()),
         ServerError::DataFusion(inner) => datafusion_error(inner),
         ServerError::Wire(inner) => (code::INTERNAL_ERROR, inner.to_string()),
+    }
+}
+
+fn ingest_error(e: &oxbow_ingest::IngestError) -> (&'static str, String) {
+    use oxbow_ingest::IngestError as I;
+    match e {
+        I::InvalidOption { .. } | I::UnknownOption { .. } | I::MissingOption(_) => {
+            (code::INVALID_PARAMETER_VALUE, e.to_string())
+        }
+        I::Unsupported(_) => (code::FEATURE_NOT_SUPPORTED, e.to_string()),
+        I::PathNotAllowed { .. } => (code::INSUFFICIENT_PRIVILEGE, e.to_string()),
+        I::SourceNotFound(_) => (code::UNDEFINED_OBJECT, e.to_string()),
+        I::HotTierFull => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
+        I::Connector(_) => (code::IO_ERROR, e.to_string()),
+        I::Transform(_) => (code::SYNTAX_ERROR, e.to_string()),
+        I::Storage(inner) => storage_error(inner),
+        I::Catalog(inner) => (catalog_code(inner), inner.to_string()),
+        I::DataFusion(inner) => datafusion_error(inner),
+        I::Arrow(_) => (code::INTERNAL_ERROR, e.to_string()),
     }
 }
 
@@ -176,6 +198,8 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::DuplicateColumn(_) => code::DUPLICATE_COLUMN,
         C::InvalidName { .. } => code::INVALID_NAME,
         C::NameTooLong { .. } => code::NAME_TOO_LONG,
+        C::SourceNotFound(_) => code::UNDEFINED_OBJECT,
+        C::SourceExists(_) => code::DUPLICATE_OBJECT,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,
     }
 }

@@ -105,7 +105,7 @@ impl SchemaProvider for OxbowSchemaProvider {
 
 /// Name resolution for the providers: the tables and views of a schema, in one namespace.
 impl Database {
-    fn relation_names(&self, schema: &str) -> Vec<String> {
+    pub(super) fn relation_names(&self, schema: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .tables
             .read()
@@ -134,7 +134,7 @@ impl Database {
         names
     }
 
-    fn relation(&self, name: &ObjectName) -> Option<Arc<dyn TableProvider>> {
+    pub(super) fn relation(&self, name: &ObjectName) -> Option<Arc<dyn TableProvider>> {
         if let Some(t) = self.table(name) {
             return Some(t as Arc<dyn TableProvider>);
         }

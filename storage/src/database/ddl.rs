@@ -144,6 +144,6 @@ impl Database {
     }
 }
 
-fn uuid_v4() -> String {
+pub(super) fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -7,7 +7,12 @@
 //!   nothing half-made.
 //! - `catalog_provider.rs`: [`OxbowCatalogProvider`], the DataFusion catalog and schema
 //!   providers that resolve names to tables and views.
-//! - [`system_tables`]: `oxbow.tables`, the engine's state as a table.
+//! - [`system_tables`]: the `oxbow` schema: `oxbow.tables`, the engine's state as a table, and
+//!   views the server registers (`oxbow.sources`).
+//! - [`ingest_tables`]: `oxbow.dead_letters` and `oxbow.source_offsets`, real tables the
+//!   ingest pipeline writes in the same WAL transaction as a batch's rows.
+//! - `writes.rs`: [`Database::write`], one WAL transaction over several tables by name (the
+//!   ingest pipeline's write path).
 //! - `unavailable.rs`: [`UnavailableTable`], a table whose Delta table could not be opened.
 //!
 //! This room does not hold rows or plan scans: each table's rows are in its [`Table`], and its
@@ -30,8 +35,10 @@
 
 mod catalog_provider;
 mod ddl;
+pub mod ingest_tables;
 pub mod system_tables;
 mod unavailable;
+mod writes;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -93,9 +100,12 @@ impl Database {
     pub async fn open(config: DatabaseConfig) -> Result<Arc<Self>> {
         let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
         let lake = config.lake;
+        ingest_tables::ensure(&catalog, &lake).await?;
         let registry = Arc::new(TableRegistry::default());
         let mut unavailable = HashMap::new();
-        for schema in catalog.schemas()? {
+        let mut schemas = catalog.schemas()?;
+        schemas.push(system_tables::SYSTEM_SCHEMA.to_string());
+        for schema in schemas {
             for def in catalog.tables(&schema)? {
                 match Table::open(&lake, &def).await {
                     Ok(table) => registry.insert(Arc::new(table)),

@@ -22,12 +22,63 @@ use crate::Database;
 /// The name of the schema holding the system tables.
 pub const SYSTEM_SCHEMA: &str = "oxbow";
 
+/// The `oxbow` schema: views computed from the engine's state (`tables` here, `sources`
+/// registered by the server, which runs the sources) and the real tables of the system schema
+/// ([`super::ingest_tables`]).
 pub fn system_schema(db: Arc<Database>) -> Arc<dyn SchemaProvider> {
-    let schema = MemorySchemaProvider::new();
-    schema
-        .register_table("tables".into(), Arc::new(TablesTable { db }))
+    let views = MemorySchemaProvider::new();
+    views
+        .register_table(
+            "tables".into(),
+            Arc::new(TablesTable {
+                db: Arc::clone(&db),
+            }),
+        )
         .expect("a fresh schema has no tables");
-    Arc::new(schema)
+    Arc::new(SystemSchema { db, views })
+}
+
+#[derive(Debug)]
+struct SystemSchema {
+    db: Arc<Database>,
+    views: MemorySchemaProvider,
+}
+
+#[async_trait]
+impl SchemaProvider for SystemSchema {
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.views.table_names();
+        names.extend(self.db.relation_names(SYSTEM_SCHEMA));
+        names.sort();
+        names
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(view) = self.views.table(name).await? {
+            return Ok(Some(view));
+        }
+        Ok(self
+            .db
+            .relation(&oxbow_catalog::ObjectName::new(SYSTEM_SCHEMA, name)))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.views.table_exist(name)
+            || self
+                .db
+                .relation(&oxbow_catalog::ObjectName::new(SYSTEM_SCHEMA, name))
+                .is_some()
+    }
+
+    /// How the server adds its views (`oxbow.sources`).
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        self.views.deregister_table(&name)?;
+        self.views.register_table(name, table)
+    }
 }
 
 #[derive(Debug)]

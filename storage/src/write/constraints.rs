@@ -85,3 +85,64 @@ fn invalid_value(
         too_long,
     }
 }
+
+/// A row that breaks a constraint of its table: the row (0-based, within its batch), the
+/// column, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowViolation {
+    pub row: usize,
+    pub column: String,
+    pub reason: String,
+}
+
+/// Every row of `batch` that [`check`] would refuse, with its first violation. The ingest
+/// pipeline sends those rows to dead letters and writes the others, where a statement fails
+/// whole.
+pub fn row_violations(def: &TableDef, batch: &RecordBatch) -> Vec<RowViolation> {
+    let mut found: Vec<Option<RowViolation>> = vec![None; batch.num_rows()];
+    let mut note = |row: usize, column: &str, reason: String| {
+        found[row].get_or_insert_with(|| RowViolation {
+            row,
+            column: column.to_string(),
+            reason,
+        });
+    };
+    for column in &def.columns {
+        let Some(array) = batch.column_by_name(&column.name) else {
+            if !column.nullable {
+                for row in 0..batch.num_rows() {
+                    note(row, &column.name, not_null_reason(&column.name));
+                }
+            }
+            continue;
+        };
+        if !column.nullable && array.null_count() > 0 {
+            for row in 0..array.len() {
+                if array.is_null(row) {
+                    note(row, &column.name, not_null_reason(&column.name));
+                }
+            }
+        }
+        let rule = match &column.sql_type {
+            SqlType::Varchar { max_len: Some(max) } => TextRule::MaxChars(*max as usize),
+            SqlType::Jsonb => TextRule::Json,
+            _ => continue,
+        };
+        let Ok(text) = cast(array, &DataType::Utf8) else {
+            continue;
+        };
+        let text = text.as_string::<i32>();
+        for row in 0..text.len() {
+            if text.is_valid(row)
+                && let Some(reason) = rule.violation(text.value(row))
+            {
+                note(row, &column.name, reason);
+            }
+        }
+    }
+    found.into_iter().flatten().collect()
+}
+
+fn not_null_reason(column: &str) -> String {
+    format!("null value in column \"{column}\" violates not-null constraint")
+}

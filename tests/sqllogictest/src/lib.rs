@@ -41,6 +41,8 @@ pub fn free_port() -> u16 {
 pub struct TestServer {
     child: Option<Child>,
     port: u16,
+    /// The HTTP API's port (a free one, unless the test's flags choose `--http-listen`).
+    http_port: u16,
     data_dir: PathBuf,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
@@ -63,6 +65,7 @@ impl TestServer {
         let mut server = Self {
             child: None,
             port: 0,
+            http_port: 0,
             data_dir: tmp.path().join("data"),
             extra_args,
             env,
@@ -78,6 +81,7 @@ impl TestServer {
         let mut server = Self {
             child: None,
             port: 0,
+            http_port: 0,
             data_dir: data_dir.to_path_buf(),
             extra_args,
             env,
@@ -89,6 +93,16 @@ impl TestServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The HTTP API's port (0 when the test turned it off).
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+    }
+
+    /// `http://127.0.0.1:<http port>`.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -107,6 +121,12 @@ impl TestServer {
     fn spawn(&mut self) {
         for _attempt in 0..3 {
             self.port = free_port();
+            let own_http = self.extra_args.iter().any(|a| a == "--http-listen");
+            // Kept across restarts, so a test's URLs stay valid (the PostgreSQL port is not:
+            // tests connect again through `connect`).
+            if !own_http && self.http_port == 0 {
+                self.http_port = free_port();
+            }
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -119,6 +139,14 @@ impl TestServer {
                 .arg(format!("127.0.0.1:{}", self.port))
                 .arg("--data-dir")
                 .arg(&self.data_dir)
+                .args(if own_http {
+                    Vec::new()
+                } else {
+                    vec![
+                        "--http-listen".to_string(),
+                        format!("127.0.0.1:{}", self.http_port),
+                    ]
+                })
                 .args(&self.extra_args)
                 .env_remove("RUST_LOG")
                 .stdin(Stdio::null())

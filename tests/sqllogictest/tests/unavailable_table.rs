@@ -89,7 +89,7 @@ async fn a_table_with_a_torn_delta_log_is_unavailable_and_the_others_serve() {
 
         let status: Vec<(String, String)> = client
             .query(
-                "SELECT table_name, status FROM oxbow.tables ORDER BY table_name",
+                "SELECT table_name, status FROM oxbow.tables WHERE schema_name = 'public' ORDER BY table_name",
                 &[],
             )
             .await

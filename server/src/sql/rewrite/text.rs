@@ -231,7 +231,7 @@ fn is_protected(token: &Token) -> bool {
 
 /// Turns the tokenizer's (line, column) locations, in increasing order, into byte offsets in
 /// one forward pass (the tokenizer counts characters from 1, and a newline starts a line).
-struct ByteOffsets<'a> {
+pub(crate) struct ByteOffsets<'a> {
     chars: std::iter::Peekable<std::str::CharIndices<'a>>,
     len: usize,
     line: u64,
@@ -239,7 +239,7 @@ struct ByteOffsets<'a> {
 }
 
 impl<'a> ByteOffsets<'a> {
-    fn new(sql: &'a str) -> Self {
+    pub(crate) fn new(sql: &'a str) -> Self {
         Self {
             chars: sql.char_indices().peekable(),
             len: sql.len(),
@@ -248,7 +248,7 @@ impl<'a> ByteOffsets<'a> {
         }
     }
 
-    fn at(&mut self, line: u64, column: u64) -> usize {
+    pub(crate) fn at(&mut self, line: u64, column: u64) -> usize {
         while (self.line, self.column) < (line, column) {
             match self.chars.next() {
                 Some((_, '\n')) => {

@@ -1,0 +1,91 @@
+//! An HTTP push into a source: the body is one arrival, acknowledged (with its counts) only
+//! once its rows, dead letters and receipt are durable. A push with an `Idempotency-Key`
+//! already landed within 24 hours gets the first answer again and adds nothing, also after a
+//! restart (receipts are rows of `oxbow.source_offsets`, written with the push's rows).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use oxbow_catalog::ObjectName;
+
+use super::SourceManager;
+use crate::error::IngestError;
+use crate::formats::source_format::SourceFormat;
+use crate::pipeline::BatchOutcome;
+
+/// What a push came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushOutcome {
+    pub outcome: BatchOutcome,
+    /// The `Idempotency-Key` had been applied before; nothing was added now.
+    pub replayed: bool,
+}
+
+impl SourceManager {
+    /// Pushes `body` into the HTTP source `name`.
+    pub async fn push(
+        self: &Arc<Self>,
+        name: &ObjectName,
+        body: Bytes,
+        content_type: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Result<PushOutcome, IngestError> {
+        let running = self
+            .get(name)
+            .filter(|r| r.def.connector == "http")
+            .ok_or_else(|| IngestError::SourceNotFound(name.to_string()))?;
+        if running.is_paused() {
+            return Err(IngestError::Connector(format!("source {name} is paused")));
+        }
+        if self.db.hot_tier_full() {
+            return Err(IngestError::HotTierFull);
+        }
+        while !running.ready.load(Ordering::Acquire) {
+            let ready = running.ready_wake.notified();
+            if running.ready.load(Ordering::Acquire) {
+                break;
+            }
+            ready.await;
+        }
+        let format = content_type.and_then(SourceFormat::from_content_type);
+        let mut pipeline = running.pipeline.lock().await;
+        if let Some(key) = idempotency_key
+            && let Some(first) = running.receipts.lock().expect("receipts lock").get(key)
+        {
+            return Ok(PushOutcome {
+                outcome: *first,
+                replayed: true,
+            });
+        }
+        let outcome = pipeline
+            .process(
+                crate::pipeline::Payload::Bytes(body),
+                format.as_ref(),
+                Vec::new(),
+                idempotency_key,
+            )
+            .await;
+        drop(pipeline);
+        match outcome {
+            Ok(outcome) => {
+                if let Some(key) = idempotency_key {
+                    running
+                        .receipts
+                        .lock()
+                        .expect("receipts lock")
+                        .insert(key.to_string(), outcome);
+                }
+                running.stats.landed(&outcome, &[], None);
+                Ok(PushOutcome {
+                    outcome,
+                    replayed: false,
+                })
+            }
+            Err(e) => {
+                running.stats.note_error(e.to_string());
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! `CREATE SOURCE`, `DROP SOURCE`, `ALTER SOURCE ... PAUSE | RESUME` and `SHOW SOURCES`: the
+//! SQL meaning of sources. The statement becomes an [`oxbow_catalog::SourceDef`] handed to
+//! `oxbow_ingest`'s [`SourceManager`], which owns the connectors and the pipeline.
+//!
+//! - [`parse`]: the grammar (sqlparser does not know it).
+//!
+//! Like `FLUSH TABLE`, these are recognised as whole simple queries (psql, `batch_execute`,
+//! most tools' "run script"); the extended protocol does not see them yet.
+
+pub mod parse;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_pg::datatypes::df::encode_dataframe;
+use datafusion::prelude::SessionContext;
+use oxbow_catalog::SourceDef;
+use oxbow_ingest::SourceManager;
+use pgwire::api::portal::Format;
+use pgwire::api::results::{Response, Tag};
+use pgwire::types::format::FormatOptions;
+
+use crate::error::ServerError;
+use crate::sql::names::object_name;
+use parse::SourceStatement;
+
+pub use parse::{is_source_statement, split_statements};
+
+/// Runs a source statement.
+pub async fn execute(
+    manager: &Arc<SourceManager>,
+    ctx: &SessionContext,
+    query: &str,
+    client_metadata: &HashMap<String, String>,
+) -> Result<Response, ServerError> {
+    match parse::parse(query)? {
+        SourceStatement::Create(c) => {
+            let def = SourceDef {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: object_name(&c.name, ctx)?,
+                connector: c.connector,
+                connector_options: c.connector_options,
+                format: c.format,
+                format_options: c.format_options,
+                target: object_name(&c.target, ctx)?,
+                options: c.options,
+                transform: c.transform,
+                paused: false,
+                definition: query.trim().trim_end_matches(';').trim().to_string(),
+            };
+            manager.create(def, c.if_not_exists).await?;
+            Ok(Response::Execution(Tag::new("CREATE SOURCE")))
+        }
+        SourceStatement::Drop { names, if_exists } => {
+            for name in names {
+                manager
+                    .drop_source(&object_name(&name, ctx)?, if_exists)
+                    .await?;
+            }
+            Ok(Response::Execution(Tag::new("DROP SOURCE")))
+        }
+        SourceStatement::Alter { name, pause } => {
+            manager.set_paused(&object_name(&name, ctx)?, pause).await?;
+            Ok(Response::Execution(Tag::new("ALTER SOURCE")))
+        }
+        SourceStatement::Show => {
+            let df = ctx
+                .sql(
+                    "SELECT schema_name AS schema, source_name AS name, connector, format, \
+                     target_table, status, rows_in, rows_rejected, last_error \
+                     FROM oxbow.sources ORDER BY schema_name, source_name",
+                )
+                .await?;
+            let options = Arc::new(FormatOptions::from_client_metadata(client_metadata));
+            Ok(Response::Query(
+                encode_dataframe(df, &Format::UnifiedText, Some(options)).await?,
+            ))
+        }
+    }
+}
