@@ -63,7 +63,8 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         oxbow_ingest::SourcesConfig {
             files: oxbow_ingest::sources::files::FileAccess {
                 allowed_roots: config.allow_file_root.clone(),
-                storage_options: db.lake().storage_options().clone(),
+                // The lake's credentials, whether or not the lake itself is on S3.
+                storage_options: oxbow_storage::lake::s3_options_from_env(),
             },
         },
     )

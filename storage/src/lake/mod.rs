@@ -32,4 +32,4 @@ mod root;
 
 pub(crate) use commit_sync::sync_commits;
 pub(crate) use delta_table::{create_table, delete_table_files, open_table};
-pub use root::LakeRoot;
+pub use root::{LakeRoot, s3_options_from_env};

@@ -163,7 +163,7 @@ fn decode_dots(segment: &str) -> String {
 /// object_store's `PutMode::Create`), which deltalake 1.x uses by default with object_store
 /// 0.13: no DynamoDB lock and no `AWS_S3_ALLOW_UNSAFE_RENAME` are needed. The S3 server must
 /// honour the condition (AWS S3, MinIO and moto do; s3rver does not).
-fn s3_options_from_env() -> HashMap<String, String> {
+pub fn s3_options_from_env() -> HashMap<String, String> {
     std::env::vars()
         .filter(|(k, _)| k.starts_with("AWS_"))
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
