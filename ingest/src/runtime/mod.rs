@@ -55,7 +55,8 @@ pub struct RunningSource {
     pipeline: tokio::sync::Mutex<Pipeline>,
     pub stats: Arc<SourceStats>,
     /// Receipts of pushes by `Idempotency-Key` (HTTP sources).
-    receipts: Mutex<HashMap<String, BatchOutcome>>,
+    /// Receipts by key with when they were recorded (µs); older than 24 h they are evicted.
+    receipts: Mutex<HashMap<String, (BatchOutcome, i64)>>,
     /// Set while a pulling source or a push endpoint must not take input.
     paused: std::sync::atomic::AtomicBool,
     wake: Notify,

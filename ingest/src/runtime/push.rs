@@ -51,7 +51,7 @@ impl SourceManager {
         let format = content_type.and_then(SourceFormat::from_content_type);
         let mut pipeline = running.pipeline.lock().await;
         if let Some(key) = idempotency_key
-            && let Some(first) = running.receipts.lock().expect("receipts lock").get(key)
+            && let Some((first, _)) = running.receipts.lock().expect("receipts lock").get(key)
         {
             return Ok(PushOutcome {
                 outcome: *first,
@@ -70,11 +70,15 @@ impl SourceManager {
         match outcome {
             Ok(outcome) => {
                 if let Some(key) = idempotency_key {
-                    running
-                        .receipts
-                        .lock()
-                        .expect("receipts lock")
-                        .insert(key.to_string(), outcome);
+                    let now = super::recovery::now_us();
+                    let mut receipts = running.receipts.lock().expect("receipts lock");
+                    receipts.insert(key.to_string(), (outcome, now));
+                    // Keys older than the TTL are forgotten, so memory stays bounded by the
+                    // pushes of one TTL.
+                    if receipts.len().is_multiple_of(1024) {
+                        let cutoff = now - super::recovery::RECEIPT_TTL.as_micros() as i64;
+                        receipts.retain(|_, (_, at)| *at >= cutoff);
+                    }
                 }
                 running.stats.landed(&outcome, &[], None);
                 Ok(PushOutcome {

@@ -33,7 +33,7 @@ pub fn ident(text: &str) -> String {
 pub async fn offsets(
     ctx: &SessionContext,
     id: &str,
-) -> Result<(Offsets, HashMap<String, BatchOutcome>), IngestError> {
+) -> Result<(Offsets, HashMap<String, (BatchOutcome, i64)>), IngestError> {
     let sql = format!(
         "SELECT key, max(\"offset\") AS o, last_value(detail ORDER BY \"offset\", recorded_at) AS d, \
          max(recorded_at) AS at FROM oxbow.source_offsets WHERE source_id = {} GROUP BY key",
@@ -65,7 +65,7 @@ pub async fn offsets(
                         .as_deref()
                         .and_then(BatchOutcome::from_receipt)
                         .unwrap_or_default();
-                    receipts.insert(receipt.to_string(), outcome);
+                    receipts.insert(receipt.to_string(), (outcome, at.value(row)));
                 }
                 continue;
             }

@@ -616,3 +616,68 @@ async fn a_transform_enriches_from_a_lookup_table_and_masks_emails() {
         .get(0);
     assert_eq!(ts_from_millis, 1_777_629_600);
 }
+
+/// A client pushes numbered batches with idempotency keys while the server is killed: every
+/// acknowledged batch is there exactly once afterwards, and retrying the unacknowledged ones
+/// with their keys lands each exactly once too (the client's retry loop after a crash).
+#[tokio::test]
+async fn pushes_acknowledged_before_a_kill9_are_there_exactly_once() {
+    let mut server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE pushed (id bigint NOT NULL, batch bigint NOT NULL);
+             CREATE SOURCE feed FROM HTTP () FORMAT JSON INTO pushed",
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let url = format!("{}/v1/sources/feed", server.http_url());
+    const BATCHES: i64 = 60;
+    const ROWS: i64 = 200;
+    let body = |b: i64| {
+        (0..ROWS)
+            .map(|r| format!("{{\"id\":{},\"batch\":{b}}}\n", b * ROWS + r))
+            .collect::<String>()
+    };
+    let pusher = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut acked = Vec::new();
+            for b in 0..BATCHES {
+                let key = format!("batch-{b}");
+                let (status, answer) = post(&url, body(b).as_bytes(), &[("Idempotency-Key", &key)]);
+                if status == 200 && answer["accepted"] == ROWS {
+                    acked.push(b);
+                } else {
+                    break;
+                }
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.kill9();
+    let acked = pusher.join().unwrap();
+    assert!(!acked.is_empty(), "no push was acknowledged before the kill");
+    server.start_again();
+    let client = server.connect().await;
+    for &b in &acked {
+        let n = count(&client, &format!("SELECT count(*) FROM pushed WHERE batch = {b}")).await;
+        assert_eq!(n, ROWS, "acknowledged batch {b} has {n} rows");
+    }
+    // The client retries everything it did not see acknowledged, and replays a few it did.
+    for b in 0..BATCHES {
+        let key = format!("batch-{b}");
+        let (status, answer) = post(&url, body(b).as_bytes(), &[("Idempotency-Key", &key)]);
+        assert_eq!(status, 200, "{answer}");
+        if acked.contains(&b) {
+            assert_eq!(answer["replayed"], true, "batch {b} was applied before");
+        }
+    }
+    assert_eq!(count(&client, "SELECT count(*) FROM pushed").await, BATCHES * ROWS);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM (SELECT id FROM pushed GROUP BY id HAVING count(*) > 1)").await,
+        0
+    );
+}
