@@ -49,6 +49,9 @@ fn describe_query(statement: &Statement, fields: &[FieldInfo]) -> Vec<FieldInfo>
 pub struct OxbowExtendedQuery {
     pub inner: Arc<DfSessionService>,
     pub parser: Arc<OxbowParser>,
+    /// For the source statements, which datafusion-postgres cannot plan.
+    pub sources: Arc<oxbow_ingest::SourceManager>,
+    pub ctx: Arc<datafusion::prelude::SessionContext>,
 }
 
 /// datafusion-postgres' parser, given the SQL after `crate::sql::rewrite::text`.
@@ -69,6 +72,10 @@ impl QueryParser for OxbowParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        // Kept as text without a plan; run by `do_query` (`crate::statements::sources`).
+        if crate::statements::sources::is_source_statement(sql) {
+            return Ok(Some((sql.to_string(), None)));
+        }
         self.inner
             .parse_sql(client, &rewrite::text::rewrite(sql), types)
             .await
@@ -233,6 +240,18 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if let (text, None) = &portal.statement.statement
+            && crate::statements::sources::is_source_statement(text)
+        {
+            let metadata = client.metadata().clone();
+            return Ok(crate::statements::sources::execute(
+                &self.sources,
+                &self.ctx,
+                text,
+                &metadata,
+            )
+            .await?);
+        }
         let stripped = match &portal.statement.statement {
             (_, Some((statement, plan))) => parameters::strip_jsonb_versions(
                 &portal.parameters,

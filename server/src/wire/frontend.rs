@@ -89,6 +89,8 @@ impl Frontend {
                     inner: session.query_parser(),
                 }),
                 inner: Arc::clone(&session),
+                sources: Arc::clone(&self.sources),
+                ctx: Arc::clone(&ctx),
             }),
             simple: Arc::new(OxbowSimpleQuery {
                 inner: Arc::clone(&session),

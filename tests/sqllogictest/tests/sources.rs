@@ -398,6 +398,27 @@ async fn bad_source_statements_are_refused_and_leave_nothing() {
         .await
         .unwrap();
     client.batch_execute("SELECT 1").await.unwrap();
+    // The extended protocol (Parse/Bind/Execute, as JDBC sends them) runs them too.
+    client
+        .execute("ALTER SOURCE s PAUSE", &[])
+        .await
+        .expect("ALTER SOURCE over the extended protocol");
+    let status: String = client
+        .query_one(
+            "SELECT status FROM oxbow.sources WHERE source_name = 's'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "paused");
+    let e = client.execute("DROP SOURCE nope", &[]).await.unwrap_err();
+    assert_eq!(code(e), Some(SqlState::UNDEFINED_OBJECT));
+    client.execute("DROP SOURCE s", &[]).await.unwrap();
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM oxbow.sources").await,
+        0
+    );
 }
 
 fn write_parquet(path: &Path, ids: std::ops::Range<i64>) {
@@ -659,11 +680,18 @@ async fn pushes_acknowledged_before_a_kill9_are_there_exactly_once() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     server.kill9();
     let acked = pusher.join().unwrap();
-    assert!(!acked.is_empty(), "no push was acknowledged before the kill");
+    assert!(
+        !acked.is_empty(),
+        "no push was acknowledged before the kill"
+    );
     server.start_again();
     let client = server.connect().await;
     for &b in &acked {
-        let n = count(&client, &format!("SELECT count(*) FROM pushed WHERE batch = {b}")).await;
+        let n = count(
+            &client,
+            &format!("SELECT count(*) FROM pushed WHERE batch = {b}"),
+        )
+        .await;
         assert_eq!(n, ROWS, "acknowledged batch {b} has {n} rows");
     }
     // The client retries everything it did not see acknowledged, and replays a few it did.
@@ -675,9 +703,16 @@ async fn pushes_acknowledged_before_a_kill9_are_there_exactly_once() {
             assert_eq!(answer["replayed"], true, "batch {b} was applied before");
         }
     }
-    assert_eq!(count(&client, "SELECT count(*) FROM pushed").await, BATCHES * ROWS);
     assert_eq!(
-        count(&client, "SELECT count(*) FROM (SELECT id FROM pushed GROUP BY id HAVING count(*) > 1)").await,
+        count(&client, "SELECT count(*) FROM pushed").await,
+        BATCHES * ROWS
+    );
+    assert_eq!(
+        count(
+            &client,
+            "SELECT count(*) FROM (SELECT id FROM pushed GROUP BY id HAVING count(*) > 1)"
+        )
+        .await,
         0
     );
 }

@@ -28,6 +28,7 @@ pub async fn create_table(
     if create.or_replace {
         return Err(ServerError::Unsupported("CREATE OR REPLACE TABLE".into()));
     }
+    refuse_unbuilt_clauses(create)?;
     let name = object_name(&create.name, ctx)?;
     if let Some(query) = &create.query {
         return super::table_as::create_table_as(db, name, query, create.if_not_exists, ctx).await;
@@ -76,6 +77,29 @@ pub async fn create_table(
     db.create_table(name, columns, options, primary_key, create.if_not_exists)
         .await?;
     Ok(Response::Execution(Tag::new("CREATE TABLE")))
+}
+
+/// Clauses sqlparser reads that Oxbow does not implement: refused with 0A000 rather than
+/// accepted and ignored (a `PARTITION BY` that silently did nothing would mislead).
+fn refuse_unbuilt_clauses(create: &CreateTable) -> Result<(), ServerError> {
+    let clause = if create.partition_by.is_some() || create.partition_of.is_some() {
+        "PARTITION BY / PARTITION OF (time partitions of the lakehouse tier are not built yet)"
+    } else if create.inherits.is_some() {
+        "INHERITS"
+    } else if create.like.is_some() || create.clone.is_some() {
+        "CREATE TABLE ... LIKE / CLONE"
+    } else if create.cluster_by.is_some() || create.clustered_by.is_some() {
+        "CLUSTER BY"
+    } else if create.order_by.is_some() || create.primary_key.is_some() {
+        "ORDER BY / PRIMARY KEY clauses after the column list"
+    } else if create.on_commit.is_some() {
+        "ON COMMIT"
+    } else if create.location.is_some() || create.file_format.is_some() {
+        "LOCATION / STORED AS"
+    } else {
+        return Ok(());
+    };
+    Err(ServerError::Unsupported(clause.into()))
 }
 
 /// The columns of a table-level `PRIMARY KEY (a, b)`, if the statement declares one. Other

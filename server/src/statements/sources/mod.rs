@@ -4,8 +4,9 @@
 //!
 //! - [`parse`]: the grammar (sqlparser does not know it).
 //!
-//! Like `FLUSH TABLE`, these are recognised as whole simple queries (psql, `batch_execute`,
-//! most tools' "run script"); the extended protocol does not see them yet.
+//! They are recognised in simple queries (also among other statements of a script) and as
+//! whole statements of the extended protocol (JDBC, psycopg with parameters), where they are
+//! kept as text at `Parse` and run at `Execute`; they take no parameters.
 
 pub mod parse;
 
