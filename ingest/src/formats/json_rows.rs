@@ -63,8 +63,7 @@ pub fn frame(data: &[u8]) -> Result<Vec<Range<usize>>, String> {
     let mut at = 0;
     for line in data.split(|&b| b == b'\n') {
         let end = at + line.len();
-        let trimmed = line.iter().filter(|b| !b.is_ascii_whitespace()).count();
-        if trimmed > 0 {
+        if line.iter().any(|b| !b.is_ascii_whitespace()) {
             let line_end = if line.last() == Some(&b'\r') {
                 end - 1
             } else {

@@ -123,6 +123,15 @@ impl DedupState {
         }
     }
 
+    /// Undoes [`DedupState::commit`] of `keys` at `at_us` (their write failed).
+    pub fn forget(&mut self, keys: &[u64], at_us: i64) {
+        for hash in keys {
+            if self.seen.get(hash) == Some(&at_us) {
+                self.seen.remove(hash);
+            }
+        }
+    }
+
     fn evict(&mut self, now_us: i64) {
         while let Some(&(at, hash)) = self.order.front() {
             if now_us - at <= self.window_us {
@@ -177,6 +186,14 @@ mod tests {
             "1 expired, 3 was seen at 5 s"
         );
         assert_eq!(run(&mut d, &[7], 12_000_000, false), (1, 0));
+        let out = d.filter(&batch(&[8]), 12_000_000);
+        d.commit(out.keys.clone(), 12_000_000);
+        d.forget(&out.keys, 12_000_000);
+        assert_eq!(
+            run(&mut d, &[8], 12_000_000, true),
+            (1, 0),
+            "forgotten keys are not duplicates"
+        );
         assert_eq!(
             run(&mut d, &[7], 12_000_000, true),
             (1, 0),

@@ -47,6 +47,24 @@ pub use landing::Position;
 pub use options::{PipelineOptions, SchemaMode};
 pub use transform::Transform;
 
+/// A batch through every stage, ready to be written.
+#[derive(Debug)]
+pub struct Prepared {
+    parts: Vec<(ObjectName, Vec<RecordBatch>)>,
+    pub outcome: BatchOutcome,
+    pub dedup_keys: Vec<u64>,
+    pub arrival: i64,
+}
+
+impl Prepared {
+    /// Writes the batch's rows, dead letters and positions as one WAL transaction; returns
+    /// once durable.
+    pub async fn land(self, db: &Database) -> Result<BatchOutcome, IngestError> {
+        db.write(self.parts).await?;
+        Ok(self.outcome)
+    }
+}
+
 /// One arrival: bytes in the source's format, or rows a connector made itself.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -172,14 +190,37 @@ impl Pipeline {
     /// Runs one arrival through every stage and lands it with `positions`, as one WAL
     /// transaction. Returns once it is durable. On `Err` nothing was written (and the dedup
     /// state is as before): the caller may retry the same input.
-    #[instrument(skip_all, fields(source = %self.source_name))]
     pub async fn process(
+        &mut self,
+        payload: Payload,
+        format: Option<&SourceFormat>,
+        positions: Vec<Position>,
+        receipt: Option<&str>,
+    ) -> Result<BatchOutcome, IngestError> {
+        let prepared = self.prepare(payload, format, positions, receipt).await?;
+        let keys = prepared.dedup_keys.clone();
+        let arrival = prepared.arrival;
+        match prepared.land(&self.db).await {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                self.abort(&keys, arrival);
+                Err(e)
+            }
+        }
+    }
+
+    /// The stages of [`Pipeline::process`] up to the write: what to write, and the counts.
+    /// The kept rows' dedup keys are reserved now, so a concurrent batch with the same key is
+    /// a duplicate; [`Pipeline::abort`] releases them if the write fails. Lets a caller write
+    /// without holding the pipeline (HTTP pushes share one fsync then).
+    #[instrument(skip_all, fields(source = %self.source_name))]
+    pub async fn prepare(
         &mut self,
         payload: Payload,
         format: Option<&SourceFormat>,
         mut positions: Vec<Position>,
         receipt: Option<&str>,
-    ) -> Result<BatchOutcome, IngestError> {
+    ) -> Result<Prepared, IngestError> {
         let arrival = now_us();
         let bytes = match &payload {
             Payload::Bytes(b) => b.len() as u64,
@@ -284,11 +325,22 @@ impl Pipeline {
                 vec![offsets],
             ));
         }
-        self.db.write(write).await?;
         if let Some(dedup) = self.dedup.as_mut() {
-            dedup.commit(dedup_keys, arrival);
+            dedup.commit(dedup_keys.clone(), arrival);
         }
-        Ok(outcome)
+        Ok(Prepared {
+            parts: write,
+            outcome,
+            dedup_keys,
+            arrival,
+        })
+    }
+
+    /// Releases the dedup keys of a prepared batch whose write failed.
+    pub fn abort(&mut self, keys: &[u64], arrival: i64) {
+        if let Some(dedup) = self.dedup.as_mut() {
+            dedup.forget(keys, arrival);
+        }
     }
 
     /// Decodes an arrival into batches of rows. For a table that exists and no transform,

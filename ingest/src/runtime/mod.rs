@@ -57,6 +57,8 @@ pub struct RunningSource {
     /// Receipts of pushes by `Idempotency-Key` (HTTP sources).
     /// Receipts by key with when they were recorded (µs); older than 24 h they are evicted.
     receipts: Mutex<HashMap<String, (BatchOutcome, i64)>>,
+    /// Idempotency keys of pushes being written now.
+    in_flight: Mutex<std::collections::HashSet<String>>,
     /// Set while a pulling source or a push endpoint must not take input.
     paused: std::sync::atomic::AtomicBool,
     wake: Notify,
@@ -223,6 +225,7 @@ impl SourceManager {
             pipeline: tokio::sync::Mutex::new(pipeline),
             stats: Arc::new(SourceStats::default()),
             receipts: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(Default::default()),
             wake: Notify::new(),
             stop: Default::default(),
             task: Mutex::new(None),

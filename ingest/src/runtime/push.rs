@@ -49,17 +49,29 @@ impl SourceManager {
             ready.await;
         }
         let format = content_type.and_then(SourceFormat::from_content_type);
+        // The stages run one push at a time (dedup keys, positions); the write does not, so
+        // concurrent pushes share the WAL's group commit.
         let mut pipeline = running.pipeline.lock().await;
-        if let Some(key) = idempotency_key
-            && let Some((first, _)) = running.receipts.lock().expect("receipts lock").get(key)
-        {
-            return Ok(PushOutcome {
-                outcome: *first,
-                replayed: true,
-            });
+        if let Some(key) = idempotency_key {
+            if let Some((first, _)) = running.receipts.lock().expect("receipts lock").get(key) {
+                return Ok(PushOutcome {
+                    outcome: *first,
+                    replayed: true,
+                });
+            }
+            if !running
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .insert(key.to_string())
+            {
+                return Err(IngestError::Connector(format!(
+                    "a push with Idempotency-Key {key} is in progress; retry when it has answered"
+                )));
+            }
         }
-        let outcome = pipeline
-            .process(
+        let prepared = pipeline
+            .prepare(
                 crate::pipeline::Payload::Bytes(body),
                 format.as_ref(),
                 Vec::new(),
@@ -67,19 +79,37 @@ impl SourceManager {
             )
             .await;
         drop(pipeline);
+        let outcome = match prepared {
+            Ok(prepared) => {
+                let (keys, arrival) = (prepared.dedup_keys.clone(), prepared.arrival);
+                let landed = prepared.land(&self.db).await;
+                if landed.is_err() {
+                    running.pipeline.lock().await.abort(&keys, arrival);
+                }
+                landed
+            }
+            Err(e) => Err(e),
+        };
+        if let Some(key) = idempotency_key {
+            if let Ok(outcome) = &outcome {
+                let now = super::recovery::now_us();
+                let mut receipts = running.receipts.lock().expect("receipts lock");
+                receipts.insert(key.to_string(), (*outcome, now));
+                // Keys older than the TTL are forgotten, so memory stays bounded by the
+                // pushes of one TTL.
+                if receipts.len().is_multiple_of(1024) {
+                    let cutoff = now - super::recovery::RECEIPT_TTL.as_micros() as i64;
+                    receipts.retain(|_, (_, at)| *at >= cutoff);
+                }
+            }
+            running
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .remove(key);
+        }
         match outcome {
             Ok(outcome) => {
-                if let Some(key) = idempotency_key {
-                    let now = super::recovery::now_us();
-                    let mut receipts = running.receipts.lock().expect("receipts lock");
-                    receipts.insert(key.to_string(), (outcome, now));
-                    // Keys older than the TTL are forgotten, so memory stays bounded by the
-                    // pushes of one TTL.
-                    if receipts.len().is_multiple_of(1024) {
-                        let cutoff = now - super::recovery::RECEIPT_TTL.as_micros() as i64;
-                        receipts.retain(|_, (_, at)| *at >= cutoff);
-                    }
-                }
                 running.stats.landed(&outcome, &[], None);
                 Ok(PushOutcome {
                     outcome,

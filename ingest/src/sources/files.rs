@@ -127,7 +127,8 @@ impl FilesSource {
             candidates.push((meta.last_modified, name, size));
         }
         candidates.sort();
-        self.waiting = candidates.len();
+        // Files waiting after the one picked now.
+        self.waiting = candidates.len().saturating_sub(1);
         Ok(candidates
             .into_iter()
             .next()
