@@ -4,6 +4,7 @@
 //! - [`types`]: the SQL column types Oxbow accepts and the Arrow type each is stored as.
 //! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...).
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
+//! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store.
 //!
 //! The catalog owns no row data. Every change is one redb write transaction, so a statement
 //! that fails leaves the catalog exactly as it was, and a crash never leaves a half-written
@@ -11,6 +12,7 @@
 
 pub mod error;
 pub mod model;
+pub mod roles;
 pub mod store;
 pub mod types;
 
@@ -19,6 +21,7 @@ pub use model::{
     ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, TABLE_DIR, TableDef, TableOptions, ViewDef,
     check_identifier,
 };
+pub use roles::{RoleDef, ScramKey};
 pub use store::Catalog;
 pub use types::{SQL_TYPE_METADATA_KEY, SqlType};
 

@@ -23,7 +23,7 @@ const VIEWS: TableDefinition<&str, &str> = TableDefinition::new("views");
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "oxbow"];
 
 pub struct Catalog {
-    db: Database,
+    pub(crate) db: Database,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -41,6 +41,7 @@ impl Catalog {
             let mut schemas = txn.open_table(SCHEMAS)?;
             txn.open_table(TABLES)?;
             txn.open_table(VIEWS)?;
+            crate::roles::create_tables(&txn)?;
             if schemas.get(DEFAULT_SCHEMA)?.is_none() {
                 schemas.insert(DEFAULT_SCHEMA, "{}")?;
             }
@@ -256,11 +257,11 @@ fn count_in_schema(
     Ok(table.range(start.as_str()..end.as_str())?.count())
 }
 
-fn encode<T: Serialize>(value: &T) -> String {
+pub(crate) fn encode<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("catalog definitions are plain data and always serialise")
 }
 
-fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|source| Error::Corrupt {
         key: key.replace('\u{0}', "."),
         source,

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: the `serve` settings (flags and `OXBOW_*` environment variables).
+//! - [`auth`]: who may log in: the authentication method, the first superuser, SCRAM keys.
 //! - [`app`]: start (open the database, build the session, listen) and stop;
 //!   [`shutdown`]: the signals that stop it.
 //! - [`wire`]: the PostgreSQL protocol: connections, query flows, describing and encoding
@@ -16,6 +17,7 @@
 //! and the lake are `oxbow_storage`'s. An HTTP API (`http/`) is planned beside `wire/`.
 
 mod app;
+mod auth;
 mod config;
 mod error;
 mod pg_compat;

@@ -23,11 +23,12 @@ pub async fn run(
                 Ok((socket, peer)) => {
                     next_id += 1;
                     let handlers = frontend.connection();
+                    let tls = frontend.tls();
                     let span = info_span!("connection", id = next_id, %peer);
                     tokio::spawn(
                         async move {
                             socket.set_nodelay(true).ok();
-                            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                            if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                                 warn!(error = %e, "connection ended with an error");
                             }
                         }

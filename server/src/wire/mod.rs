@@ -5,7 +5,11 @@
 //! `crate::statements` (through datafusion-postgres' hooks) and planned by DataFusion.
 //!
 //! # Layout
-//! - [`listener`]: the accept loop, one task per connection, until shutdown.
+//! - [`listener`]: the accept loop, one task per connection, until shutdown; [`tls`]: its
+//!   rustls acceptor.
+//! - [`startup`]: a connection's start: TLS policy, connection slots, trust or SCRAM-SHA-256.
+//! - [`cancel`]: stopping a running query (CancelRequest, `statement_timeout`), also while
+//!   its rows stream.
 //! - [`frontend`]: [`Frontend`](frontend::Frontend), the handlers of one connection (startup,
 //!   ParameterStatus, cancel, COPY) wired over datafusion-postgres' session service.
 //! - [`simple`]: the simple-query flow; [`extended`]: Parse, Bind, Describe and Execute.
@@ -20,6 +24,7 @@
 //! The HTTP API (push ingest, JSON query, metrics, health) will be a sibling room,
 //! `crate::http`, sharing the session and statements with this one, not a second server.
 
+pub mod cancel;
 pub mod describe;
 pub mod encode;
 pub mod extended;
@@ -29,3 +34,5 @@ pub mod parameters;
 pub mod portals;
 pub mod simple;
 pub mod sqlstate;
+pub mod startup;
+pub mod tls;

@@ -51,6 +51,10 @@ pub mod code {
     pub const DISK_FULL: &str = "53100";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const INTERNAL_ERROR: &str = "XX000";
+    pub const DUPLICATE_OBJECT: &str = "42710";
+    pub const INVALID_PASSWORD: &str = "28P01";
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
+    pub const TOO_MANY_CLIENTS: &str = "53300";
 }
 
 /// Rewrites an engine error into a user error carrying its SQLSTATE. Errors that already
@@ -176,6 +180,8 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::DuplicateColumn(_) => code::DUPLICATE_COLUMN,
         C::InvalidName { .. } => code::INVALID_NAME,
         C::NameTooLong { .. } => code::NAME_TOO_LONG,
+        C::RoleExists(_) => code::DUPLICATE_OBJECT,
+        C::RoleNotFound(_) => code::UNDEFINED_OBJECT,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,
     }
 }
