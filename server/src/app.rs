@@ -111,7 +111,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         policy,
         tls.map(|tls| tls.acceptor),
     ));
-    listener::run(listener, frontend, crate::shutdown::signal()).await;
+    listener::run(
+        listener,
+        frontend,
+        config.max_message_bytes,
+        crate::shutdown::signal(),
+    )
+    .await;
     db.shutdown().await;
     info!("stopped");
     Ok(())

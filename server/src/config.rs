@@ -95,6 +95,11 @@ pub struct ServeConfig {
     /// "sorry, too many clients already". PostgreSQL's max_connections.
     #[arg(long, env = "OXBOW_MAX_CONNECTIONS", default_value_t = 100)]
     pub max_connections: usize,
+
+    /// The largest message a client may send, in bytes (its length field included); a
+    /// larger one closes the connection with 54000 before its body is read.
+    #[arg(long, env = "OXBOW_MAX_MESSAGE_BYTES", default_value_t = crate::wire::connection::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
 }
 
 impl ServeConfig {

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`listener`]: the accept loop, one task per connection, until shutdown; [`tls`]: its
 //!   rustls acceptor.
+//! - [`connection`]: one connection's message loop (pgwire's), with the message size cap.
 //! - [`startup`]: a connection's start: TLS policy, connection slots, trust or SCRAM-SHA-256.
 //! - [`cancel`]: stopping a running query (CancelRequest, `statement_timeout`), also while
 //!   its rows stream.
@@ -25,6 +26,7 @@
 //! `crate::http`, sharing the session and statements with this one, not a second server.
 
 pub mod cancel;
+pub mod connection;
 pub mod describe;
 pub mod encode;
 pub mod extended;
