@@ -18,7 +18,7 @@ use crate::store::{decode, encode};
 use crate::{Catalog, Error, Result, check_identifier};
 
 /// role name -> JSON [`RoleDef`].
-const ROLES: TableDefinition<&str, &str> = TableDefinition::new("roles");
+pub(crate) const ROLES: TableDefinition<&str, &str> = TableDefinition::new("roles");
 /// setting name -> value: settings of the whole cluster (the mock-authentication nonce).
 const CLUSTER: TableDefinition<&str, &[u8]> = TableDefinition::new("cluster");
 const MOCK_AUTH_NONCE: &str = "mock_auth_nonce";
@@ -107,9 +107,10 @@ impl Catalog {
         Ok(())
     }
 
-    /// Removes a role and returns it.
+    /// Removes a role, and its privileges, and returns it.
     pub fn drop_role(&self, name: &str) -> Result<RoleDef> {
         let txn = self.db.begin_write()?;
+        crate::grants::remove_where(&txn, |role, _, _| role == name)?;
         let role = {
             let mut table = txn.open_table(ROLES)?;
             let removed = table.remove(name)?;

@@ -47,6 +47,12 @@ impl CatalogAuthSource {
         })
     }
 
+    /// Whether `name` is a role of the catalog (an unreadable catalog counts as yes: the
+    /// session then gets the role's rights, which are checked again at each statement).
+    pub fn is_role(&self, name: &str) -> bool {
+        !matches!(self.db.catalog().role(name), Ok(None))
+    }
+
     /// The key a name that cannot log in is answered with.
     fn mock(&self, user: &str) -> Password {
         let tag = hmac::sign(&self.mock_key, user.as_bytes());

@@ -19,8 +19,8 @@ use pgwire::tokio::TlsAcceptor;
 use tracing::{debug, info};
 
 use crate::statements::{
-    CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook, SelectStatements, SessionStatements,
-    TransactionStatements,
+    CopyInHandler, CopyInSlot, OxbowStatements, PrivilegeHook, RoleStatements, SavepointHook,
+    SelectStatements, SessionStatements, TransactionStatements,
 };
 use crate::wire::cancel::{CancelRegistry, RunningStatement};
 use crate::wire::extended::{OxbowExtendedQuery, OxbowParser};
@@ -68,9 +68,13 @@ impl Frontend {
         let copy_in = Arc::new(CopyInSlot::default());
         // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);
         // transactions next: it refuses statements in an aborted transaction block.
+        // Privileges first: no hook answers a statement the session may not run.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(PrivilegeHook::new(Arc::clone(&self.db))),
             Arc::new(SavepointHook),
             Arc::new(TransactionStatements),
+            // Before OxbowStatements, which takes every DROP.
+            Arc::new(RoleStatements::new(Arc::clone(&self.db))),
             Arc::new(OxbowStatements::new(
                 Arc::clone(&self.db),
                 Arc::clone(&copy_in),

@@ -52,6 +52,8 @@ pub mod code {
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const DUPLICATE_OBJECT: &str = "42710";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    pub const OBJECT_IN_USE: &str = "55006";
     pub const INVALID_PASSWORD: &str = "28P01";
     pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
     pub const TOO_MANY_CLIENTS: &str = "53300";
@@ -115,6 +117,8 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::CopyInputTooLarge { .. } => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
+        ServerError::InsufficientPrivilege(_) => (code::INSUFFICIENT_PRIVILEGE, e.to_string()),
+        ServerError::ObjectInUse(_) => (code::OBJECT_IN_USE, e.to_string()),
         ServerError::Storage(inner) => storage_error(inner),
         ServerError::Catalog(inner) => (catalog_code(inner), inner.to_string()),
         ServerError::DataFusion(inner) => datafusion_error(inner),

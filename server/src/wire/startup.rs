@@ -34,6 +34,7 @@ use tracing::{debug, info};
 use crate::auth::source::CatalogAuthSource;
 use crate::auth::{AuthMethod, SCRAM_ITERATIONS};
 use crate::pg_compat::pg_catalog::LoginUsers;
+use crate::statements::SessionRole;
 use crate::wire::cancel::{CancelRegistry, RunningStatement};
 use crate::wire::sqlstate::code;
 
@@ -202,7 +203,13 @@ impl Startup {
             .session_extensions()
             .insert(Arc::clone(&self.running));
         let user = client.metadata().get("user").cloned().unwrap_or_default();
-        debug!(user, pid, method = %self.policy.method, "logged in");
+        // Under trust a name that is no role has every right (see `statements::privileges`).
+        let trusted = self.policy.method == AuthMethod::Trust && !self.policy.source.is_role(&user);
+        client.session_extensions().insert(SessionRole {
+            name: user.clone(),
+            trusted,
+        });
+        debug!(user, pid, method = %self.policy.method, trusted, "logged in");
         self.policy.users.write().expect("users lock").insert(user);
     }
 }

@@ -214,6 +214,22 @@ impl TestServer {
         )
     }
 
+    /// Logs in as `user` with `password` (for servers that ask for one).
+    pub async fn login(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+        let (client, connection) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user={user} password='{password}' dbname=oxbow",
+                self.port
+            ),
+            NoTls,
+        )
+        .await?;
+        tokio::spawn(async move {
+            connection.await.ok();
+        });
+        Ok(client)
+    }
+
     pub async fn connect(&self) -> Client {
         let (client, connection) = tokio_postgres::connect(&self.conn_str(), NoTls)
             .await

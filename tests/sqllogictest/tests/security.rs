@@ -22,9 +22,7 @@ async fn login(port: u16, user: &str, password: &str) -> Result<Client, tokio_po
         NoTls,
     )
     .await?;
-    tokio::spawn(async move {
-        connection.await.ok();
-    });
+    tokio::spawn(connection);
     Ok(client)
 }
 
@@ -42,7 +40,7 @@ fn median(mut times: Vec<Duration>) -> Duration {
 #[tokio::test]
 async fn scram_logs_in_with_the_password_and_refuses_others_with_one_answer() {
     let server = with_password();
-    let client = login(server.port(), "oxbow", PASSWORD).await.unwrap();
+    let client = server.login("oxbow", PASSWORD).await.unwrap();
     let one: i64 = client
         .query_one("SELECT 1::bigint", &[])
         .await
@@ -56,7 +54,8 @@ async fn scram_logs_in_with_the_password_and_refuses_others_with_one_answer() {
     let mut unknown = Vec::new();
     for _ in 0..7 {
         let started = Instant::now();
-        let e = login(server.port(), "oxbow", "not it")
+        let e = server
+            .login("oxbow", "not it")
             .await
             .err()
             .expect("refused");
@@ -67,7 +66,8 @@ async fn scram_logs_in_with_the_password_and_refuses_others_with_one_answer() {
             "password authentication failed for user \"oxbow\""
         );
         let started = Instant::now();
-        let e = login(server.port(), "nobody", "not it")
+        let e = server
+            .login("nobody", "not it")
             .await
             .err()
             .expect("refused");
@@ -102,14 +102,15 @@ async fn without_a_password_the_first_start_generates_one_and_prints_it_once() {
         .expect("the generated password is printed")
         .to_string();
     assert_eq!(password.len(), 24, "{log}");
-    login(server.port(), "oxbow", &password).await.unwrap();
+    server.login("oxbow", &password).await.unwrap();
     server.restart();
     assert_eq!(
         server.log().matches(&password).count(),
         1,
         "printed on the first start only"
     );
-    login(server.port(), "oxbow", &password)
+    server
+        .login("oxbow", &password)
         .await
         .expect("the same password after a restart");
 }
