@@ -53,6 +53,11 @@ impl CatalogAuthSource {
         !matches!(self.db.catalog().role(name), Ok(None))
     }
 
+    /// Whether `name` is a role without `LOGIN` (trust still refuses those, as PostgreSQL does).
+    pub fn is_role_without_login(&self, name: &str) -> bool {
+        matches!(self.db.catalog().role(name), Ok(Some(role)) if !role.login)
+    }
+
     /// The key a name that cannot log in is answered with.
     fn mock(&self, user: &str) -> Password {
         let tag = hmac::sign(&self.mock_key, user.as_bytes());

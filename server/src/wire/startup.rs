@@ -234,6 +234,13 @@ impl StartupHandler for Startup {
             AuthMethod::Trust => {
                 if let PgWireFrontendMessage::Startup(startup) = &message {
                     protocol_negotiation(client, startup).await?;
+                    let user = client.metadata().get("user").cloned().unwrap_or_default();
+                    if self.policy.source.is_role_without_login(&user) {
+                        return Err(fatal(
+                            code::INVALID_AUTHORIZATION_SPECIFICATION,
+                            format!("role \"{user}\" is not permitted to log in"),
+                        ));
+                    }
                     let (pid, secret) = self.policy.pids.generate(client);
                     client.set_pid_and_secret_key(pid, secret);
                     finish_authentication(client, &OxbowParameters).await?;

@@ -269,6 +269,18 @@ async fn under_trust_a_role_name_gets_that_roles_rights() {
     .unwrap();
     tokio::spawn(connection);
     reader.simple_query("SELECT * FROM t").await.unwrap();
+    admin.batch_execute("CREATE ROLE group_only").await.unwrap();
+    let e = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=group_only dbname=oxbow",
+            server.port()
+        ),
+        NoTls,
+    )
+    .await
+    .err()
+    .expect("a role without LOGIN is refused, also under trust");
+    assert_eq!(e.as_db_error().unwrap().code().code(), "28000", "{e}");
     denied(
         reader.simple_query("INSERT INTO t VALUES (1)").await,
         "permission denied for table t",
