@@ -104,6 +104,9 @@ pub fn decode(
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use std::sync::Arc;
 

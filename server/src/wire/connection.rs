@@ -159,7 +159,7 @@ fn is_too_large(e: &io::Error) -> bool {
 
 /// A byte stream that follows PostgreSQL's frontend framing and fails the read that brings a
 /// header announcing a message over `limit` bytes (or a length below 4, which no message has).
-struct MessageLimit<T> {
+pub(super) struct MessageLimit<T> {
     io: T,
     limit: usize,
     /// The first message (startup or cancel) has no type byte.
@@ -171,7 +171,7 @@ struct MessageLimit<T> {
 }
 
 impl<T> MessageLimit<T> {
-    fn new(io: T, limit: usize) -> Self {
+    pub(super) fn new(io: T, limit: usize) -> Self {
         Self {
             io,
             limit,
@@ -183,7 +183,7 @@ impl<T> MessageLimit<T> {
     }
 
     /// Follows the framing over `bytes`, the next bytes of the stream.
-    fn scan(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+    pub(super) fn scan(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             if self.body_left > 0 {
                 let n = (self.body_left.min(bytes.len() as u64)) as usize;

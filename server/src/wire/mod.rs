@@ -31,6 +31,8 @@ pub mod describe;
 pub mod encode;
 pub mod extended;
 pub mod frontend;
+#[cfg(test)]
+mod fuzz;
 pub mod listener;
 pub mod parameters;
 pub mod portals;
