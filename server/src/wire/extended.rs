@@ -90,6 +90,23 @@ impl QueryParser for OxbowParser {
     }
 }
 
+/// The most rows one `Execute` with a row limit returns before `PortalSuspended`.
+///
+/// pgwire reserves room for the whole limit before fetching (`Vec::with_capacity(max_rows)`):
+/// an `Execute` asking for 2^31 - 1 rows made the server abort on a 55 GB allocation (found
+/// by `tests/sqllogictest/tests/wire_fuzz.rs`), and a negative limit read as a huge one. A
+/// larger limit is answered in portions of this many rows, which the protocol allows
+/// (drivers fetch again on `PortalSuspended`); a negative one means no limit, like 0.
+const MAX_FETCH_ROWS: i32 = 1 << 16;
+
+fn fetch_limit(max_rows: i32) -> i32 {
+    if max_rows < 0 {
+        0
+    } else {
+        max_rows.min(MAX_FETCH_ROWS)
+    }
+}
+
 /// The same portal (its execution state too), with the parameter values as Oxbow reads them.
 fn decoded_portal(
     portal: &Portal<Statement>,
@@ -167,13 +184,14 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         Arc::clone(&self.parser)
     }
 
-    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        message.max_rows = fetch_limit(message.max_rows);
         self.running.begin();
         let result = self._on_execute(client, message).await;
         self.running.end();

@@ -7,7 +7,7 @@
 use bytes::BytesMut;
 use pgwire::messages::{DecodeContext, PgWireFrontendMessage, ProtocolVersion};
 
-use super::connection::MessageLimit;
+use super::framing::MessageLimit;
 
 #[test]
 fn frontend_messages_decode_or_fail_without_panicking() {

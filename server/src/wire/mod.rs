@@ -7,7 +7,8 @@
 //! # Layout
 //! - [`listener`]: the accept loop, one task per connection, until shutdown; [`tls`]: its
 //!   rustls acceptor.
-//! - [`connection`]: one connection's message loop (pgwire's), with the message size cap.
+//! - [`connection`]: one connection's message loop (pgwire's); [`framing`]: the client's byte
+//!   stream checked message by message (the size cap, the shape of extended-query messages).
 //! - [`startup`]: a connection's start: TLS policy, connection slots, trust or SCRAM-SHA-256.
 //! - [`cancel`]: stopping a running query (CancelRequest, `statement_timeout`), also while
 //!   its rows stream.
@@ -30,6 +31,7 @@ pub mod connection;
 pub mod describe;
 pub mod encode;
 pub mod extended;
+pub mod framing;
 pub mod frontend;
 #[cfg(test)]
 mod fuzz;

@@ -52,6 +52,7 @@ pub mod code {
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const DUPLICATE_OBJECT: &str = "42710";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const OBJECT_IN_USE: &str = "55006";
     pub const INVALID_PASSWORD: &str = "28P01";
