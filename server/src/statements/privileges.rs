@@ -4,7 +4,8 @@
 //! the catalog as it is then, so a `REVOKE` takes effect on the other sessions' next statement.
 //!
 //! - Reading (`SELECT`, a query's `FROM`, `COPY ... TO`, the sources of `INSERT ... SELECT`,
-//!   `UPDATE ... FROM`, `DELETE ... USING`, `EXPLAIN`) needs `SELECT`; `INSERT` and
+//!   `UPDATE ... FROM`, `DELETE ... USING`, `EXPLAIN`, `PREPARE`, a cursor's query, and any
+//!   other statement that names a relation) needs `SELECT`; `INSERT` and
 //!   `COPY ... FROM` need `INSERT` on their target, `UPDATE` `UPDATE`, `DELETE` `DELETE`.
 //! - A view needs `SELECT` on the view only (PostgreSQL checks its base tables against the
 //!   view's owner, and every view's owner is a superuser here).
@@ -79,7 +80,9 @@ enum Needs {
 fn needs(statement: &Statement, session: &str) -> Needs {
     let mut writes: Vec<(ast::ObjectName, Privilege)> = Vec::new();
     match statement {
-        Statement::Explain { statement, .. } => return needs(statement, session),
+        Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => {
+            return needs(statement, session);
+        }
         Statement::Query(_) => {}
         Statement::Insert(insert) => {
             if let TableObject::TableName(name) = &insert.table {
@@ -135,7 +138,12 @@ fn needs(statement: &Statement, session: &str) -> Needs {
         Statement::AlterRole { .. } => return Needs::Superuser("ALTER ROLE"),
         Statement::Grant(_) => return Needs::Superuser("GRANT"),
         Statement::Revoke(_) => return Needs::Superuser("REVOKE"),
-        _ => return Needs::Nothing,
+        Statement::CreateFunction(_) | Statement::CreateExtension(_) => {
+            return Needs::Superuser("CREATE FUNCTION/EXTENSION");
+        }
+        // Anything else (cursors' DECLARE ... FOR SELECT, SHOW COLUMNS, SET, ...) needs SELECT
+        // on whatever relation it names: none for most.
+        _ => {}
     }
     let mut all = reads(statement, &writes);
     all.extend(writes);

@@ -106,6 +106,9 @@ impl Body<'_> {
     }
 }
 
+/// PostgreSQL's (and pgwire's) limit on the startup packet.
+const MAX_STARTUP_BYTES: u64 = 10_000;
+
 /// The tag [`MessageLimit`] keeps the untyped first message under.
 const STARTUP: u8 = 0;
 
@@ -278,10 +281,21 @@ impl<T> MessageLimit<T> {
                 return Err(malformed(tag));
             }
             self.string_ended = (!self.startup && is_one_string(tag)).then_some(false);
+            if self.startup && length > MAX_STARTUP_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    MessageTooLarge {
+                        announced: length,
+                        limit: MAX_STARTUP_BYTES as usize,
+                    },
+                ));
+            }
+            // Room for what has arrived, not for what is announced.
+            let room = ((length - 4) as usize).min(64 * 1024);
             if self.startup {
-                self.kept = Some((STARTUP, Vec::with_capacity((length - 4) as usize)));
+                self.kept = Some((STARTUP, Vec::with_capacity(room)));
             } else if is_checked(tag, self.first_password) {
-                self.kept = Some((tag, Vec::with_capacity((length - 4) as usize)));
+                self.kept = Some((tag, Vec::with_capacity(room)));
             }
             if !self.startup && tag == b'p' {
                 self.first_password = false;

@@ -60,6 +60,22 @@ async fn a_role_with_select_on_one_table_reads_only_that_table_until_revoked() {
         "permission denied for table secret",
     );
     denied(
+        alice.simple_query("EXPLAIN SELECT * FROM secret").await,
+        "secret",
+    );
+    denied(
+        alice
+            .simple_query("PREPARE p AS SELECT * FROM secret")
+            .await,
+        "secret",
+    );
+    denied(
+        alice
+            .simple_query("DECLARE c CURSOR WITH HOLD FOR SELECT * FROM secret")
+            .await,
+        "secret",
+    );
+    denied(
         alice
             .simple_query("SELECT * FROM granted JOIN secret USING (id)")
             .await,
