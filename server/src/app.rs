@@ -14,6 +14,7 @@ use crate::auth::source::CatalogAuthSource;
 
 use crate::config::ServeConfig;
 use crate::pg_compat::pg_catalog::LoginUsers;
+use crate::sql::memory::QueryMemory;
 use crate::sql::session;
 use crate::wire::cancel::CancelRegistry;
 use crate::wire::frontend::Frontend;
@@ -110,6 +111,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         base,
         policy,
         tls.map(|tls| tls.acceptor),
+        QueryMemory::new(config.memory_pool_mb, config.query_memory_mb),
     ));
     listener::run(
         listener,

@@ -100,6 +100,15 @@ pub struct ServeConfig {
     /// larger one closes the connection with 54000 before its body is read.
     #[arg(long, env = "OXBOW_MAX_MESSAGE_BYTES", default_value_t = crate::wire::connection::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
+
+    /// Memory one query may reserve for its operators (hash tables, sorts), in MiB; past it
+    /// DataFusion spills where it can, else the query fails with 53200. 0: no limit.
+    #[arg(long, env = "OXBOW_QUERY_MEMORY_MB", default_value_t = 0)]
+    pub query_memory_mb: usize,
+
+    /// Memory all queries together may reserve, in MiB (0: no limit); see --query-memory-mb.
+    #[arg(long, env = "OXBOW_MEMORY_POOL_MB", default_value_t = 0)]
+    pub memory_pool_mb: usize,
 }
 
 impl ServeConfig {

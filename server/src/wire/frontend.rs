@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
@@ -16,8 +17,9 @@ use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ClientInfo, ErrorHandler, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::tokio::TlsAcceptor;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+use crate::sql::memory::QueryMemory;
 use crate::statements::{
     CopyInHandler, CopyInSlot, OxbowStatements, PrivilegeHook, RoleStatements, SavepointHook,
     SelectStatements, SessionStatements, TransactionStatements,
@@ -35,6 +37,7 @@ pub struct Frontend {
     base: SessionContext,
     policy: Arc<StartupPolicy>,
     tls: Option<TlsAcceptor>,
+    memory: QueryMemory,
 }
 
 impl Frontend {
@@ -43,12 +46,14 @@ impl Frontend {
         base: SessionContext,
         policy: StartupPolicy,
         tls: Option<TlsAcceptor>,
+        memory: QueryMemory,
     ) -> Self {
         Self {
             db,
             base,
             policy: Arc::new(policy),
             tls,
+            memory,
         }
     }
 
@@ -64,6 +69,16 @@ impl Frontend {
         state
             .config_mut()
             .set_extension(Arc::new(oxbow_storage::TransactionWrites::default()));
+        // Its own memory pool, so that its query's limit is its own.
+        match self.memory.session_runtime(state.runtime_env()) {
+            Ok(Some(runtime)) => {
+                state = SessionStateBuilder::new_from_existing(state)
+                    .with_runtime_env(runtime)
+                    .build();
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "no session memory pool: the query runs unlimited"),
+        }
         let ctx = Arc::new(SessionContext::new_with_state(state));
         let copy_in = Arc::new(CopyInSlot::default());
         // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);
