@@ -17,6 +17,7 @@ use crate::pg_compat::pg_catalog::LoginUsers;
 use crate::sql::memory::QueryMemory;
 use crate::sql::session;
 use crate::wire::cancel::CancelRegistry;
+use crate::wire::connection::ConnectionLimits;
 use crate::wire::frontend::Frontend;
 use crate::wire::listener;
 use crate::wire::startup::{ConnectionSlots, StartupPolicy};
@@ -113,13 +114,12 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         tls.map(|tls| tls.acceptor),
         QueryMemory::new(config.memory_pool_mb, config.query_memory_mb),
     ));
-    listener::run(
-        listener,
-        frontend,
-        config.max_message_bytes,
-        crate::shutdown::signal(),
-    )
-    .await;
+    let limits = ConnectionLimits {
+        max_message_bytes: config.max_message_bytes,
+        idle_in_transaction: (config.idle_in_transaction_timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(config.idle_in_transaction_timeout_ms)),
+    };
+    listener::run(listener, frontend, limits, crate::shutdown::signal()).await;
     db.shutdown().await;
     info!("stopped");
     Ok(())

@@ -101,6 +101,16 @@ pub struct ServeConfig {
     #[arg(long, env = "OXBOW_MAX_MESSAGE_BYTES", default_value_t = crate::wire::connection::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
 
+    /// Milliseconds a session may stay idle inside a transaction block before it is ended
+    /// with FATAL 25P03 (its uncommitted writes are dropped). PostgreSQL's
+    /// idle_in_transaction_session_timeout, server-wide. 0: no limit.
+    #[arg(
+        long,
+        env = "OXBOW_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 0
+    )]
+    pub idle_in_transaction_timeout_ms: u64,
+
     /// Memory one query may reserve for its operators (hash tables, sorts), in MiB; past it
     /// DataFusion spills where it can, else the query fails with 53200. 0: no limit.
     #[arg(long, env = "OXBOW_QUERY_MEMORY_MB", default_value_t = 0)]

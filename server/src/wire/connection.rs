@@ -6,6 +6,9 @@
 //! an extended-query message whose contents do not fit its length (FATAL 08P01, before pgwire
 //! decodes it: pgwire's decoders read past such a message and can panic).
 //!
+//! A session idle inside a transaction block past `--idle-in-transaction-timeout-ms` is ended
+//! with FATAL 25P03, as PostgreSQL's `idle_in_transaction_session_timeout` does.
+//!
 //! The loop itself is pgwire's (`tokio::server::process_socket_messages!`, not exported),
 //! built on its public pieces: `negotiate_tls`, `process_message`, `process_error`.
 
@@ -17,6 +20,7 @@ use pgwire::api::{ClientInfo, ErrorHandler};
 use pgwire::api::{PgWireConnectionState, PgWireServerHandlers};
 use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::PgWireFrontendMessage;
+use pgwire::messages::response::TransactionStatus;
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,6 +28,7 @@ use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, FramedParts};
 
 use crate::wire::framing::{self, MessageLimit};
+use crate::wire::sqlstate::code;
 
 /// pgwire's: a client must finish startup and authentication within this time.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -34,11 +39,20 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Serves one TCP connection until the client leaves, the startup times out, or a message
 /// breaks the protocol or the size cap.
+/// What one connection may do (`--max-message-bytes`, `--idle-in-transaction-timeout-ms`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub max_message_bytes: usize,
+    /// How long a session may sit idle inside a transaction block before it is ended (FATAL
+    /// 25P03), so that an abandoned block does not hold its rows forever; `None`: no limit.
+    pub idle_in_transaction: Option<Duration>,
+}
+
 pub async fn serve<H: PgWireServerHandlers>(
     tcp: TcpStream,
     tls: Option<TlsAcceptor>,
     handlers: H,
-    max_message_bytes: usize,
+    limits: ConnectionLimits,
 ) -> io::Result<()> {
     let startup_timeout = tokio::time::sleep(STARTUP_TIMEOUT);
     tokio::pin!(startup_timeout);
@@ -51,7 +65,7 @@ pub async fn serve<H: PgWireServerHandlers>(
         return Ok(());
     };
     let parts = socket.into_parts();
-    let mut limit = MessageLimit::new(parts.io, max_message_bytes);
+    let mut limit = MessageLimit::new(parts.io, limits.max_message_bytes);
     // What negotiation read past the SSLRequest is already buffered: it is framed too.
     let buffered = limit.scan(&parts.read_buf);
     let mut limited = FramedParts::new(limit, parts.codec);
@@ -74,10 +88,26 @@ pub async fn serve<H: PgWireServerHandlers>(
             PgWireConnectionState::AwaitingStartup
                 | PgWireConnectionState::AuthenticationInProgress
         );
+        let idle_in_transaction = matches!(socket.state(), PgWireConnectionState::ReadyForQuery)
+            && !matches!(socket.transaction_status(), TransactionStatus::Idle);
         let next = if starting {
             tokio::select! {
                 () = &mut startup_timeout => None,
                 next = socket.next() => next,
+            }
+        } else if let (true, Some(limit)) = (idle_in_transaction, limits.idle_in_transaction) {
+            match tokio::time::timeout(limit, socket.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    tracing::info!(?limit, "ended a session idle in a transaction block");
+                    let error = PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "FATAL".into(),
+                        code::IDLE_IN_TRANSACTION_SESSION_TIMEOUT.into(),
+                        "terminating connection due to idle-in-transaction timeout".into(),
+                    )));
+                    process_error(&mut socket, error, false).await?;
+                    return Ok(());
+                }
             }
         } else {
             socket.next().await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::wire::connection;
+use crate::wire::connection::{self, ConnectionLimits};
 use crate::wire::frontend::Frontend;
 
 /// Accepts connections until `shutdown` completes. Connections still open then are dropped
@@ -14,7 +14,7 @@ use crate::wire::frontend::Frontend;
 pub async fn run(
     listener: TcpListener,
     frontend: Arc<Frontend>,
-    max_message_bytes: usize,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -29,7 +29,7 @@ pub async fn run(
                     let span = info_span!("connection", id = next_id, %peer);
                     tokio::spawn(
                         async move {
-                            if let Err(e) = connection::serve(socket, tls, handlers, max_message_bytes).await {
+                            if let Err(e) = connection::serve(socket, tls, handlers, limits).await {
                                 warn!(error = %e, "connection ended with an error");
                             }
                         }

@@ -53,6 +53,7 @@ pub mod code {
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const DUPLICATE_OBJECT: &str = "42710";
     pub const PROTOCOL_VIOLATION: &str = "08P01";
+    pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const OBJECT_IN_USE: &str = "55006";
     pub const INVALID_PASSWORD: &str = "28P01";

@@ -411,3 +411,36 @@ async fn a_message_over_max_message_bytes_closes_the_connection_with_54000() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_session_idle_in_a_transaction_block_is_ended_with_25p03() {
+    let server = TestServer::start_with(
+        vec!["--idle-in-transaction-timeout-ms".into(), "500".into()],
+        vec![],
+    );
+    let idle_outside = server.connect().await;
+    let (client, connection) = tokio_postgres::connect(&server.conn_str(), NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    client
+        .batch_execute("CREATE TABLE held (id bigint)")
+        .await
+        .unwrap();
+    client
+        .batch_execute("BEGIN; INSERT INTO held VALUES (1)")
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), connection)
+        .await
+        .expect("the server ends the session")
+        .unwrap()
+        .expect_err("with an error");
+    assert_eq!(sqlstate(&ended), "25P03", "{ended}");
+    // Its block's insert is gone; a session idle outside a block is not ended.
+    let rows = idle_outside
+        .query_one("SELECT count(*) FROM held", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.get::<_, i64>(0), 0);
+}
