@@ -16,6 +16,8 @@ step "system packages"
 missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v curl >/dev/null || missing+=(curl)
+# The TLS client tests make their test CA with the openssl command line.
+command -v openssl >/dev/null || missing+=(openssl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 # Client drivers: pgJDBC (/usr/share/java/postgresql.jar), psqlODBC ("PostgreSQL Unicode"
 # driver) with unixODBC (pyodbc links against it), a JDK for javac, Node and npm for `pg`.

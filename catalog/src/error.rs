@@ -50,6 +50,12 @@ pub enum Error {
     )]
     NameTooLong { name: String, bytes: usize },
 
+    #[error("role \"{0}\" already exists")]
+    RoleExists(String),
+
+    #[error("role \"{0}\" does not exist")]
+    RoleNotFound(String),
+
     #[error("catalog store error: {0}")]
     Store(String),
 

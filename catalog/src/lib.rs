@@ -5,22 +5,28 @@
 //! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...).
 //! - [`source`]: [`SourceDef`], what `CREATE SOURCE` declared, and its place in the store.
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
+//! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store;
+//!   [`grants`]: what each role may do with each table or view ([`TablePrivileges`]).
 //!
 //! The catalog owns no row data. Every change is one redb write transaction, so a statement
 //! that fails leaves the catalog exactly as it was, and a crash never leaves a half-written
 //! definition behind.
 
 pub mod error;
+pub mod grants;
 pub mod model;
+pub mod roles;
 pub mod source;
 pub mod store;
 pub mod types;
 
 pub use error::{Error, Result};
+pub use grants::TablePrivileges;
 pub use model::{
     ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, TABLE_DIR, TableDef, TableOptions, ViewDef,
     check_identifier,
 };
+pub use roles::{RoleDef, ScramKey};
 pub use source::SourceDef;
 pub use store::Catalog;
 pub use types::{SQL_TYPE_METADATA_KEY, SqlType};

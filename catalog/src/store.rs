@@ -15,9 +15,9 @@ use crate::{DEFAULT_SCHEMA, Error, ObjectName, Result, TableDef, ViewDef, check_
 /// schema name -> `{}` (a schema has no properties yet; the value leaves room for them).
 const SCHEMAS: TableDefinition<&str, &str> = TableDefinition::new("schemas");
 /// `schema\0name` -> JSON [`TableDef`].
-const TABLES: TableDefinition<&str, &str> = TableDefinition::new("tables");
+pub(crate) const TABLES: TableDefinition<&str, &str> = TableDefinition::new("tables");
 /// `schema\0name` -> JSON [`ViewDef`].
-const VIEWS: TableDefinition<&str, &str> = TableDefinition::new("views");
+pub(crate) const VIEWS: TableDefinition<&str, &str> = TableDefinition::new("views");
 
 /// Schemas that belong to the system and cannot be created or dropped by users.
 const SYSTEM_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "oxbow"];
@@ -41,6 +41,8 @@ impl Catalog {
             let mut schemas = txn.open_table(SCHEMAS)?;
             txn.open_table(TABLES)?;
             txn.open_table(VIEWS)?;
+            crate::roles::create_tables(&txn)?;
+            crate::grants::create_tables(&txn)?;
             if schemas.get(DEFAULT_SCHEMA)?.is_none() {
                 schemas.insert(DEFAULT_SCHEMA, "{}")?;
             }
@@ -214,6 +216,9 @@ impl Catalog {
     ) -> Result<T> {
         let key = name.key();
         let txn = self.db.begin_write()?;
+        crate::grants::remove_where(&txn, |_, schema, relation| {
+            schema == name.schema && relation == name.name
+        })?;
         let def = {
             let mut table = txn.open_table(def_table)?;
             let removed = table.remove(key.as_str())?;

@@ -1,18 +1,26 @@
-//! Starting and stopping the server: open the database (replaying its WAL), build the session
-//! template, listen for PostgreSQL connections until a shutdown signal, then flush and stop.
+//! Starting and stopping the server: open the database (replaying its WAL), choose how clients
+//! authenticate (and create the first superuser), load TLS, build the session template,
+//! listen for PostgreSQL connections until a shutdown signal, then flush and stop.
 
 use std::sync::Arc;
 
 use oxbow_storage::wal::WalLimits;
 use oxbow_storage::{Database, DatabaseConfig, LakeRoot};
+use pgwire::api::RandomPidSecretKeyGenerator;
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
+
+use crate::auth::source::CatalogAuthSource;
 
 use crate::config::ServeConfig;
 use crate::pg_compat::pg_catalog::LoginUsers;
+use crate::sql::memory::QueryMemory;
 use crate::sql::session;
+use crate::wire::cancel::CancelRegistry;
+use crate::wire::connection::ConnectionLimits;
 use crate::wire::frontend::Frontend;
 use crate::wire::listener;
+use crate::wire::startup::{ConnectionSlots, StartupPolicy};
 
 /// Runs `oxbow serve` until SIGTERM or Ctrl-C; the error is the sentence the user sees.
 pub async fn serve(config: ServeConfig) -> Result<(), String> {
@@ -47,11 +55,43 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
             config.data_dir.display()
         )
     })?;
+    let password = config.configured_password()?;
+    let http_addr = config.http_addr()?;
+    // Every listener counts: trust is refused when the HTTP API is off loopback too.
+    let listeners: Vec<std::net::SocketAddr> =
+        std::iter::once(config.pg_listen).chain(http_addr).collect();
+    let method = crate::auth::choose_method(config.auth, &listeners, password.is_some())?;
+    protect_catalog(&config.data_dir);
+    crate::auth::create_first_superuser(db.catalog(), &config.user, password.as_deref(), method)?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::wire::tls::load(cert, key)?),
+        _ => None,
+    };
+    if config.require_tls && tls.is_none() {
+        return Err("--require-tls needs --tls-cert and --tls-key".into());
+    }
     let users = LoginUsers::default();
+    let policy = StartupPolicy {
+        method,
+        require_tls: config.require_tls,
+        source: Arc::new(CatalogAuthSource::new(Arc::clone(&db))?),
+        channel_binding_cert: tls.as_ref().and_then(|tls| {
+            match StartupPolicy::usable_for_channel_binding(&tls.cert_pem) {
+                Ok(()) => Some(tls.cert_pem.clone()),
+                Err(e) => {
+                    warn!(error = %e, "SCRAM-SHA-256-PLUS (channel binding) is off: the certificate's algorithm cannot be used for it");
+                    None
+                }
+            }
+        }),
+        slots: Arc::new(ConnectionSlots::new(config.max_connections)),
+        cancels: Arc::new(CancelRegistry::default()),
+        users: Arc::clone(&users),
+        pids: Arc::new(RandomPidSecretKeyGenerator::default()),
+    };
     let base = session::base_context(Arc::clone(&db), Arc::clone(&users))
         .await
         .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
-    let http_addr = config.http_addr()?;
     // Bound before the sources start, so that a taken port fails the start cleanly.
     let http_listener = match http_addr {
         Some(addr) => Some(crate::http::bind(addr).await?),
@@ -102,17 +142,28 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         pg_listen = %addr,
         data_dir = %config.data_dir.display(),
         lake = %db.lake().url(),
-        "oxbow is ready; connect with: psql \"host={} port={} user=oxbow\"",
+        auth = %method,
+        tls = tls.is_some(),
+        require_tls = config.require_tls,
+        "oxbow is ready; connect with: psql \"host={} port={} user={}\"",
         addr.ip(),
-        addr.port()
+        addr.port(),
+        config.user
     );
     let frontend = Arc::new(Frontend::new(
         Arc::clone(&db),
         Arc::clone(&sources),
         base,
-        users,
+        policy,
+        tls.map(|tls| tls.acceptor),
+        QueryMemory::new(config.memory_pool_mb, config.query_memory_mb),
     ));
-    listener::run(listener, frontend, stopped(stop_rx)).await;
+    let limits = ConnectionLimits {
+        max_message_bytes: config.max_message_bytes,
+        idle_in_transaction: (config.idle_in_transaction_timeout_ms > 0)
+            .then(|| std::time::Duration::from_millis(config.idle_in_transaction_timeout_ms)),
+    };
+    listener::run(listener, frontend, limits, stopped(stop_rx)).await;
     if let Some(task) = http_task {
         let _ = task.await;
     }
@@ -120,4 +171,17 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     db.shutdown().await;
     info!("stopped");
     Ok(())
+}
+
+/// Makes the catalog readable by the server's user only: it holds the roles' SCRAM keys,
+/// which are password-equivalent for SCRAM (`oxbow_catalog::roles`).
+fn protect_catalog(data_dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = data_dir.join("catalog.redb");
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            warn!(error = %e, path = %path.display(), "cannot make the catalog private (0600)");
+        }
+    }
 }

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::auth::AuthMethod;
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// Address the PostgreSQL protocol listens on. Bound to loopback by default; use
-    /// 0.0.0.0:PORT to accept remote clients (there is no authentication yet).
+    /// 0.0.0.0:PORT to accept remote clients (authentication is then scram-sha-256).
     #[arg(long, env = "OXBOW_PG_LISTEN", default_value = "127.0.0.1:5432")]
     pub pg_listen: SocketAddr,
 
@@ -63,6 +65,74 @@ pub struct ServeConfig {
     /// little data.
     #[arg(long, env = "OXBOW_MAX_WAL_SIZE_BYTES", hide = true)]
     pub max_wal_size_bytes: Option<u64>,
+
+    /// How clients prove who they are: `scram-sha-256` (a password) or `trust` (anyone who
+    /// reaches the port). Defaults to scram-sha-256 when a listener is not on loopback or a
+    /// password is configured, else trust; trust with a non-loopback listener refuses to start.
+    #[arg(long, env = "OXBOW_AUTH", value_enum)]
+    pub auth: Option<AuthMethod>,
+
+    /// The superuser created on the first start of a data directory.
+    #[arg(long, env = "OXBOW_USER", default_value = "oxbow")]
+    pub user: String,
+
+    /// The first start's superuser password. Only as an environment variable: a flag would
+    /// show it in `ps`. Without it or --password-file one is generated and printed once.
+    #[arg(
+        long = "password",
+        env = "OXBOW_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+
+    /// A file holding the first start's superuser password (one line; a trailing newline is
+    /// dropped).
+    #[arg(long, env = "OXBOW_PASSWORD_FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// PEM certificate chain for TLS (with --tls-key). Without it the server speaks plaintext
+    /// only and answers SSLRequest with 'N'.
+    #[arg(long, env = "OXBOW_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, env = "OXBOW_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse connections that did not negotiate TLS (28000 after their startup message).
+    /// Needs --tls-cert.
+    #[arg(long, env = "OXBOW_REQUIRE_TLS")]
+    pub require_tls: bool,
+
+    /// Connections that may be logged in (or logging in) at once; one more gets 53300
+    /// "sorry, too many clients already". PostgreSQL's max_connections.
+    #[arg(long, env = "OXBOW_MAX_CONNECTIONS", default_value_t = 100)]
+    pub max_connections: usize,
+
+    /// The largest message a client may send, in bytes (its length field included); a
+    /// larger one closes the connection with 54000 before its body is read.
+    #[arg(long, env = "OXBOW_MAX_MESSAGE_BYTES", default_value_t = crate::wire::connection::DEFAULT_MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Milliseconds a session may stay idle inside a transaction block before it is ended
+    /// with FATAL 25P03 (its uncommitted writes are dropped). PostgreSQL's
+    /// idle_in_transaction_session_timeout, server-wide. 0: no limit.
+    #[arg(
+        long,
+        env = "OXBOW_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 0
+    )]
+    pub idle_in_transaction_timeout_ms: u64,
+
+    /// Memory one query may reserve for its operators (hash tables, sorts), in MiB; past it
+    /// DataFusion spills where it can, else the query fails with 53200. 0: no limit.
+    #[arg(long, env = "OXBOW_QUERY_MEMORY_MB", default_value_t = 0)]
+    pub query_memory_mb: usize,
+
+    /// Memory all queries together may reserve, in MiB (0: no limit); see --query-memory-mb.
+    #[arg(long, env = "OXBOW_MEMORY_POOL_MB", default_value_t = 0)]
+    pub memory_pool_mb: usize,
 }
 
 impl ServeConfig {
@@ -80,6 +150,24 @@ impl ServeConfig {
                 self.http_listen
             )
         })
+    }
+
+    /// The configured superuser password: OXBOW_PASSWORD, else --password-file's first line.
+    pub fn configured_password(&self) -> Result<Option<String>, String> {
+        if let Some(password) = &self.password {
+            return Ok(Some(password.clone()));
+        }
+        let Some(path) = &self.password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --password-file {}: {e}", path.display()))?;
+        let password = text.strip_suffix('\n').unwrap_or(&text);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        if password.is_empty() {
+            return Err(format!("--password-file {} is empty", path.display()));
+        }
+        Ok(Some(password.to_string()))
     }
 
     /// The WAL size limit in bytes.

@@ -38,6 +38,15 @@ pub enum ServerError {
     )]
     CopyInputTooLarge { cap: usize },
 
+    /// The session's role lacks a privilege (42501): the message names what it lacks, as
+    /// PostgreSQL's does (`permission denied for table t`).
+    #[error("{0}")]
+    InsufficientPrivilege(String),
+
+    /// An object the session itself uses (its own role) cannot be changed this way (55006).
+    #[error("{0}")]
+    ObjectInUse(String),
+
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     UndefinedColumn { table: String, column: String },
 

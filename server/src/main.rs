@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: the `serve` settings (flags and `OXBOW_*` environment variables).
+//! - [`auth`]: who may log in: the authentication method, the first superuser, SCRAM keys.
 //! - [`app`]: start (open the database, build the session, listen) and stop;
 //!   [`shutdown`]: the signals that stop it.
 //! - [`wire`]: the PostgreSQL protocol: connections, query flows, describing and encoding
@@ -16,6 +17,7 @@
 //! and the lake are `oxbow_storage`'s. An HTTP API (`http/`) is planned beside `wire/`.
 
 mod app;
+mod auth;
 mod config;
 mod error;
 mod http;
@@ -58,6 +60,23 @@ enum Command {
     Serve(ServeConfig),
 }
 
+/// Twice the cores, at least 4. DataFusion runs a query's partitions as tasks on this runtime
+/// (one per core), and its joins do not yield: with only one worker per core a single heavy
+/// query held every worker, and the connections' sockets, cancel requests and
+/// `statement_timeout` timers waited for it (a 1 s timeout fired after 2.2 s). The spare
+/// workers keep them answering. `TOKIO_WORKER_THREADS` still overrides this.
+fn worker_threads() -> usize {
+    if let Some(n) = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 2).max(4)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -72,6 +91,7 @@ fn main() -> ExitCode {
         None => cli.serve,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads())
         .enable_all()
         .build()
     {

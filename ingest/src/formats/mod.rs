@@ -111,6 +111,9 @@ pub fn decode(
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use std::sync::Arc;
 

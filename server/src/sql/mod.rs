@@ -2,7 +2,7 @@
 //! how names and types are read, and the rewrites that let DataFusion plan what PostgreSQL's
 //! clients send.
 //!
-//! Owns: [`session`] (the DataFusion session template), [`names`] (identifier folding and
+//! Owns: [`session`] (the DataFusion session template), [`memory`] (the query memory limits), [`names`] (identifier folding and
 //! schema resolution), [`types`] (SQL type names to Oxbow's types), [`rewrite`] (before
 //! planning: on the text where a parser stub must be dodged, on the AST otherwise) and
 //! [`analyzer`] (DataFusion analyzer rules, after planning). Does not own: executing
@@ -11,6 +11,7 @@
 //! Invariant (DESIGN.md, "Query"): a rewrite never changes what a user's string literal says.
 
 pub mod analyzer;
+pub mod memory;
 pub mod names;
 pub mod rewrite;
 pub mod session;

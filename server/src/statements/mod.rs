@@ -17,6 +17,8 @@
 //! - [`select`]: query planning retries and the result rewrites of `SELECT`.
 //! - [`transactions`]: `BEGIN`/`COMMIT`/`ROLLBACK` and savepoints.
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
+//! - [`privileges`]: the 42501 check every statement passes first; [`roles`]: `CREATE ROLE`,
+//!   `ALTER ROLE`, `DROP ROLE`, `GRANT`, `REVOKE`.
 //! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it.
 //!
 //! - [`sources`]: `CREATE | DROP | ALTER SOURCE` and `SHOW SOURCES`, parsed here and handed
@@ -31,6 +33,8 @@ mod ddl;
 mod dml;
 pub mod flush;
 mod insert_values;
+pub mod privileges;
+mod roles;
 mod select;
 pub mod settings;
 mod show_tables;
@@ -54,6 +58,8 @@ use pgwire::error::PgWireResult;
 
 pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
+pub use privileges::{PrivilegeHook, SessionRole};
+pub use roles::RoleStatements;
 pub use select::SelectStatements;
 pub use settings::SessionStatements;
 pub use transactions::TransactionStatements;

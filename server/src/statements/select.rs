@@ -28,13 +28,11 @@ use datafusion_postgres::hooks::HookClient;
 use pgwire::api::ClientInfo;
 use pgwire::api::portal::Format;
 use pgwire::api::results::Response;
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::types::format::FormatOptions;
 
+use crate::wire::cancel::StatementStop;
 use crate::wire::encode::adapt_response;
-
-/// Where datafusion-postgres keeps a session's `statement_timeout` (milliseconds).
-const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 
 pub struct SelectStatements;
 
@@ -175,40 +173,29 @@ fn login_user(client: &(impl ClientInfo + ?Sized)) -> String {
         .unwrap_or_else(|| "oxbow".to_string())
 }
 
+/// Plans and runs a query of the simple protocol. The statement's cancel token and
+/// `statement_timeout` hold through planning, execution and every row sent
+/// (`crate::wire::cancel`).
 async fn run(
     statement: &Statement,
     ctx: &SessionContext,
     client: &mut dyn HookClient,
 ) -> PgWireResult<Response> {
     let api = |e: DataFusionError| PgWireError::ApiError(Box::new(e));
-    let timeout = client
-        .metadata()
-        .get(STATEMENT_TIMEOUT_KEY)
-        .and_then(|ms| ms.parse::<u64>().ok())
-        .map(std::time::Duration::from_millis);
+    let stop = StatementStop::of(&*client);
     let planned = async {
-        let plan = plan_query(ctx, statement, &*client).await?;
-        ctx.execute_logical_plan(plan).await
+        let plan = plan_query(ctx, statement, &*client).await.map_err(api)?;
+        ctx.execute_logical_plan(plan).await.map_err(api)
     };
-    let df = match timeout {
-        Some(limit) => tokio::time::timeout(limit, planned).await.map_err(|_| {
-            PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".into(),
-                "57014".into(),
-                "canceling statement due to statement timeout".into(),
-            )))
-        })?,
-        None => planned.await,
-    }
-    .map_err(api)?;
+    let df = stop.run(planned).await?;
     let schema = df.schema().as_arrow().clone();
     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
     let response = encode_dataframe(df, &Format::UnifiedText, Some(options)).await?;
-    Ok(Response::Query(adapt_response(
+    Ok(Response::Query(stop.guard(adapt_response(
         response,
         &schema,
         Some(statement),
-    )))
+    ))))
 }
 
 #[async_trait]

@@ -29,9 +29,10 @@ use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::extendedquery::{Describe, Execute, TARGET_TYPE_BYTE_STATEMENT};
 
 use crate::sql::rewrite;
+use crate::wire::cancel::{RunningStatement, StatementStop};
 use crate::wire::{describe, parameters};
 
 type Statement = <DfSessionService as ExtendedQueryHandler>::Statement;
@@ -52,6 +53,8 @@ pub struct OxbowExtendedQuery {
     /// For the source statements, which datafusion-postgres cannot plan.
     pub sources: Arc<oxbow_ingest::SourceManager>,
     pub ctx: Arc<datafusion::prelude::SessionContext>,
+    /// The statement this connection runs, from `Execute` until its last row is sent.
+    pub running: Arc<RunningStatement>,
 }
 
 /// datafusion-postgres' parser, given the SQL after `crate::sql::rewrite::text`.
@@ -92,6 +95,38 @@ impl QueryParser for OxbowParser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         self.inner.get_result_schema(statement, column_format)
     }
+}
+
+/// The most rows one `Execute` with a row limit returns before `PortalSuspended`.
+///
+/// pgwire reserves room for the whole limit before fetching (`Vec::with_capacity(max_rows)`):
+/// an `Execute` asking for 2^31 - 1 rows made the server abort on a 55 GB allocation (found
+/// by `tests/sqllogictest/tests/wire_fuzz.rs`), and a negative limit read as a huge one. A
+/// larger limit is answered in portions of this many rows, which the protocol allows
+/// (drivers fetch again on `PortalSuspended`); a negative one means no limit, like 0.
+const MAX_FETCH_ROWS: i32 = 1 << 16;
+
+fn fetch_limit(max_rows: i32) -> i32 {
+    if max_rows < 0 {
+        0
+    } else {
+        max_rows.min(MAX_FETCH_ROWS)
+    }
+}
+
+/// The same portal (its execution state too), with the parameter values as Oxbow reads them.
+fn decoded_portal(
+    portal: &Portal<Statement>,
+    parameters: Vec<Option<bytes::Bytes>>,
+) -> Portal<Statement> {
+    let mut decoded = Portal::default();
+    decoded.name = portal.name.clone();
+    decoded.statement = Arc::clone(&portal.statement);
+    decoded.parameter_format = portal.parameter_format.clone();
+    decoded.parameters = parameters;
+    decoded.result_column_format = portal.result_column_format.clone();
+    decoded.state = Arc::clone(&portal.state);
+    decoded
 }
 
 /// A statement description that is `NoData` whenever there are no result columns.
@@ -154,6 +189,20 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         Arc::clone(&self.parser)
+    }
+
+    async fn on_execute<C>(&self, client: &mut C, mut message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        message.max_rows = fetch_limit(message.max_rows);
+        self.running.begin();
+        let result = self._on_execute(client, message).await;
+        self.running.end();
+        result
     }
 
     async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
@@ -243,6 +292,13 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         if let (text, None) = &portal.statement.statement
             && crate::statements::sources::is_source_statement(text)
         {
+            if crate::statements::sources::changes_sources(text) {
+                crate::statements::privileges::require_superuser(
+                    self.sources.database(),
+                    &*client,
+                    "changing a source",
+                )?;
+            }
             let metadata = client.metadata().clone();
             return Ok(crate::statements::sources::execute(
                 &self.sources,
@@ -260,17 +316,28 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
             ),
             _ => None,
         };
+        // Only queries may be stopped half-way (`crate::wire::cancel` says why).
+        let is_query = matches!(
+            &portal.statement.statement,
+            (
+                _,
+                Some((datafusion::sql::sqlparser::ast::Statement::Query(_), _))
+            )
+        );
+        let stop = StatementStop::of(client);
         let response = match stripped {
+            Some(parameters) if is_query => {
+                let decoded = decoded_portal(portal, parameters);
+                stop.run(self.inner.do_query(client, &decoded, max_rows))
+                    .await?
+            }
             Some(parameters) => {
-                // The same portal (its execution state too), with the values as Oxbow reads them.
-                let mut decoded = Portal::default();
-                decoded.name = portal.name.clone();
-                decoded.statement = Arc::clone(&portal.statement);
-                decoded.parameter_format = portal.parameter_format.clone();
-                decoded.parameters = parameters;
-                decoded.result_column_format = portal.result_column_format.clone();
-                decoded.state = Arc::clone(&portal.state);
+                let decoded = decoded_portal(portal, parameters);
                 self.inner.do_query(client, &decoded, max_rows).await?
+            }
+            None if is_query => {
+                stop.run(self.inner.do_query(client, portal, max_rows))
+                    .await?
             }
             None => self.inner.do_query(client, portal, max_rows).await?,
         };
@@ -278,11 +345,11 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
             (
                 Response::Query(rows),
                 (_, Some((query @ datafusion::sql::sqlparser::ast::Statement::Query(_), plan))),
-            ) => Response::Query(crate::wire::encode::adapt_response(
+            ) => Response::Query(stop.guard(crate::wire::encode::adapt_response(
                 rows,
                 plan.schema().as_arrow(),
                 Some(query),
-            )),
+            ))),
             (response, _) => response,
         };
         match response {

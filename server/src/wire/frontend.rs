@@ -1,42 +1,44 @@
 //! The PostgreSQL frontend: pgwire handlers for one connection, built on datafusion-postgres'
-//! session service with Oxbow's statements hooked in front of DataFusion.
+//! session service with Oxbow's statements hooked in front of DataFusion; its startup
+//! (TLS policy, authentication) is `crate::wire::startup`'s, its cancels `crate::wire::cancel`'s.
 
 use std::sync::Arc;
 
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::{DfSessionService, QueryHook};
-use futures::SinkExt;
 use oxbow_storage::Database;
 use pgwire::api::auth::StartupHandler;
-use pgwire::api::auth::noop::NoopStartupHandler;
-use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
-use pgwire::error::PgWireError;
-use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::startup::ParameterStatus;
-use tracing::debug;
+use pgwire::api::{ClientInfo, ErrorHandler, PgWireServerHandlers};
+use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::tokio::TlsAcceptor;
+use tracing::{debug, info, warn};
 
-use crate::pg_compat::pg_catalog::LoginUsers;
+use crate::sql::memory::QueryMemory;
 use crate::statements::{
-    CopyInHandler, CopyInSlot, OxbowStatements, SavepointHook, SelectStatements, SessionStatements,
-    TransactionStatements,
+    CopyInHandler, CopyInSlot, OxbowStatements, PrivilegeHook, RoleStatements, SavepointHook,
+    SelectStatements, SessionStatements, TransactionStatements,
 };
+use crate::wire::cancel::{CancelRegistry, RunningStatement};
 use crate::wire::extended::{OxbowExtendedQuery, OxbowParser};
 use crate::wire::simple::OxbowSimpleQuery;
 use crate::wire::sqlstate;
+use crate::wire::startup::{Startup, StartupPolicy};
 
-/// What all connections share: the database, the template session, and the registry of
-/// connections that `CancelRequest` looks queries up in.
+/// What all connections share: the database, the template session, how connections start
+/// (TLS, authentication, slots) and the registry `CancelRequest` looks connections up in.
 pub struct Frontend {
     db: Arc<Database>,
     sources: Arc<oxbow_ingest::SourceManager>,
     base: SessionContext,
-    startup: Arc<Startup>,
-    cancel: Arc<DefaultCancelHandler>,
+    policy: Arc<StartupPolicy>,
+    tls: Option<TlsAcceptor>,
+    memory: QueryMemory,
 }
 
 impl Frontend {
@@ -44,19 +46,23 @@ impl Frontend {
         db: Arc<Database>,
         sources: Arc<oxbow_ingest::SourceManager>,
         base: SessionContext,
-        users: LoginUsers,
+        policy: StartupPolicy,
+        tls: Option<TlsAcceptor>,
+        memory: QueryMemory,
     ) -> Self {
-        let connections = Arc::new(ConnectionManager::new());
         Self {
             db,
             sources,
             base,
-            startup: Arc::new(Startup {
-                connections: Arc::clone(&connections),
-                users,
-            }),
-            cancel: Arc::new(DefaultCancelHandler::new(connections)),
+            policy: Arc::new(policy),
+            tls,
+            memory,
         }
+    }
+
+    /// The acceptor for connections that ask for TLS; `None`: plaintext only.
+    pub fn tls(&self) -> Option<TlsAcceptor> {
+        self.tls.clone()
     }
 
     /// The handlers of a new connection, with a session of its own.
@@ -66,13 +72,27 @@ impl Frontend {
         state
             .config_mut()
             .set_extension(Arc::new(oxbow_storage::TransactionWrites::default()));
+        // Its own memory pool, so that its query's limit is its own.
+        match self.memory.session_runtime(state.runtime_env()) {
+            Ok(Some(runtime)) => {
+                state = SessionStateBuilder::new_from_existing(state)
+                    .with_runtime_env(runtime)
+                    .build();
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "no session memory pool: the query runs unlimited"),
+        }
         let ctx = Arc::new(SessionContext::new_with_state(state));
         let copy_in = Arc::new(CopyInSlot::default());
         // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);
         // transactions next: it refuses statements in an aborted transaction block.
+        // Privileges first: no hook answers a statement the session may not run.
         let hooks: Vec<Arc<dyn QueryHook>> = vec![
+            Arc::new(PrivilegeHook::new(Arc::clone(&self.db))),
             Arc::new(SavepointHook),
             Arc::new(TransactionStatements),
+            // Before OxbowStatements, which takes every DROP.
+            Arc::new(RoleStatements::new(Arc::clone(&self.db))),
             Arc::new(OxbowStatements::new(
                 Arc::clone(&self.db),
                 Arc::clone(&copy_in),
@@ -83,6 +103,7 @@ impl Frontend {
             Arc::new(SelectStatements),
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
+        let running = Arc::new(RunningStatement::default());
         Connection {
             extended: Arc::new(OxbowExtendedQuery {
                 parser: Arc::new(OxbowParser {
@@ -91,58 +112,19 @@ impl Frontend {
                 inner: Arc::clone(&session),
                 sources: Arc::clone(&self.sources),
                 ctx: Arc::clone(&ctx),
+                running: Arc::clone(&running),
             }),
             simple: Arc::new(OxbowSimpleQuery {
                 inner: Arc::clone(&session),
                 ctx,
                 db: Arc::clone(&self.db),
                 sources: Arc::clone(&self.sources),
+                running: Arc::clone(&running),
             }),
             copy_in: Arc::new(CopyInHandler::new(copy_in)),
-            startup: Arc::clone(&self.startup),
-            cancel: Arc::clone(&self.cancel),
+            startup: Arc::new(Startup::new(Arc::clone(&self.policy), running)),
+            cancel: Arc::clone(&self.policy.cancels),
         }
-    }
-}
-
-/// Accepts every user without a password (authentication is not built yet), and records the
-/// user name for `pg_roles`.
-pub struct Startup {
-    connections: Arc<ConnectionManager>,
-    users: LoginUsers,
-}
-
-#[async_trait::async_trait]
-impl NoopStartupHandler for Startup {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(Arc::clone(&self.connections))
-    }
-
-    async fn post_startup<C>(
-        &self,
-        client: &mut C,
-        _message: pgwire::messages::PgWireFrontendMessage,
-    ) -> pgwire::error::PgWireResult<()>
-    where
-        C: ClientInfo + futures::Sink<PgWireBackendMessage> + Unpin + Send,
-        C::Error: std::fmt::Debug,
-        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
-    {
-        if let Some(user) = client.metadata().get("user") {
-            self.users.write().expect("users lock").insert(user.clone());
-        }
-        // pgwire has already queued its ParameterStatus messages (unflushed), with a
-        // `server_version` of `16.6-pgwire-<version>`; a later status for the same name wins
-        // in every driver, so this one makes libpq, pgJDBC and asyncpg read PostgreSQL 16.6.
-        // (Replacing pgwire's startup handler would lose its crate-private registration of
-        // the connection, which cancel requests need.)
-        client
-            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
-                "server_version".into(),
-                crate::pg_compat::SERVER_VERSION.into(),
-            )))
-            .await?;
-        Ok(())
     }
 }
 
@@ -150,10 +132,22 @@ impl NoopStartupHandler for Startup {
 pub struct SqlStateErrors;
 
 impl ErrorHandler for SqlStateErrors {
-    fn on_error<C>(&self, _client: &C, error: &mut PgWireError)
+    fn on_error<C>(&self, client: &C, error: &mut PgWireError)
     where
         C: ClientInfo,
     {
+        if let PgWireError::InvalidPassword(_) = error {
+            // pgwire names the user of the SCRAM message, which libpq leaves empty; the
+            // startup message's user is the one PostgreSQL names.
+            let user = client.metadata().get("user").cloned().unwrap_or_default();
+            info!(user, peer = %client.socket_addr(), "password authentication failed");
+            *error = PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                sqlstate::code::INVALID_PASSWORD.into(),
+                format!("password authentication failed for user \"{user}\""),
+            )));
+            return;
+        }
         sqlstate::to_user_error(error);
         debug!(%error, "statement failed");
     }
@@ -164,7 +158,7 @@ pub struct Connection {
     extended: Arc<OxbowExtendedQuery>,
     copy_in: Arc<CopyInHandler>,
     startup: Arc<Startup>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<CancelRegistry>,
 }
 
 impl PgWireServerHandlers for Connection {

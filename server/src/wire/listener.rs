@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::wire::connection::{self, ConnectionLimits};
 use crate::wire::frontend::Frontend;
 
 /// Accepts connections until `shutdown` completes. Connections still open then are dropped
@@ -13,6 +14,7 @@ use crate::wire::frontend::Frontend;
 pub async fn run(
     listener: TcpListener,
     frontend: Arc<Frontend>,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -23,11 +25,11 @@ pub async fn run(
                 Ok((socket, peer)) => {
                     next_id += 1;
                     let handlers = frontend.connection();
+                    let tls = frontend.tls();
                     let span = info_span!("connection", id = next_id, %peer);
                     tokio::spawn(
                         async move {
-                            socket.set_nodelay(true).ok();
-                            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                            if let Err(e) = connection::serve(socket, tls, handlers, limits).await {
                                 warn!(error = %e, "connection ended with an error");
                             }
                         }

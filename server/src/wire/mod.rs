@@ -5,7 +5,13 @@
 //! `crate::statements` (through datafusion-postgres' hooks) and planned by DataFusion.
 //!
 //! # Layout
-//! - [`listener`]: the accept loop, one task per connection, until shutdown.
+//! - [`listener`]: the accept loop, one task per connection, until shutdown; [`tls`]: its
+//!   rustls acceptor.
+//! - [`connection`]: one connection's message loop (pgwire's); [`framing`]: the client's byte
+//!   stream checked message by message (the size cap, the shape of extended-query messages).
+//! - [`startup`]: a connection's start: TLS policy, connection slots, trust or SCRAM-SHA-256.
+//! - [`cancel`]: stopping a running query (CancelRequest, `statement_timeout`), also while
+//!   its rows stream.
 //! - [`frontend`]: [`Frontend`](frontend::Frontend), the handlers of one connection (startup,
 //!   ParameterStatus, cancel, COPY) wired over datafusion-postgres' session service.
 //! - [`simple`]: the simple-query flow; [`extended`]: Parse, Bind, Describe and Execute.
@@ -20,12 +26,19 @@
 //! The HTTP API (push ingest, JSON query, metrics, health) will be a sibling room,
 //! `crate::http`, sharing the session and statements with this one, not a second server.
 
+pub mod cancel;
+pub mod connection;
 pub mod describe;
 pub mod encode;
 pub mod extended;
+pub mod framing;
 pub mod frontend;
+#[cfg(test)]
+mod fuzz;
 pub mod listener;
 pub mod parameters;
 pub mod portals;
 pub mod simple;
 pub mod sqlstate;
+pub mod startup;
+pub mod tls;

@@ -3,6 +3,9 @@
 //! `FLUSH TABLE t` (`crate::statements::flush`) and `MOVE`
 //! ([`crate::wire::portals`]); everything else goes, after the text rewrites, through
 //! datafusion-postgres.
+//!
+//! A statement runs from the `Query` message until its last row is sent; for that span the
+//! connection's [`RunningStatement`] holds a token that a `CancelRequest` can cancel.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -18,16 +21,33 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::simplequery::Query;
+
+use crate::wire::cancel::RunningStatement;
 
 pub struct OxbowSimpleQuery {
     pub inner: Arc<DfSessionService>,
     pub ctx: Arc<SessionContext>,
     pub db: Arc<Database>,
     pub sources: Arc<oxbow_ingest::SourceManager>,
+    pub running: Arc<RunningStatement>,
 }
 
 #[async_trait]
 impl SimpleQueryHandler for OxbowSimpleQuery {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.running.begin();
+        let result = self._on_query(client, query).await;
+        self.running.end();
+        result
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -44,6 +64,13 @@ impl SimpleQueryHandler for OxbowSimpleQuery {
             let mut responses = Vec::new();
             for part in parts {
                 if is_source_statement(part) {
+                    if crate::statements::sources::changes_sources(part) {
+                        crate::statements::privileges::require_superuser(
+                            self.sources.database(),
+                            &*client,
+                            "changing a source",
+                        )?;
+                    }
                     let metadata = client.metadata().clone();
                     responses.push(execute(&self.sources, &self.ctx, part, &metadata).await?);
                 } else {

@@ -27,8 +27,6 @@ pub mod code {
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     pub const UNDEFINED_FUNCTION: &str = "42883";
     pub const UNDEFINED_OBJECT: &str = "42704";
-    pub const DUPLICATE_OBJECT: &str = "42710";
-    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const INVALID_SCHEMA_NAME: &str = "3F000";
     pub const DUPLICATE_SCHEMA: &str = "42P06";
     pub const WRONG_OBJECT_TYPE: &str = "42809";
@@ -53,6 +51,14 @@ pub mod code {
     pub const DISK_FULL: &str = "53100";
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const INTERNAL_ERROR: &str = "XX000";
+    pub const DUPLICATE_OBJECT: &str = "42710";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
+    pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    pub const OBJECT_IN_USE: &str = "55006";
+    pub const INVALID_PASSWORD: &str = "28P01";
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
+    pub const TOO_MANY_CLIENTS: &str = "53300";
 }
 
 /// Rewrites an engine error into a user error carrying its SQLSTATE. Errors that already
@@ -113,6 +119,8 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::CopyInputTooLarge { .. } => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
+        ServerError::InsufficientPrivilege(_) => (code::INSUFFICIENT_PRIVILEGE, e.to_string()),
+        ServerError::ObjectInUse(_) => (code::OBJECT_IN_USE, e.to_string()),
         ServerError::Storage(inner) => storage_error(inner),
         ServerError::Ingest(inner) => ingest_error(inner),
         ServerError::Catalog(inner) => (catalog_code(inner), inner.to_string()),
@@ -200,6 +208,8 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::NameTooLong { .. } => code::NAME_TOO_LONG,
         C::SourceNotFound(_) => code::UNDEFINED_OBJECT,
         C::SourceExists(_) => code::DUPLICATE_OBJECT,
+        C::RoleExists(_) => code::DUPLICATE_OBJECT,
+        C::RoleNotFound(_) => code::UNDEFINED_OBJECT,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,
     }
 }

@@ -105,6 +105,11 @@ impl TestServer {
         format!("http://127.0.0.1:{}", self.http_port)
     }
 
+    /// The process id of the running server.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
@@ -235,6 +240,22 @@ impl TestServer {
             "host=127.0.0.1 port={} user=oxbow_test dbname=oxbow",
             self.port
         )
+    }
+
+    /// Logs in as `user` with `password` (for servers that ask for one).
+    pub async fn login(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+        let (client, connection) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user={user} password='{password}' dbname=oxbow",
+                self.port
+            ),
+            NoTls,
+        )
+        .await?;
+        tokio::spawn(async move {
+            connection.await.ok();
+        });
+        Ok(client)
     }
 
     pub async fn connect(&self) -> Client {

@@ -15,7 +15,7 @@
 //! - [`catalog_oids`]: PostgreSQL's fixed OIDs for the catalog tables themselves
 //!   (`pg_class` is 1259), which clients hard-code.
 //! - [`relation_functions`]: the functions that look relations up by OID.
-//! - `pg_roles` lists the users seen at login; `pg_settings` gains `max_index_keys`, which
+//! - `pg_roles` lists the catalog's roles, and the other user names seen at login (trust); `pg_settings` gains `max_index_keys`, which
 //!   pgJDBC reads before listing keys.
 //!
 //! Invariant: an OID names the same relation in every table of this overlay and in every
@@ -47,9 +47,9 @@ use classes::PgClass;
 use keys::{KeyTable, Keys, keys_schema};
 pub use relation_functions::{pg_get_indexdef, pg_get_viewdef, pg_table_is_visible};
 
-/// The user names clients have logged in with since the server started. Oxbow has no roles
-/// (any name is accepted, with every right), so these are what `pg_roles` lists: tools such as
-/// DBeaver look the session's user up there.
+/// The user names clients have logged in with since the server started. Under `--auth trust`
+/// a name that is no role is accepted with every right; `pg_roles` lists those names beside
+/// the catalog's roles, because tools such as DBeaver look the session's user up there.
 pub type LoginUsers = Arc<RwLock<std::collections::BTreeSet<String>>>;
 
 /// The relation each OID of `pg_class` named when it was last read.
@@ -127,9 +127,10 @@ impl SchemaProvider for PgCatalogOverlay {
             }
             "pg_roles" => {
                 let users = Arc::clone(&self.users);
+                let db = Arc::clone(&self.db);
                 return Ok(Some(Arc::new(WithRows {
                     inner,
-                    rows: Box::new(move || role_rows(&users)),
+                    rows: Box::new(move || role_rows(&db, &users)),
                 })));
             }
             "pg_class" => {
@@ -263,24 +264,32 @@ impl std::fmt::Debug for WithRows {
 /// Role OIDs: above the ones tables and keys get here.
 const ROLE_OID_BASE: i64 = 1 << 28;
 
-/// `pg_roles` rows: a superuser login role per user name seen at login.
-fn role_rows(users: &LoginUsers) -> ExtraRows {
-    let users = users.read().expect("users lock");
-    users
+/// `pg_roles` rows: the catalog's roles as they are, then each other user name seen at login
+/// (under `--auth trust`, where such a name is let in with every right) as a superuser.
+fn role_rows(db: &Database, users: &LoginUsers) -> ExtraRows {
+    let roles = db.catalog().roles().unwrap_or_default();
+    let logins = users.read().expect("users lock");
+    let others = logins
         .iter()
+        .filter(|user| !roles.iter().any(|r| &r.name == *user))
+        .map(|user| (user.clone(), true, true));
+    roles
+        .iter()
+        .map(|r| (r.name.clone(), r.superuser, r.login))
+        .chain(others)
         .enumerate()
-        .map(|(i, user)| {
-            let yes = || ScalarValue::Boolean(Some(true));
+        .map(|(i, (name, superuser, login))| {
+            let flag = |b: bool| ScalarValue::Boolean(Some(b));
             HashMap::from([
                 ("oid", ScalarValue::Int64(Some(ROLE_OID_BASE + i as i64))),
-                ("rolname", ScalarValue::Utf8(Some(user.clone()))),
-                ("rolsuper", yes()),
-                ("rolinherit", yes()),
-                ("rolcreaterole", yes()),
-                ("rolcreatedb", yes()),
-                ("rolcanlogin", yes()),
-                ("rolreplication", ScalarValue::Boolean(Some(false))),
-                ("rolbypassrls", yes()),
+                ("rolname", ScalarValue::Utf8(Some(name))),
+                ("rolsuper", flag(superuser)),
+                ("rolinherit", flag(true)),
+                ("rolcreaterole", flag(superuser)),
+                ("rolcreatedb", flag(superuser)),
+                ("rolcanlogin", flag(login)),
+                ("rolreplication", flag(false)),
+                ("rolbypassrls", flag(superuser)),
                 ("rolconnlimit", ScalarValue::Int64(Some(-1))),
                 ("rolpassword", ScalarValue::Utf8(Some("********".into()))),
             ])

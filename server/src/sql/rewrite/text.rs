@@ -38,6 +38,10 @@
 //! asking (`text[]`), and its parameter must be described as `oid[]` (see
 //! `crate::wire::extended`), or the lookup would need a lookup of its own and recurse.
 //!
+//! `CREATE USER name ...` (PostgreSQL's spelling of `CREATE ROLE name LOGIN ...`): sqlparser
+//! reads `CREATE USER` as Snowflake's statement and refuses PostgreSQL's options, so a
+//! statement that starts with it becomes `CREATE ROLE name LOGIN ...`.
+//!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
@@ -51,6 +55,11 @@ use regex::{Captures, Regex};
 
 static REGPROC_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)'(?:pg_catalog\.)?([a-z_][a-z0-9_]*)'\s*::\s*(?:pg_catalog\.)?regproc\b")
+        .expect("valid regex")
+});
+
+static CREATE_USER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)^(\s*)CREATE\s+USER\s+("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(\s+WITH\b)?"#)
         .expect("valid regex")
 });
 
@@ -111,6 +120,16 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         && sql.contains("any($1::oid[])")
     {
         return Cow::Borrowed(ASYNCPG_TYPEINFO);
+    }
+    if let Some(c) = CREATE_USER.captures(sql) {
+        let whole = c.get(0).expect("the match").end();
+        let with = c.get(3).map_or("", |m| m.as_str());
+        return Cow::Owned(format!(
+            "{}CREATE ROLE {}{with} LOGIN{}",
+            &c[1],
+            &c[2],
+            &sql[whole..]
+        ));
     }
     let mut sql = Cow::Borrowed(sql);
     if sql.contains("search_path") && sql.contains("generate_series") {
@@ -266,6 +285,19 @@ impl<'a> ByteOffsets<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_user_becomes_create_role_with_login() {
+        assert_eq!(
+            rewrite("CREATE USER bob WITH PASSWORD 'x'"),
+            "CREATE ROLE bob WITH LOGIN PASSWORD 'x'"
+        );
+        assert_eq!(
+            rewrite("create user \"Bob\" password 'x'"),
+            "CREATE ROLE \"Bob\" LOGIN password 'x'"
+        );
+        assert_eq!(rewrite("SELECT 'CREATE USER x'"), "SELECT 'CREATE USER x'");
+    }
 
     #[test]
     fn regproc_literals_become_function_names() {

@@ -27,6 +27,12 @@ use parse::SourceStatement;
 
 pub use parse::{is_source_statement, split_statements};
 
+/// Whether the statement changes sources (only a superuser may: a FILES source reads the
+/// server's files, and sources write any table).
+pub fn changes_sources(query: &str) -> bool {
+    is_source_statement(query) && !query.trim_start().to_ascii_lowercase().starts_with("show")
+}
+
 /// Runs a source statement.
 pub async fn execute(
     manager: &Arc<SourceManager>,

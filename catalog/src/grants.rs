@@ -1,0 +1,266 @@
+//! Table privileges: which role may `SELECT`, `INSERT`, `UPDATE` or `DELETE` which table or
+//! view. Superusers hold every privilege and have no entries here.
+//!
+//! Entries are keyed by role and relation name, and go with either: dropping a role or a
+//! relation removes its entries in the same transaction, so a table created again under an
+//! old name starts with no grants.
+
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{decode, encode};
+use crate::{Catalog, Error, ObjectName, Result};
+
+/// `role\0schema\0name` -> JSON [`TablePrivileges`].
+const GRANTS: TableDefinition<&str, &str> = TableDefinition::new("grants");
+
+/// The privileges one role holds on one relation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TablePrivileges {
+    pub select: bool,
+    pub insert: bool,
+    pub update: bool,
+    pub delete: bool,
+}
+
+impl TablePrivileges {
+    pub const ALL: Self = Self {
+        select: true,
+        insert: true,
+        update: true,
+        delete: true,
+    };
+
+    fn union(self, other: Self) -> Self {
+        Self {
+            select: self.select || other.select,
+            insert: self.insert || other.insert,
+            update: self.update || other.update,
+            delete: self.delete || other.delete,
+        }
+    }
+
+    fn without(self, other: Self) -> Self {
+        Self {
+            select: self.select && !other.select,
+            insert: self.insert && !other.insert,
+            update: self.update && !other.update,
+            delete: self.delete && !other.delete,
+        }
+    }
+
+    fn is_empty(self) -> bool {
+        self == Self::default()
+    }
+}
+
+fn key(role: &str, table: &ObjectName) -> String {
+    format!("{role}\u{0}{}", table.key())
+}
+
+pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<()> {
+    txn.open_table(GRANTS)?;
+    Ok(())
+}
+
+/// Removes every entry whose key matches `matches` (role and relation parts).
+pub(crate) fn remove_where(
+    txn: &WriteTransaction,
+    matches: impl Fn(&str, &str, &str) -> bool,
+) -> Result<()> {
+    let mut table = txn.open_table(GRANTS)?;
+    let mut doomed = Vec::new();
+    for entry in table.iter()? {
+        let (k, _) = entry?;
+        let parts: Vec<&str> = k.value().split('\u{0}').collect();
+        if let [role, schema, name] = parts.as_slice()
+            && matches(role, schema, name)
+        {
+            doomed.push(k.value().to_string());
+        }
+    }
+    for k in doomed {
+        table.remove(k.as_str())?;
+    }
+    Ok(())
+}
+
+impl Catalog {
+    /// What `role` may do with `table` (nothing when no entry exists).
+    pub fn table_privileges(&self, role: &str, table: &ObjectName) -> Result<TablePrivileges> {
+        let key = key(role, table);
+        let txn = self.db.begin_read()?;
+        let grants = txn.open_table(GRANTS)?;
+        let value = grants.get(key.as_str())?;
+        Ok(value
+            .map(|v| decode(&key, v.value()))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Every entry: (role, relation, privileges), for the catalog views.
+    pub fn all_privileges(&self) -> Result<Vec<(String, ObjectName, TablePrivileges)>> {
+        let txn = self.db.begin_read()?;
+        let grants = txn.open_table(GRANTS)?;
+        let mut all = Vec::new();
+        for entry in grants.iter()? {
+            let (k, v) = entry?;
+            let parts: Vec<&str> = k.value().split('\u{0}').collect();
+            if let [role, schema, name] = parts.as_slice() {
+                all.push((
+                    role.to_string(),
+                    ObjectName::new(*schema, *name),
+                    decode(k.value(), v.value())?,
+                ));
+            }
+        }
+        Ok(all)
+    }
+
+    /// `GRANT` (or with `revoke`, `REVOKE`) `change` on each of `tables` to each of `roles`,
+    /// in one transaction: every role and relation must exist, or nothing changes.
+    pub fn change_privileges(
+        &self,
+        roles: &[String],
+        tables: &[ObjectName],
+        change: TablePrivileges,
+        revoke: bool,
+    ) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let roles_table = txn.open_table(crate::roles::ROLES)?;
+            for role in roles {
+                if roles_table.get(role.as_str())?.is_none() {
+                    return Err(Error::RoleNotFound(role.clone()));
+                }
+            }
+            let relations = txn.open_table(crate::store::TABLES)?;
+            let views = txn.open_table(crate::store::VIEWS)?;
+            for table in tables {
+                let k = table.key();
+                if relations.get(k.as_str())?.is_none() && views.get(k.as_str())?.is_none() {
+                    return Err(Error::RelationNotFound(table.name.clone()));
+                }
+            }
+            let mut grants = txn.open_table(GRANTS)?;
+            for role in roles {
+                for table in tables {
+                    let k = key(role, table);
+                    let held: TablePrivileges = match grants.get(k.as_str())? {
+                        Some(v) => decode(&k, v.value())?,
+                        None => TablePrivileges::default(),
+                    };
+                    let now = if revoke {
+                        held.without(change)
+                    } else {
+                        held.union(change)
+                    };
+                    if now.is_empty() {
+                        grants.remove(k.as_str())?;
+                    } else {
+                        grants.insert(k.as_str(), encode(&now).as_str())?;
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ColumnDef, RoleDef, SqlType, TableDef};
+
+    fn setup() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        catalog
+            .create_role(&RoleDef {
+                name: "alice".into(),
+                superuser: false,
+                login: true,
+                scram: None,
+            })
+            .unwrap();
+        catalog
+            .create_table(&TableDef {
+                id: "t1".into(),
+                name: ObjectName::new("public", "t"),
+                columns: vec![ColumnDef {
+                    name: "id".into(),
+                    sql_type: SqlType::BigInt,
+                    nullable: true,
+                }],
+                location: TableDef::location_for_id("t1"),
+                options: Default::default(),
+                primary_key: Vec::new(),
+            })
+            .unwrap();
+        (dir, catalog)
+    }
+
+    #[test]
+    fn grants_add_up_revokes_take_away_and_unknown_names_change_nothing() {
+        let (_dir, catalog) = setup();
+        let t = ObjectName::new("public", "t");
+        let select = TablePrivileges {
+            select: true,
+            ..Default::default()
+        };
+        let alice = vec!["alice".to_string()];
+        catalog
+            .change_privileges(&alice, &[t.clone()], select, false)
+            .unwrap();
+        catalog
+            .change_privileges(
+                &alice,
+                &[t.clone()],
+                TablePrivileges {
+                    insert: true,
+                    ..Default::default()
+                },
+                false,
+            )
+            .unwrap();
+        let held = catalog.table_privileges("alice", &t).unwrap();
+        assert!(held.select && held.insert && !held.update);
+        catalog
+            .change_privileges(&alice, &[t.clone()], select, true)
+            .unwrap();
+        assert!(!catalog.table_privileges("alice", &t).unwrap().select);
+        assert!(matches!(
+            catalog.change_privileges(&["bob".into()], &[t.clone()], select, false),
+            Err(Error::RoleNotFound(_))
+        ));
+        assert!(matches!(
+            catalog.change_privileges(
+                &alice,
+                &[ObjectName::new("public", "missing")],
+                select,
+                false
+            ),
+            Err(Error::RelationNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn dropping_the_table_or_the_role_drops_its_grants() {
+        let (_dir, catalog) = setup();
+        let t = ObjectName::new("public", "t");
+        let alice = vec!["alice".to_string()];
+        catalog
+            .change_privileges(&alice, &[t.clone()], TablePrivileges::ALL, false)
+            .unwrap();
+        catalog.drop_table(&t).unwrap();
+        assert!(catalog.all_privileges().unwrap().is_empty());
+        let (_dir, catalog) = setup();
+        catalog
+            .change_privileges(&alice, &[t.clone()], TablePrivileges::ALL, false)
+            .unwrap();
+        catalog.drop_role("alice").unwrap();
+        assert!(catalog.all_privileges().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,305 @@
+//! Privilege checks: before any other hook sees a statement, the session's role must hold
+//! the privilege on every table or view the statement reads or writes, or the statement fails
+//! with 42501 (`permission denied for table t`). Checked again at every execution, against
+//! the catalog as it is then, so a `REVOKE` takes effect on the other sessions' next statement.
+//!
+//! - Reading (`SELECT`, a query's `FROM`, `COPY ... TO`, the sources of `INSERT ... SELECT`,
+//!   `UPDATE ... FROM`, `DELETE ... USING`, `EXPLAIN`, `PREPARE`, a cursor's query, and any
+//!   other statement that names a relation) needs `SELECT`; `INSERT` and
+//!   `COPY ... FROM` need `INSERT` on their target, `UPDATE` `UPDATE`, `DELETE` `DELETE`.
+//! - A view needs `SELECT` on the view only (PostgreSQL checks its base tables against the
+//!   view's owner, and every view's owner is a superuser here).
+//! - DDL, `TRUNCATE` and role statements need a superuser: there are no owners yet. A role may
+//!   change its own password.
+//! - `pg_catalog`, `information_schema` and `oxbow` are readable by everyone.
+//!
+//! Who the session is ([`SessionRole`]) is set at login (`crate::wire::startup`). Under
+//! `--auth trust` a user name that is no role is let in with every right, as before roles
+//! existed; a name that is a role gets that role's rights.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{
+    self, AlterRoleOperation, CopySource, FromTable, ObjectType, RoleOption, Statement,
+    TableFactor, TableObject, visit_relations,
+};
+use datafusion_postgres::QueryHook;
+use datafusion_postgres::hooks::HookClient;
+use oxbow_catalog::{ObjectName, TablePrivileges};
+use oxbow_storage::Database;
+use pgwire::api::ClientInfo;
+use pgwire::api::results::Response;
+use pgwire::error::PgWireResult;
+
+use crate::error::ServerError;
+use crate::sql::names;
+
+/// The role a session acts as.
+#[derive(Debug, Clone)]
+pub struct SessionRole {
+    pub name: String,
+    /// Logged in under `--auth trust` with a name that is no role: every right.
+    pub trusted: bool,
+}
+
+/// Schemas whose relations everyone may read.
+const PUBLIC_SCHEMAS: &[&str] = &["pg_catalog", "information_schema", "oxbow"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Privilege {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Privilege {
+    fn held_in(self, held: TablePrivileges) -> bool {
+        match self {
+            Privilege::Select => held.select,
+            Privilege::Insert => held.insert,
+            Privilege::Update => held.update,
+            Privilege::Delete => held.delete,
+        }
+    }
+}
+
+/// What a statement needs.
+enum Needs {
+    Nothing,
+    /// Only a superuser may run it; the name of the statement.
+    Superuser(&'static str),
+    Relations(Vec<(ast::ObjectName, Privilege)>),
+}
+
+/// The relations a statement writes (with the privilege), the rest of what it names read.
+fn needs(statement: &Statement, session: &str) -> Needs {
+    let mut writes: Vec<(ast::ObjectName, Privilege)> = Vec::new();
+    match statement {
+        Statement::Explain { statement, .. } | Statement::Prepare { statement, .. } => {
+            return needs(statement, session);
+        }
+        Statement::Query(_) => {}
+        Statement::Insert(insert) => {
+            if let TableObject::TableName(name) = &insert.table {
+                writes.push((name.clone(), Privilege::Insert));
+            }
+        }
+        Statement::Update(update) => {
+            if let TableFactor::Table { name, .. } = &update.table.relation {
+                writes.push((name.clone(), Privilege::Update));
+            }
+        }
+        Statement::Delete(delete) => {
+            let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &delete.from;
+            for table in from {
+                if let TableFactor::Table { name, .. } = &table.relation {
+                    writes.push((name.clone(), Privilege::Delete));
+                }
+            }
+        }
+        Statement::Copy { source, to, .. } => {
+            return match source {
+                CopySource::Table { table_name, .. } => Needs::Relations(vec![(
+                    table_name.clone(),
+                    if *to {
+                        Privilege::Select
+                    } else {
+                        Privilege::Insert
+                    },
+                )]),
+                CopySource::Query(query) => Needs::Relations(reads(query.as_ref(), &[])),
+            };
+        }
+        Statement::AlterRole {
+            name,
+            operation: AlterRoleOperation::WithOptions { options },
+        } if names::ident(name) == session
+            && options.iter().all(|o| matches!(o, RoleOption::Password(_))) =>
+        {
+            return Needs::Nothing;
+        }
+        Statement::CreateTable(_) => return Needs::Superuser("CREATE TABLE"),
+        Statement::CreateView(_) => return Needs::Superuser("CREATE VIEW"),
+        Statement::CreateSchema { .. } => return Needs::Superuser("CREATE SCHEMA"),
+        Statement::Drop {
+            object_type: ObjectType::Role,
+            ..
+        } => return Needs::Superuser("DROP ROLE"),
+        Statement::Drop { .. } => return Needs::Superuser("DROP"),
+        Statement::Truncate(_) => return Needs::Superuser("TRUNCATE"),
+        Statement::AlterTable(_) => return Needs::Superuser("ALTER TABLE"),
+        Statement::CreateIndex(_) => return Needs::Superuser("CREATE INDEX"),
+        Statement::CreateRole(_) => return Needs::Superuser("CREATE ROLE"),
+        Statement::AlterRole { .. } => return Needs::Superuser("ALTER ROLE"),
+        Statement::Grant(_) => return Needs::Superuser("GRANT"),
+        Statement::Revoke(_) => return Needs::Superuser("REVOKE"),
+        Statement::CreateFunction(_) | Statement::CreateExtension(_) => {
+            return Needs::Superuser("CREATE FUNCTION/EXTENSION");
+        }
+        // Anything else (cursors' DECLARE ... FOR SELECT, SHOW COLUMNS, SET, ...) needs SELECT
+        // on whatever relation it names: none for most.
+        _ => {}
+    }
+    let mut all = reads(statement, &writes);
+    all.extend(writes);
+    Needs::Relations(all)
+}
+
+/// Every relation `node` names, as `SELECT`, except one occurrence of each of `targets`
+/// (the target of a write is named once by the statement itself).
+fn reads<V: ast::Visit>(
+    node: &V,
+    targets: &[(ast::ObjectName, Privilege)],
+) -> Vec<(ast::ObjectName, Privilege)> {
+    let mut named = Vec::new();
+    let _ = visit_relations(node, |relation| {
+        named.push(relation.clone());
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    for (target, _) in targets {
+        if let Some(i) = named.iter().position(|n| n == target) {
+            named.remove(i);
+        }
+    }
+    named.into_iter().map(|n| (n, Privilege::Select)).collect()
+}
+
+/// Checks that the session may run `statement`.
+pub fn check(
+    db: &Database,
+    ctx: &SessionContext,
+    client: &(impl ClientInfo + ?Sized),
+    statement: &Statement,
+) -> Result<(), ServerError> {
+    let Some(session) = client.session_extensions().get::<SessionRole>() else {
+        return Ok(());
+    };
+    if session.trusted {
+        return Ok(());
+    }
+    let catalog = db.catalog();
+    let role = catalog.role(&session.name)?;
+    if role.as_ref().is_some_and(|r| r.superuser) {
+        return Ok(());
+    }
+    match needs(statement, &session.name) {
+        Needs::Nothing => Ok(()),
+        Needs::Superuser(what) => Err(ServerError::InsufficientPrivilege(format!(
+            "permission denied: {what} needs a superuser (role \"{}\" is not one)",
+            session.name
+        ))),
+        Needs::Relations(relations) => {
+            for (name, privilege) in relations {
+                let Ok(name) = names::object_name(&name, ctx) else {
+                    continue;
+                };
+                if PUBLIC_SCHEMAS.contains(&name.schema.as_str()) {
+                    continue;
+                }
+                let kind = if catalog.table(&name)?.is_some() {
+                    "table"
+                } else if catalog.view(&name)?.is_some() {
+                    "view"
+                } else {
+                    // Not a relation of the catalog (a CTE, or missing: planning says so).
+                    continue;
+                };
+                let held = match &role {
+                    Some(_) => catalog.table_privileges(&session.name, &name)?,
+                    None => TablePrivileges::default(),
+                };
+                if !privilege.held_in(held) {
+                    return Err(denied(kind, &name));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks that the session's role is a superuser (or logged in under trust): for statements
+/// outside sqlparser's grammar, which [`check`] does not see (the source statements).
+pub fn require_superuser(
+    db: &Database,
+    client: &(impl ClientInfo + ?Sized),
+    what: &str,
+) -> Result<(), ServerError> {
+    let Some(session) = client.session_extensions().get::<SessionRole>() else {
+        return Ok(());
+    };
+    if session.trusted
+        || db
+            .catalog()
+            .role(&session.name)?
+            .is_some_and(|r| r.superuser)
+    {
+        return Ok(());
+    }
+    Err(ServerError::InsufficientPrivilege(format!(
+        "permission denied: {what} needs a superuser (role \"{}\" is not one)",
+        session.name
+    )))
+}
+
+fn denied(kind: &str, name: &ObjectName) -> ServerError {
+    ServerError::InsufficientPrivilege(format!("permission denied for {kind} {}", name.name))
+}
+
+/// The hook that runs [`check`] before every other hook.
+pub struct PrivilegeHook {
+    db: Arc<Database>,
+}
+
+impl PrivilegeHook {
+    pub fn new(db: Arc<Database>) -> Self {
+        Self { db }
+    }
+
+    fn refuse<T>(
+        &self,
+        ctx: &SessionContext,
+        client: &(impl ClientInfo + ?Sized),
+        statement: &Statement,
+    ) -> Option<PgWireResult<T>> {
+        check(&self.db, ctx, client, statement)
+            .err()
+            .map(|e| Err(e.into()))
+    }
+}
+
+#[async_trait]
+impl QueryHook for PrivilegeHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.refuse(ctx, &*client, statement)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        self.refuse(ctx, client, statement)
+    }
+
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        self.refuse(ctx, &*client, statement)
+    }
+}

@@ -1,0 +1,269 @@
+//! Stopping a running statement: a `CancelRequest` from another connection, or the session's
+//! `statement_timeout`. Both must hold while a query computes and while its rows stream out,
+//! not only while it is planned (datafusion-postgres' and pgwire's own checks end when the
+//! handler returns a lazy row stream).
+//!
+//! - [`RunningStatement`]: one per connection, holding a fresh [`CancellationToken`] while a
+//!   statement runs (from the `Query` or `Execute` message until its last row is sent).
+//! - [`CancelRegistry`]: pgwire's `CancelHandler`, finding a connection by its
+//!   `(pid, secret key)` and cancelling its current token; a cancel for an idle connection
+//!   does nothing, as in PostgreSQL.
+//! - [`StatementStop`]: what a query checks: the token and the deadline. [`StatementStop::run`]
+//!   races planning and execution against them; [`StatementStop::guard`] ends a row stream
+//!   with 57014 when either fires, and drops the DataFusion stream, which stops its work at
+//!   the next yield point.
+//!
+//! Only queries are cut short this way. A write is never dropped half-way (its WAL append and
+//! hot-tier apply must happen together or not at all), so INSERT, COPY and DDL run to the end.
+//!
+//! pgwire's `ConnectionHandle::start_query` is not used: it would replace pgwire's own sender
+//! and make pgwire report a spurious cancel.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::{FutureExt, Stream, StreamExt};
+use pgwire::api::ClientInfo;
+use pgwire::api::cancel::CancelHandler;
+use pgwire::api::results::QueryResponse;
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::cancel::CancelRequest;
+use pgwire::messages::data::DataRow;
+use pgwire::messages::startup::SecretKey;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tracing::{debug, info};
+
+use crate::wire::sqlstate::code;
+
+/// Where datafusion-postgres keeps a session's `statement_timeout` (milliseconds).
+const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
+
+/// The statement a connection is running, if any.
+#[derive(Debug, Default)]
+pub struct RunningStatement {
+    current: Mutex<Option<CancellationToken>>,
+}
+
+impl RunningStatement {
+    /// A statement starts: later cancels stop it, earlier ones are forgotten.
+    pub fn begin(&self) {
+        *self.current.lock().expect("running statement lock") = Some(CancellationToken::new());
+    }
+
+    /// The statement has answered; a cancel arriving now finds nothing to stop.
+    pub fn end(&self) {
+        *self.current.lock().expect("running statement lock") = None;
+    }
+
+    fn token(&self) -> Option<CancellationToken> {
+        self.current.lock().expect("running statement lock").clone()
+    }
+
+    fn cancel(&self) -> bool {
+        match self.current.lock().expect("running statement lock").take() {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+type CancelKey = (i32, Bytes);
+
+/// Logged-in connections by `(pid, secret key)`, for `CancelRequest`.
+#[derive(Debug, Default)]
+pub struct CancelRegistry {
+    connections: RwLock<HashMap<CancelKey, Weak<RunningStatement>>>,
+}
+
+/// Removes its connection from the registry when the connection ends (it lives in the
+/// connection's session extensions).
+pub struct Registration {
+    key: CancelKey,
+    registry: Arc<CancelRegistry>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry
+            .connections
+            .write()
+            .expect("cancel registry lock")
+            .remove(&self.key);
+    }
+}
+
+impl CancelRegistry {
+    pub fn register(
+        self: &Arc<Self>,
+        pid: i32,
+        secret: &SecretKey,
+        running: &Arc<RunningStatement>,
+    ) -> Registration {
+        let key = (pid, secret.to_bytes());
+        self.connections
+            .write()
+            .expect("cancel registry lock")
+            .insert(key.clone(), Arc::downgrade(running));
+        Registration {
+            key,
+            registry: Arc::clone(self),
+        }
+    }
+}
+
+#[async_trait]
+impl CancelHandler for CancelRegistry {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        let key = (request.pid, request.secret_key.to_bytes());
+        let running = self
+            .connections
+            .read()
+            .expect("cancel registry lock")
+            .get(&key)
+            .and_then(Weak::upgrade);
+        match running {
+            Some(running) => {
+                let canceled = running.cancel();
+                info!(pid = request.pid, canceled, "cancel request");
+            }
+            // A wrong key is not an answer the sender gets to see (none is sent).
+            None => debug!(pid = request.pid, "cancel request for no known connection"),
+        }
+    }
+}
+
+fn canceled_by_user() -> PgWireError {
+    query_canceled("canceling statement due to user request")
+}
+
+fn timed_out() -> PgWireError {
+    query_canceled("canceling statement due to statement timeout")
+}
+
+fn query_canceled(message: &str) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        code::QUERY_CANCELED.into(),
+        message.into(),
+    )))
+}
+
+/// What stops one query: its connection's cancel token and its `statement_timeout` deadline.
+#[derive(Debug, Clone)]
+pub struct StatementStop {
+    token: Option<CancellationToken>,
+    deadline: Option<Instant>,
+}
+
+impl StatementStop {
+    /// The stop of the statement `client` is running, its deadline counted from now.
+    pub fn of(client: &(impl ClientInfo + ?Sized)) -> Self {
+        let token = client
+            .session_extensions()
+            .get::<Arc<RunningStatement>>()
+            .and_then(|running| running.token());
+        let deadline = client
+            .metadata()
+            .get(STATEMENT_TIMEOUT_KEY)
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(|ms| Instant::now() + std::time::Duration::from_millis(ms));
+        Self { token, deadline }
+    }
+
+    /// Runs `work` unless the statement is canceled or times out first (`work` is dropped).
+    pub async fn run<T>(&self, work: impl Future<Output = PgWireResult<T>>) -> PgWireResult<T> {
+        let canceled = async {
+            match &self.token {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        let expired = async {
+            match self.deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = canceled => Err(canceled_by_user()),
+            () = expired => Err(timed_out()),
+            result = work => result,
+        }
+    }
+
+    /// `response` with its rows ending in a 57014 error as soon as the statement is canceled
+    /// or times out, even while the next row is still being computed.
+    pub fn guard(&self, response: QueryResponse) -> QueryResponse {
+        if self.token.is_none() && self.deadline.is_none() {
+            return response;
+        }
+        let QueryResponse {
+            command_tag,
+            row_schema,
+            data_rows,
+            ..
+        } = response;
+        let guarded = GuardedRows {
+            rows: Some(data_rows),
+            canceled: self.token.clone().map(|t| Box::pin(t.cancelled_owned())),
+            expired: self.deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+        };
+        let mut response = QueryResponse::new(row_schema, guarded);
+        response.command_tag = command_tag;
+        response
+    }
+}
+
+type Rows = Pin<Box<dyn Stream<Item = PgWireResult<DataRow>> + Send>>;
+
+/// A row stream that stops with an error when its statement is canceled or times out.
+struct GuardedRows {
+    /// `None` once stopped: the DataFusion stream has been dropped.
+    rows: Option<Rows>,
+    canceled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    expired: Option<Pin<Box<Sleep>>>,
+}
+
+impl Stream for GuardedRows {
+    type Item = PgWireResult<DataRow>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.rows.is_none() {
+            return Poll::Ready(None);
+        }
+        // Polling both registers their wakers, so a stream stuck computing its next row still
+        // wakes this task when the deadline passes or a cancel arrives.
+        let stop = if self
+            .canceled
+            .as_mut()
+            .is_some_and(|c| c.poll_unpin(cx).is_ready())
+        {
+            Some(canceled_by_user())
+        } else if self
+            .expired
+            .as_mut()
+            .is_some_and(|e| e.poll_unpin(cx).is_ready())
+        {
+            Some(timed_out())
+        } else {
+            None
+        };
+        if let Some(error) = stop {
+            self.rows = None;
+            return Poll::Ready(Some(Err(error)));
+        }
+        let rows = self.rows.as_mut().expect("checked above");
+        rows.poll_next_unpin(cx)
+    }
+}

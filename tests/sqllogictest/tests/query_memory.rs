@@ -1,0 +1,66 @@
+//! Query memory limits: a query whose hash join needs more than `--query-memory-mb` fails with
+//! 53200 while another session's queries go on, and its own session stays usable; the pool
+//! of all queries (`--memory-pool-mb`) refuses the same way.
+
+use oxbow_sqllogictest::TestServer;
+
+/// A hash join whose build side (3 million rows) needs tens of MiB and cannot spill.
+const BIG_JOIN: &str = "SELECT count(*) FROM generate_series(1, 3000000) a \
+                        JOIN generate_series(1, 3000000) b ON a.value = b.value";
+
+fn assert_out_of_memory(e: tokio_postgres::Error, flag: &str) {
+    let db = e
+        .as_db_error()
+        .unwrap_or_else(|| panic!("no SQLSTATE: {e}"));
+    assert_eq!(db.code().code(), "53200", "{e}");
+    assert!(
+        db.message().contains(flag) || flag.is_empty(),
+        "{}",
+        db.message()
+    );
+}
+
+#[tokio::test]
+async fn a_query_over_its_memory_limit_gets_53200_while_others_go_on() {
+    let server = TestServer::start_with(vec!["--query-memory-mb".into(), "8".into()], vec![]);
+    let big = server.connect().await;
+    let small = server.connect().await;
+    let (failed, answers) = tokio::join!(big.simple_query(BIG_JOIN), async {
+        let mut answers = Vec::new();
+        for i in 1..=20i64 {
+            let rows = small
+                .simple_query(&format!(
+                    "SELECT count(*) FROM generate_series(1, {})",
+                    i * 1000
+                ))
+                .await
+                .expect("a small query beside the big one");
+            let count = rows.iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            });
+            answers.push(count.expect("a row").parse::<i64>().unwrap());
+        }
+        answers
+    });
+    assert_out_of_memory(
+        failed.expect_err("the join is over 8 MiB"),
+        "--query-memory-mb",
+    );
+    assert_eq!(answers, (1..=20).map(|i| i * 1000).collect::<Vec<i64>>());
+    // The session that failed goes on, within its limit.
+    let n: i64 = big
+        .query_one("SELECT count(*) FROM generate_series(1, 100000)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 100_000);
+}
+
+#[tokio::test]
+async fn the_pool_of_all_queries_refuses_a_query_that_does_not_fit() {
+    let server = TestServer::start_with(vec!["--memory-pool-mb".into(), "8".into()], vec![]);
+    let client = server.connect().await;
+    assert_out_of_memory(client.simple_query(BIG_JOIN).await.unwrap_err(), "");
+    client.simple_query("SELECT 1").await.unwrap();
+}
