@@ -120,6 +120,18 @@ async fn a_role_with_select_on_one_table_reads_only_that_table_until_revoked() {
     );
     denied(alice.simple_query("DROP TABLE granted").await, "superuser");
     denied(
+        alice
+            .simple_query("CREATE SOURCE web FROM HTTP () FORMAT JSON INTO granted")
+            .await,
+        "changing a source needs a superuser",
+    );
+    denied(
+        alice
+            .execute("CREATE SOURCE web FROM HTTP () FORMAT JSON INTO granted", &[])
+            .await,
+        "changing a source needs a superuser",
+    );
+    denied(
         alice.simple_query("GRANT SELECT ON secret TO alice").await,
         "superuser",
     );
