@@ -46,6 +46,7 @@ pub use catalog_provider::OxbowCatalogProvider;
 pub use unavailable::UnavailableTable;
 
 use crate::flush::{self, Flusher};
+use crate::fs::{DurableFs, StdFs};
 use crate::registry::TableRegistry;
 use crate::wal::{WalApply, WalLimits, WalWriter};
 use crate::{Appender, Error, LakeRoot, OxbowTable, Result, Table};
@@ -112,8 +113,10 @@ impl Database {
         let wal_dir = config.data_dir.join("wal");
         let replay_registry = Arc::clone(&registry);
         let replay_dir = wal_dir.clone();
+        let fs: Arc<dyn DurableFs> = Arc::new(StdFs);
+        let replay_fs = Arc::clone(&fs);
         let replayed = tokio::task::spawn_blocking(move || {
-            crate::wal::replay(&replay_dir, |entry| {
+            crate::wal::replay(replay_fs.as_ref(), &replay_dir, |entry| {
                 if unavailable_ids.contains(&entry.table_id) {
                     replay_registry.pin_wal(&entry.table_id, entry.seq);
                 } else {
@@ -132,6 +135,7 @@ impl Database {
             .unwrap_or(0);
         let next_seq = replayed.last_seq.max(max_flushed) + 1;
         let wal = WalWriter::start(
+            fs,
             &wal_dir,
             next_seq,
             replayed.segments,
