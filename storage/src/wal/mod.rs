@@ -45,6 +45,9 @@
 //!   An fsync failure aborts the process ([`crate::fs::DurableFs::abort`]): after a failed
 //!   fsync the page cache cannot be trusted (PostgreSQL's rule), and recovery from the WAL is
 //!   the only safe continuation.
+//! - Replay fsyncs every segment before it applies its records: after a crash they may be in
+//!   the page cache only, and rows that queries have seen must not vanish at a later power
+//!   loss (PostgreSQL fsyncs its data directory at crash recovery for the same reason).
 //! - A segment without records is deleted at replay, and the segment being written is never
 //!   deleted by retention. The `wal` directory's own name is fsynced into its parent at start.
 //!

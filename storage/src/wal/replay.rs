@@ -70,6 +70,10 @@ pub fn replay(
     }
     for (i, (first, path)) in segments.into_iter().enumerate() {
         let data = fs.read(&path).map_err(|source| io(&path, source))?;
+        // What was read may be in the page cache only (a crash after a write, before its
+        // fsync): make it durable before any of it is applied, or a power loss could take back
+        // rows that queries have seen.
+        sync_file(fs, &path)?;
         let last_segment = Some(i) == last_with_bytes;
         let mut pos = 0;
         let mut pending: Vec<WalEntry> = Vec::new();
@@ -191,6 +195,11 @@ fn later_write(data: &[u8], last_seq: u64, marked: bool) -> Option<u64> {
         }
     }
     None
+}
+
+fn sync_file(fs: &dyn DurableFs, path: &Path) -> Result<()> {
+    let mut file = fs.open_append(path).map_err(|source| io(path, source))?;
+    file.sync_data().map_err(|source| io(path, source))
 }
 
 fn truncate(fs: &dyn DurableFs, path: &Path, len: usize) -> Result<()> {

@@ -6,7 +6,8 @@
 //! a [`SimulatedFs`] bound to the disk's current epoch: after a crash, an abort or a power loss
 //! the epoch moves on and every operation of the old process fails, as though it had died.
 //!
-//! - [`SimulatedDisk::crash`] is `kill -9`: the page cache (live state) survives.
+//! - [`SimulatedDisk::crash`] is `kill -9`: the page cache (live state) survives. A crash or a
+//!   power loss can also be scheduled before a chosen operation ([`SimulatedDisk::schedule`]).
 //! - [`SimulatedDisk::power_loss`] keeps only what was synced, plus, depending on
 //!   [`PowerLoss`], some of what was not: a prefix of each file's unsynced changes with the next
 //!   torn at a random byte, or each sector on its own (so that later sectors of one write may
@@ -167,8 +168,11 @@ struct Disk {
     /// The epoch in which the fault fired, and the kind of operation it failed.
     fault_fired: Option<(u64, Op)>,
     fault_ever_fired: bool,
-    power_loss_at: Option<(u64, PowerLoss, u64)>,
+    /// The operation before which the scheduled event comes: a power loss (mode and seed) or,
+    /// with `None`, a crash.
+    event_at: Option<(u64, Option<(PowerLoss, u64)>)>,
     power_losses: u64,
+    crashes: u64,
     aborts: u64,
 }
 
@@ -198,11 +202,14 @@ impl Disk {
         }
         self.ops += 1;
         self.log.push((op, path.to_path_buf()));
-        if let Some((at, mode, seed)) = self.power_loss_at
+        if let Some((at, event)) = self.event_at
             && self.ops >= at
         {
-            self.power_loss_at = None;
-            self.lose_power(mode, seed);
+            self.event_at = None;
+            match event {
+                Some((mode, seed)) => self.lose_power(mode, seed),
+                None => self.crash(),
+            }
             return Err(dead());
         }
         if let Some(fault) = self.fault {
@@ -227,6 +234,11 @@ impl Disk {
             Some(Entry::Dir) => Err(io::Error::other("is a directory")),
             None => Err(not_found(path)),
         }
+    }
+
+    fn crash(&mut self) {
+        self.epoch += 1;
+        self.crashes += 1;
     }
 
     fn lose_power(&mut self, mode: PowerLoss, seed: u64) {
@@ -299,31 +311,35 @@ impl SimulatedDisk {
         Arc::new(SimulatedFs::new(self.clone(), epoch))
     }
 
-    /// `kill -9` of the running process: what it wrote stays in the page cache.
+    /// `kill -9` of the running process now: what it wrote stays in the page cache (and
+    /// forgets a scheduled event).
     pub fn crash(&self) {
-        self.lock().epoch += 1;
+        let mut d = self.lock();
+        d.event_at = None;
+        d.crash();
     }
 
-    /// Loses power now (and forgets a scheduled power loss).
+    /// Loses power now (and forgets a scheduled event).
     pub fn power_loss(&self, mode: PowerLoss, seed: u64) {
         let mut d = self.lock();
-        d.power_loss_at = None;
+        d.event_at = None;
         d.lose_power(mode, seed);
     }
 
-    /// Loses power just before the `after`th operation from now, which then fails.
-    pub fn schedule_power_loss(&self, after: u64, mode: PowerLoss, seed: u64) {
+    /// Loses power (`Some(mode, seed)`) or crashes the process (`None`) just before the
+    /// `after`th operation from now, which then fails.
+    pub fn schedule(&self, after: u64, event: Option<(PowerLoss, u64)>) {
         let mut d = self.lock();
-        d.power_loss_at = Some((d.ops + after.max(1), mode, seed));
-    }
-
-    /// Whether a scheduled power loss is still to come.
-    pub fn power_loss_pending(&self) -> bool {
-        self.lock().power_loss_at.is_some()
+        d.event_at = Some((d.ops + after.max(1), event));
     }
 
     pub fn power_losses(&self) -> u64 {
         self.lock().power_losses
+    }
+
+    /// Crashes (scheduled or not) and aborts: every end of a process but a power loss.
+    pub fn crashes(&self) -> u64 {
+        self.lock().crashes
     }
 
     /// Arms `fault`, or with `None` disarms it (and [`SimulatedDisk::fault_fired`] still says

@@ -162,7 +162,7 @@ impl DurableFs for SimulatedFs {
     fn abort(&self, _reason: &str) {
         let mut d = self.disk.lock();
         if d.epoch == self.epoch {
-            d.epoch += 1;
+            d.crash();
             d.aborts += 1;
         }
     }

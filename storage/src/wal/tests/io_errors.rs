@@ -40,7 +40,7 @@ async fn run(fault: Option<Fault>) -> Result<Run, String> {
             Err(_) => reported = true,
             Ok(process) => {
                 ledger
-                    .check(&process.present)
+                    .check(&lake, &process.replayed)
                     .map_err(|e| format!("at start {phase}: {e}"))?;
                 for i in 0..UNITS_PER_PHASE {
                     let unit = 1 + phase * UNITS_PER_PHASE + i;
@@ -73,7 +73,7 @@ async fn run(fault: Option<Fault>) -> Result<Run, String> {
     disk.power_loss(modes[n as usize % 3], n);
     let process = open(disk.process(), &lake).map_err(|e| format!("recovery failed: {e}"))?;
     ledger
-        .check(&process.present)
+        .check(&lake, &process.replayed)
         .map_err(|e| format!("after the power loss: {e}"))?;
     process.writer.shutdown();
     Ok(Run {
