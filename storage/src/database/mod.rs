@@ -92,7 +92,13 @@ impl Database {
     /// each table's Delta `txn` version), and starts the WAL writer and the flusher. Views are
     /// registered by the caller ([`Database::register_view`]): planning them needs a session.
     pub async fn open(config: DatabaseConfig) -> Result<Arc<Self>> {
-        let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
+        // The data dir's name must be durable before anything in it is; the catalog file is
+        // created whole and its name fsynced (the catalog power-loss test runs the same steps
+        // on the simulated disk, through redb's StorageBackend).
+        crate::fs::create_dir_all_durable(&StdFs, &config.data_dir)?;
+        let catalog_path = config.data_dir.join("catalog.redb");
+        let catalog =
+            crate::fs::open_created_whole(&StdFs, &catalog_path, |path| Ok(Catalog::open(path)?))?;
         let lake = config.lake;
         let registry = Arc::new(TableRegistry::default());
         let mut unavailable = HashMap::new();

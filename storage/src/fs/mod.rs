@@ -12,9 +12,13 @@
 //!   apart from what is only written, and per directory, which names are durable; it can lose
 //!   power at a chosen operation, tear unsynced writes, and fail the Nth operation.
 //!
+//! - [`RedbFile`]: a file of this layer as redb's `StorageBackend`, so that tests can run the
+//!   catalog on the simulated disk. The server opens its catalog with redb's own file backend
+//!   (which also locks the file against a second server); both fsync with `fdatasync`.
+//!
 //! # What it does not own
-//! The catalog (redb opens its own file) and the lakehouse tier (object_store) do not go
-//! through this layer yet, so the simulated disk covers the WAL only.
+//! The lakehouse tier (object_store) does not go through this layer, so the simulated disk
+//! covers the WAL and the catalog only.
 //!
 //! # The contract a caller can rely on (and the simulated disk keeps no more than this)
 //! - Bytes written to a file are durable only after [`DurableFile::sync_data`] returned `Ok`;
@@ -24,10 +28,16 @@
 //! - After a failed `sync_data` nothing about the file's unsynced bytes is known.
 
 #[cfg(test)]
+mod catalog_power_loss;
+mod redb_file;
+#[cfg(test)]
 pub mod simulated;
+
+pub use redb_file::{RedbFile, open_created_whole};
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use tracing::error;
@@ -46,6 +56,9 @@ pub trait DurableFs: Send + Sync + std::fmt::Debug + 'static {
     fn create(&self, path: &Path) -> io::Result<Box<dyn DurableFile>>;
     /// Opens an existing file for writing at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn DurableFile>>;
+    /// Opens `path` for reading and writing anywhere, creating it empty if it does not exist
+    /// (the catalog's redb file, through [`RedbFile`]).
+    fn open_or_create(&self, path: &Path) -> io::Result<Box<dyn DurableFile>>;
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the names in `dir` (created, removed, renamed) durable.
@@ -66,6 +79,11 @@ pub trait DurableFile: Send {
     fn set_len(&mut self, len: u64) -> io::Result<()>;
     /// Makes the file's bytes and length durable (`fdatasync`).
     fn sync_data(&mut self) -> io::Result<()>;
+    fn len(&self) -> io::Result<u64>;
+    /// Fills `buf` from `offset` (an error if the file is shorter).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Writes all of `data` at `offset`, extending the file if needed; the position is not used.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()>;
 }
 
 /// The operating system's files.
@@ -110,6 +128,16 @@ impl DurableFs for StdFs {
         Ok(Box::new(StdFile(file)))
     }
 
+    fn open_or_create(&self, path: &Path) -> io::Result<Box<dyn DurableFile>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)?;
+        Ok(Box::new(StdFile(file)))
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
     }
@@ -142,6 +170,18 @@ impl DurableFile for StdFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.0.sync_data()
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.0.read_exact_at(buf, offset)
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.0.write_all_at(data, offset)
     }
 }
 

@@ -74,6 +74,10 @@ pub enum Op {
     Append,
     SetLen,
     SyncData,
+    OpenOrCreate,
+    FileLen,
+    ReadAt,
+    WriteAt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,19 +143,25 @@ impl Inode {
                 };
                 let mut content = vec![0; len];
                 for (sector, chunk) in content.chunks_mut(SECTOR).enumerate() {
-                    let from = if rng.below(2) == 0 {
-                        &self.live
-                    } else {
-                        &self.durable
-                    };
+                    // Past the live end (a cut that may not have reached the disk) the durable
+                    // bytes stay; past both ends, zeros.
                     let start = sector * SECTOR;
-                    for (i, byte) in chunk.iter_mut().enumerate() {
-                        *byte = from.get(start + i).copied().unwrap_or(0);
+                    overlay(chunk, &self.durable, start);
+                    if rng.below(2) == 0 {
+                        overlay(chunk, &self.live, start);
                     }
                 }
                 content
             }
         }
+    }
+}
+
+/// Copies into `chunk` the bytes of `from` at `start..start + chunk.len()` that exist.
+fn overlay(chunk: &mut [u8], from: &[u8], start: usize) {
+    if start < from.len() {
+        let end = from.len().min(start + chunk.len());
+        chunk[..end - start].copy_from_slice(&from[start..end]);
     }
 }
 
@@ -412,6 +422,24 @@ impl SplitMix64 {
     pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 { 0 } else { self.next() % n }
     }
+}
+
+/// The number in environment variable `name`, if it is set (a seed or a count to replay).
+pub fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={value} is not a number")),
+    )
+}
+
+/// A seed from the clock, for a run that was not given one (it prints it).
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
 }
 
 #[cfg(test)]

@@ -88,26 +88,12 @@ impl DurableFs for SimulatedFs {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn DurableFile>> {
         let mut d = self.simple(Op::Create, path)?;
-        if !path.parent().is_some_and(|p| d.is_dir(p)) {
-            return Err(not_found(path));
+        let (ino, existed) = open_or_make(&mut d, path)?;
+        if existed {
+            let inode = d.inodes.get_mut(&ino).expect("inode of a live name");
+            inode.live.clear();
+            inode.unsynced.push(Change::SetLen(0));
         }
-        let ino = match d.live.get(path) {
-            Some(Entry::File(ino)) => {
-                let ino = *ino;
-                let inode = d.inodes.get_mut(&ino).expect("inode of a live name");
-                inode.live.clear();
-                inode.unsynced.push(Change::SetLen(0));
-                ino
-            }
-            Some(Entry::Dir) => return Err(io::Error::other("is a directory")),
-            None => {
-                d.next_inode += 1;
-                let ino = d.next_inode;
-                d.inodes.insert(ino, Inode::default());
-                d.live.insert(path.to_path_buf(), Entry::File(ino));
-                ino
-            }
-        };
         drop(d);
         Ok(self.open(path, ino, 0))
     }
@@ -115,6 +101,14 @@ impl DurableFs for SimulatedFs {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn DurableFile>> {
         let d = self.simple(Op::OpenAppend, path)?;
         let ino = d.file(path)?;
+        let len = d.inodes[&ino].live.len();
+        drop(d);
+        Ok(self.open(path, ino, len))
+    }
+
+    fn open_or_create(&self, path: &Path) -> io::Result<Box<dyn DurableFile>> {
+        let mut d = self.simple(Op::OpenOrCreate, path)?;
+        let (ino, _) = open_or_make(&mut d, path)?;
         let len = d.inodes[&ino].live.len();
         drop(d);
         Ok(self.open(path, ino, len))
@@ -164,6 +158,25 @@ impl DurableFs for SimulatedFs {
         if d.epoch == self.epoch {
             d.crash();
             d.aborts += 1;
+        }
+    }
+}
+
+/// The inode of the file at `path`, made (empty, its name live) if there is none; and whether
+/// it existed.
+fn open_or_make(d: &mut Disk, path: &Path) -> io::Result<(u64, bool)> {
+    if !path.parent().is_some_and(|p| d.is_dir(p)) {
+        return Err(not_found(path));
+    }
+    match d.live.get(path) {
+        Some(Entry::File(ino)) => Ok((*ino, true)),
+        Some(Entry::Dir) => Err(io::Error::other("is a directory")),
+        None => {
+            d.next_inode += 1;
+            let ino = d.next_inode;
+            d.inodes.insert(ino, Inode::default());
+            d.live.insert(path.to_path_buf(), Entry::File(ino));
+            Ok((ino, false))
         }
     }
 }
@@ -238,5 +251,56 @@ impl DurableFile for SimFile {
         inode.durable = inode.live.clone();
         inode.unsynced.clear();
         Ok(())
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        let disk = self.disk.clone();
+        let mut d = disk.lock();
+        if let Some(kind) = d.begin(self.epoch, Op::FileLen, &self.path)? {
+            return Err(kind.error());
+        }
+        Ok(d.inodes[&self.ino].live.len() as u64)
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let disk = self.disk.clone();
+        let mut d = disk.lock();
+        if let Some(kind) = d.begin(self.epoch, Op::ReadAt, &self.path)? {
+            return Err(kind.error());
+        }
+        let live = &d.inodes[&self.ino].live;
+        let start = offset as usize;
+        let bytes = live.get(start..start + buf.len());
+        let bytes = bytes.ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let disk = self.disk.clone();
+        let mut d = disk.lock();
+        let fault = d.begin(self.epoch, Op::WriteAt, &self.path)?;
+        let written = match fault {
+            None => data.len(),
+            Some(FaultKind::ShortWrite) => data.len() / 2,
+            Some(_) => 0,
+        };
+        let pos = self.pos;
+        if written > 0 {
+            let at = offset as usize;
+            self.change(
+                &mut d,
+                Change::Write {
+                    at,
+                    data: data[..written].to_vec(),
+                },
+            );
+        }
+        self.pos = pos;
+        match fault {
+            None => Ok(()),
+            Some(FaultKind::ShortWrite) => Err(FaultKind::Enospc.error()),
+            Some(kind) => Err(kind.error()),
+        }
     }
 }

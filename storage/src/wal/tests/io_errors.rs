@@ -90,6 +90,18 @@ async fn every_failed_operation_is_reported_and_loses_nothing_acknowledged() {
     let clean = run(None).await.expect("the workload without faults");
     assert!(!clean.reported, "the workload without faults succeeds");
     let ops = clean.ops;
+    let log: Vec<(Op, std::path::PathBuf)> = (1..=ops).filter_map(|n| clean.disk.op(n)).collect();
+    let count = |op: Op| log.iter().filter(|(o, _)| *o == op).count();
+    // Three starts create three segments; more is rollover. Retention removes, replay cuts the
+    // injected torn tail (a failed write's cut back would be a SetLen too, but there is none).
+    assert!(
+        count(Op::Create) > PHASES as usize && count(Op::Remove) > 0 && count(Op::SetLen) > 0,
+        "the workload rolls segments over ({} creates), deletes one ({} removes) and cuts a \
+         torn tail ({} cuts)",
+        count(Op::Create),
+        count(Op::Remove),
+        count(Op::SetLen)
+    );
     let mut runs = 0;
     let mut refused_or_unknown = 0;
     let mut aborted = 0;

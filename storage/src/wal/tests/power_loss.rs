@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::ledger::{Lake, Ledger, Outcome, flush, open, unit_parts};
-use crate::fs::simulated::{PowerLoss, SimulatedDisk, SplitMix64};
+use crate::fs::simulated::{PowerLoss, SimulatedDisk, SplitMix64, clock_seed, env_u64};
 
 const DEFAULT_CYCLES: u64 = 500;
 const WRITERS: u64 = 3;
@@ -161,20 +161,4 @@ async fn acknowledged_appends_survive_power_losses_at_any_operation() {
         ledger.checks,
         started.elapsed().as_secs_f64()
     );
-}
-
-fn env_u64(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value} is not a number")),
-    )
-}
-
-fn clock_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
 }
