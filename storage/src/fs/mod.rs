@@ -1,20 +1,23 @@
-//! The file layer under the WAL: the few durable-file operations the WAL writer and replay use,
+//! The file layer under the WAL and the catalog: the few durable-file operations they use,
 //! behind a trait, so that tests can run them on a disk that loses power.
 //!
 //! # What this room owns
-//! - [`DurableFs`] and [`DurableFile`]: create, append, cut back (`set_len`), fsync, list, read,
-//!   remove, rename, and fsync of a directory (what makes a new or removed name durable).
+//! - [`DurableFs`] and [`DurableFile`]: create, append, write and read at an offset, cut back
+//!   (`set_len`), fsync, list, read, remove, rename, and fsync of a directory (what makes a
+//!   new or removed name durable).
 //! - [`StdFs`]: the operating system's files through `std::fs`. One virtual call per operation
 //!   is all it adds; next to a `write` or an `fsync` system call that is nothing.
 //! - [`DurableFs::abort`]: what to do when an fsync fails (abort the process: the page cache
 //!   can no longer be trusted), so that a simulated disk can end a simulated process instead.
-//! - `SimulatedFs` (tests only, `simulated.rs`): a disk that keeps, per file, what is durable
-//!   apart from what is only written, and per directory, which names are durable; it can lose
-//!   power at a chosen operation, tear unsynced writes, and fail the Nth operation.
-//!
+//! - [`create_dir_all_durable`] and [`open_created_whole`]: a directory whose name is durable,
+//!   and a catalog file that exists whole or not at all.
 //! - [`RedbFile`]: a file of this layer as redb's `StorageBackend`, so that tests can run the
 //!   catalog on the simulated disk. The server opens its catalog with redb's own file backend
 //!   (which also locks the file against a second server); both fsync with `fdatasync`.
+//! - `simulated/` (tests only): `SimulatedDisk`, which keeps, per file, what is
+//!   durable apart from what is only written, and per directory, which names are durable; it
+//!   can crash or lose power at a chosen operation, tear unsynced writes, and fail the Nth
+//!   operation. `catalog_power_loss.rs` runs the catalog on it.
 //!
 //! # What it does not own
 //! The lakehouse tier (object_store) does not go through this layer, so the simulated disk
