@@ -5,10 +5,13 @@
 //!   (redb alone refuses such a file as invalid data: the server could never start again).
 //! - Under power losses and crashes at random operations, DDL that returned `Ok` is there after
 //!   them, the catalog always opens again, and what a recovery once saw stays. This one is
-//!   `#[ignore]`d: redb 2.6.4 panics in about one run in ten (of 200 power losses, clean ones
-//!   and crashes included) while committing right after it reopened a file, in its allocator
-//!   (`Attempted to free page N, order 0, which is not allocated`, or the assertion
-//!   `get_order_free_mut(order).get(page_number)`, from `WriteTransaction::durable_commit`).
+//!   `#[ignore]`d: redb 2.6.4 panics in about two runs in ten (of 200 power losses and about
+//!   100 crashes each) while a live process opens a file a crash or power loss left, in its
+//!   allocator (`Attempted to free page N, order 0, which is not allocated`, the assertions
+//!   `get_order_free_mut(order).get(page_number)` or `!get_order_allocated(order)...` in
+//!   `buddy_allocator.rs`, `!open_dirty_pages...contains(&page_number)` in
+//!   `page_manager.rs`), mostly from the commit `Catalog::open` makes right after reopening;
+//!   once right after a plain crash that followed earlier power losses.
 //!   No acknowledged DDL was lost in any run. A seed does not replay such a run: redb's page
 //!   allocation order is not seeded. Run it with
 //!   `cargo test --workspace --lib catalog_power_loss -- --ignored --nocapture`;
@@ -102,7 +105,7 @@ fn a_catalog_cut_off_during_its_creation_opens_again() {
 }
 
 #[test]
-#[ignore = "redb 2.6.4 panics in its allocator in about one run in ten; see the module docs"]
+#[ignore = "redb 2.6.4 panics in its allocator in about two runs in ten; see the module docs"]
 fn acknowledged_ddl_survives_power_losses_and_the_catalog_always_opens() {
     let cycles = env_u64("OXBOW_CATALOG_POWER_LOSS_CYCLES").unwrap_or(DEFAULT_CYCLES);
     let seed = env_u64("OXBOW_CATALOG_POWER_LOSS_SEED").unwrap_or_else(clock_seed);
@@ -115,6 +118,8 @@ fn acknowledged_ddl_survives_power_losses_and_the_catalog_always_opens() {
     let mut must: BTreeMap<String, Option<bool>> = BTreeMap::new();
     let (mut cycle, mut next_table, mut acknowledged, mut lost_while_opening) = (0, 0, 0, 0);
     let mut previous_event = None;
+    // redb panicking on the errors of a process that is gone (not a failure of the test).
+    let mut panics_after_the_end = 0;
     while disk.power_losses() < cycles {
         cycle += 1;
         let fail = |what: String| -> ! {
@@ -132,6 +137,10 @@ fn acknowledged_ddl_survives_power_losses_and_the_catalog_always_opens() {
         }));
         let opened = match opened {
             Ok(opened) => opened,
+            Err(_) if ended() => {
+                panics_after_the_end += 1;
+                continue;
+            }
             Err(_) => fail(format!(
                 "redb panicked while opening; the power loss or crash had {}come; event {event:?}, previous {previous:?}, acked so far {acknowledged}",
                 if ended() { "" } else { "not " }
@@ -172,19 +181,29 @@ fn acknowledged_ddl_survives_power_losses_and_the_catalog_always_opens() {
                 .filter(|(_, m)| **m == Some(true))
                 .map(|(n, _)| n)
                 .collect();
-            let (name, result) = if !existing.is_empty() && rng.below(3) == 0 {
-                let name = existing[rng.below(existing.len() as u64) as usize].clone();
-                let result = catalog
-                    .drop_table(&ObjectName::new("public", &name))
-                    .map(|_| false);
-                (name, result)
+            let drop = !existing.is_empty() && rng.below(3) == 0;
+            let name = if drop {
+                existing[rng.below(existing.len() as u64) as usize].clone()
             } else {
                 next_table += 1;
-                let name = format!("t{next_table}");
-                (
-                    name.clone(),
-                    catalog.create_table(&def(&name)).map(|()| true),
-                )
+                format!("t{next_table}")
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if drop {
+                    let dropped = catalog.drop_table(&ObjectName::new("public", &name));
+                    dropped.map(|_| false)
+                } else {
+                    catalog.create_table(&def(&name)).map(|()| true)
+                }
+            }));
+            let result = match result {
+                Ok(result) => result,
+                Err(_) if ended() => {
+                    panics_after_the_end += 1;
+                    must.insert(name, None);
+                    break;
+                }
+                Err(_) => fail(format!("redb panicked in DDL on {name} with no fault")),
             };
             match result {
                 Ok(present) => {
@@ -205,12 +224,15 @@ fn acknowledged_ddl_survives_power_losses_and_the_catalog_always_opens() {
             }
         }
         // The process is gone: whatever redb writes as it closes fails.
-        drop(catalog);
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(catalog))).is_err() {
+            panics_after_the_end += 1;
+        }
     }
     eprintln!(
         "catalog power loss: {cycles} power losses and crashes over {cycle} processes \
          ({lost_while_opening} ended while opening), {acknowledged} acknowledged DDL \
-         statements, 0 lost, seed {seed}, {:.1} s",
+         statements, 0 lost, {panics_after_the_end} redb panics in processes already gone, \
+         seed {seed}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
