@@ -35,7 +35,16 @@ impl std::fmt::Debug for Catalog {
 impl Catalog {
     /// Opens the catalog at `path`, creating it (with the `public` schema) if it does not exist.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path)?;
+        Self::init(Database::create(path)?)
+    }
+
+    /// Opens the catalog on `backend` instead of a file of redb's own (tests run it on a
+    /// simulated disk that loses power), creating it if it is empty.
+    pub fn open_with_backend(backend: impl redb::StorageBackend) -> Result<Self> {
+        Self::init(redb::Builder::new().create_with_backend(backend)?)
+    }
+
+    fn init(db: Database) -> Result<Self> {
         let txn = db.begin_write()?;
         {
             let mut schemas = txn.open_table(SCHEMAS)?;

@@ -17,6 +17,8 @@
 //! - [`lake`]: [`LakeRoot`], the root of the lakehouse tier (a local directory or an
 //!   object-store URL such as `s3://bucket/prefix`), and the Delta table I/O under it.
 //! - [`wal`]: the write-ahead log (record format, group-commit writer, replay).
+//! - [`fs`]: the file layer the WAL and the catalog go through ([`fs::DurableFs`]): the real
+//!   files, and in tests a simulated disk that loses power and fails chosen operations.
 //! - [`error`]: [`Error`], one enum for the crate, with the table or file at fault.
 //!
 //! # Invariants (see `../shared/DESIGN.md`, consistency rules)
@@ -33,6 +35,7 @@
 pub mod database;
 pub mod error;
 pub mod flush;
+pub mod fs;
 pub mod hot;
 pub mod lake;
 pub mod query;

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Soak: runs the kill -9 crash test (tests/sqllogictest/tests/crash.rs) for many cycles and
-# appends its final line, the date and the commit to tests/soak/RESULTS.md.
-#   tests/soak/run.sh [CYCLES]   (default 1000; OXBOW_CRASH_SEED replays a printed run)
+# Soak: runs the kill -9 crash test (tests/sqllogictest/tests/crash.rs) for many cycles, then
+# the simulated power-loss test of the WAL (storage/src/wal/tests/power_loss.rs) for many
+# power losses, and appends each one's final line, the date and the commit to
+# tests/soak/RESULTS.md.
+#   tests/soak/run.sh [CYCLES] [POWER_LOSSES]   (defaults 1000 and 2000)
+#   OXBOW_CRASH_SEED and OXBOW_POWER_LOSS_SEED replay a printed run.
 set -euo pipefail
 cycles="${1:-1000}"
+power_losses="${2:-2000}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OXBOW_CACHE:-$HOME/.cache/oxbow}/target}"
@@ -11,15 +15,26 @@ export OXBOW_BIN="${OXBOW_BIN:-$CARGO_TARGET_DIR/debug/oxbow}"
 cargo build --workspace --all-targets
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-status=0
-OXBOW_CRASH_CYCLES="$cycles" cargo test --workspace --test crash -- --nocapture \
-    2>&1 | tee "$log" || status=$?
-line="$(grep -E '^crash: ' "$log" | tail -n 1 || true)"
-if [ "$status" -ne 0 ] || [ -z "$line" ]; then
-    seed="$(grep -oE 'OXBOW_CRASH_SEED=[0-9]+' "$log" | head -n 1 || true)"
-    line="crash: FAILED after requesting $cycles cycles (${seed:-no seed printed}), see the log"
-fi
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+dirty')"
-echo "- $(date -u '+%Y-%m-%d %H:%M UTC') commit $commit: $line" >> "$root/tests/soak/RESULTS.md"
-echo "appended to tests/soak/RESULTS.md: $line"
+status=0
+
+# run NAME PREFIX SEED_VAR COMMAND...: runs the command, appends its line starting with PREFIX.
+run() {
+    local name="$1" prefix="$2" seed_var="$3" rc=0 line seed
+    shift 3
+    "$@" 2>&1 | tee "$log" || rc=$?
+    line="$(grep -E "^$prefix" "$log" | grep -v 'seed [0-9]* (rerun' | tail -n 1 || true)"
+    if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
+        seed="$(grep -oE "$seed_var=[0-9]+" "$log" | head -n 1 || true)"
+        line="$name: FAILED (${seed:-no seed printed}), see the log"
+        status=1
+    fi
+    echo "- $(date -u '+%Y-%m-%d %H:%M UTC') commit $commit: $line" >> "$root/tests/soak/RESULTS.md"
+    echo "appended to tests/soak/RESULTS.md: $line"
+}
+
+OXBOW_CRASH_CYCLES="$cycles" run crash 'crash: ' OXBOW_CRASH_SEED \
+    cargo test --workspace --test crash -- --nocapture
+OXBOW_POWER_LOSS_CYCLES="$power_losses" run "power loss" 'power loss: ' OXBOW_POWER_LOSS_SEED \
+    cargo test --workspace --lib power_loss -- --nocapture
 exit "$status"

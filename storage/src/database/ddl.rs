@@ -69,7 +69,13 @@ impl Database {
         };
         let table = Arc::new(Table::create(&self.lake, &def).await?);
         if let Err(e) = self.catalog.create_table(&def) {
-            if let Err(cleanup) = lake::delete_table_files(&self.lake, &def).await {
+            // A store error (an I/O error in redb's commit) may come after the write that made
+            // the commit durable: the catalog sweep (`fs/catalog_power_loss.rs`) sees such
+            // statements land. Deleting the files then would leave a catalog entry without its
+            // Delta table at the next start; keeping them leaves, at worst, unreferenced files.
+            if matches!(e, oxbow_catalog::Error::Store(_)) {
+                warn!(table = %name, error = %e, "the catalog's commit failed and may have landed; the table's files are kept");
+            } else if let Err(cleanup) = lake::delete_table_files(&self.lake, &def).await {
                 warn!(table = %name, error = %cleanup, "cannot remove the files of a table the catalog refused");
             }
             return Err(e.into());

@@ -53,6 +53,7 @@ pub use catalog_provider::OxbowCatalogProvider;
 pub use unavailable::UnavailableTable;
 
 use crate::flush::{self, Flusher};
+use crate::fs::{DurableFs, StdFs};
 use crate::registry::TableRegistry;
 use crate::wal::{WalApply, WalLimits, WalWriter};
 use crate::{Appender, Error, LakeRoot, OxbowTable, Result, Table};
@@ -98,7 +99,13 @@ impl Database {
     /// each table's Delta `txn` version), and starts the WAL writer and the flusher. Views are
     /// registered by the caller ([`Database::register_view`]): planning them needs a session.
     pub async fn open(config: DatabaseConfig) -> Result<Arc<Self>> {
-        let catalog = Catalog::open(&config.data_dir.join("catalog.redb"))?;
+        // The data dir's name must be durable before anything in it is; the catalog file is
+        // created whole and its name fsynced (the catalog power-loss test runs the same steps
+        // on the simulated disk, through redb's StorageBackend).
+        crate::fs::create_dir_all_durable(&StdFs, &config.data_dir)?;
+        let catalog_path = config.data_dir.join("catalog.redb");
+        let catalog =
+            crate::fs::open_created_whole(&StdFs, &catalog_path, |path| Ok(Catalog::open(path)?))?;
         let lake = config.lake;
         ingest_tables::ensure(&catalog, &lake).await?;
         let registry = Arc::new(TableRegistry::default());
@@ -122,8 +129,10 @@ impl Database {
         let wal_dir = config.data_dir.join("wal");
         let replay_registry = Arc::clone(&registry);
         let replay_dir = wal_dir.clone();
+        let fs: Arc<dyn DurableFs> = Arc::new(StdFs);
+        let replay_fs = Arc::clone(&fs);
         let replayed = tokio::task::spawn_blocking(move || {
-            crate::wal::replay(&replay_dir, |entry| {
+            crate::wal::replay(replay_fs.as_ref(), &replay_dir, |entry| {
                 if unavailable_ids.contains(&entry.table_id) {
                     replay_registry.pin_wal(&entry.table_id, entry.seq);
                 } else {
@@ -142,6 +151,7 @@ impl Database {
             .unwrap_or(0);
         let next_seq = replayed.last_seq.max(max_flushed) + 1;
         let wal = WalWriter::start(
+            fs,
             &wal_dir,
             next_seq,
             replayed.segments,

@@ -19,6 +19,11 @@ const KIND_ROWS: u8 = 1;
 /// The record ends its transaction: its rows and those of every record since the previous
 /// commit record become durable and visible together.
 const FLAG_COMMIT: u8 = 1;
+/// The record is the first of one write of the writer (a group of transactions written with
+/// one `write` and made durable by one fsync). The writer starts a write only after the
+/// previous one's fsync succeeded, so a write start found after damaged bytes proves that the
+/// damage is in durable data (see `wal::replay`).
+const FLAG_WRITE_START: u8 = 2;
 /// len + crc.
 pub(super) const FRAME_HEADER: usize = 8;
 
@@ -173,21 +178,48 @@ fn too_large(table_id: &str, bytes: usize, limit: usize) -> Error {
     }
 }
 
-/// Appends the frame of record `seq` with `body` to `out`.
+/// Appends the frame of record `seq` with `body` to `out`, unmarked (as writers before the
+/// write-start flag wrote them; tests write such segments).
+#[cfg(test)]
 pub(super) fn encode_frame(out: &mut Vec<u8>, seq: u64, body: &[u8]) {
+    encode_frame_of_write(out, seq, body, false);
+}
+
+/// Appends the frame of record `seq` with `body` (a version 2 body from [`encode_part`]) to
+/// `out`, marked as the first record of a write if `write_start`.
+pub(super) fn encode_frame_of_write(out: &mut Vec<u8>, seq: u64, body: &[u8], write_start: bool) {
     let len = u32::try_from(8 + body.len()).expect("record bodies are bounded by encode_part");
+    let mut flagged = None;
+    if write_start && body.len() > 2 && body[0] == VERSION {
+        flagged = Some(body[2] | FLAG_WRITE_START);
+    }
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&seq.to_le_bytes());
-    hasher.update(body);
+    match flagged {
+        Some(flags) => {
+            hasher.update(&body[..2]);
+            hasher.update(&[flags]);
+            hasher.update(&body[3..]);
+        }
+        None => hasher.update(body),
+    }
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&hasher.finalize().to_le_bytes());
     out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(body);
+    match flagged {
+        Some(flags) => {
+            out.extend_from_slice(&body[..2]);
+            out.push(flags);
+            out.extend_from_slice(&body[3..]);
+        }
+        None => out.extend_from_slice(body),
+    }
 }
 
 /// What reading a frame at some position found.
 pub(super) enum Frame {
-    Record(WalEntry, usize),
+    /// A record, the frame's total length, and whether it starts a write.
+    Record(WalEntry, usize, bool),
     /// Fewer bytes than a whole frame, or a checksum that does not match: a torn write if
     /// nothing valid follows it at the end of the last segment, corruption otherwise.
     Invalid(String),
@@ -207,14 +239,33 @@ pub(super) fn decode_frame(data: &[u8]) -> Frame {
         Err(reason) => return Frame::Invalid(reason),
     };
     match decode_body(seq, &payload[8..]) {
-        Ok(entry) => Frame::Record(entry, FRAME_HEADER + payload.len()),
+        Ok(entry) => Frame::Record(
+            entry,
+            FRAME_HEADER + payload.len(),
+            starts_write(&payload[8..]),
+        ),
         Err(e) => Frame::Undecodable(format!("record {seq} cannot be decoded: {e}")),
     }
 }
 
-/// The sequence number of the frame at `data[0]` if its length and checksum are valid.
-pub(super) fn valid_frame_seq(data: &[u8]) -> Option<u64> {
-    checked_frame(data).ok().map(|(seq, _)| seq)
+/// A frame whose length and checksum are valid.
+pub(super) struct ValidFrame {
+    pub seq: u64,
+    pub len: usize,
+    pub write_start: bool,
+}
+
+/// The frame at `data[0]` if its length and checksum are valid.
+pub(super) fn valid_frame(data: &[u8]) -> Option<ValidFrame> {
+    checked_frame(data).ok().map(|(seq, payload)| ValidFrame {
+        seq,
+        len: FRAME_HEADER + payload.len(),
+        write_start: starts_write(&payload[8..]),
+    })
+}
+
+fn starts_write(body: &[u8]) -> bool {
+    body.len() > 2 && body[0] == VERSION && body[2] & FLAG_WRITE_START != 0
 }
 
 fn checked_frame(data: &[u8]) -> Result<(u64, &[u8]), String> {
@@ -369,7 +420,7 @@ mod tests {
         loop {
             match decode_frame(data) {
                 Frame::End => return entries,
-                Frame::Record(entry, len) => {
+                Frame::Record(entry, len, _) => {
                     entries.push(entry);
                     data = &data[len..];
                 }
@@ -388,7 +439,7 @@ mod tests {
         let bodies = encode_part("table-1", &offsets, &[batch()], true, MAX_RECORD_BYTES).unwrap();
         assert_eq!(bodies.len(), 1);
         let frame = frames(&bodies, 7);
-        let Frame::Record(entry, len) = decode_frame(&frame) else {
+        let Frame::Record(entry, len, _) = decode_frame(&frame) else {
             panic!("not a record")
         };
         assert_eq!(len, frame.len());

@@ -1,12 +1,12 @@
 //! Reading the WAL back at startup.
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
 use super::parse_segment_name;
-use super::record::{Frame, WalEntry, decode_frame, valid_frame_seq};
+use super::record::{Frame, WalEntry, decode_frame, valid_frame};
+use crate::fs::{DurableFs, io_error as io};
 use crate::{Error, Result};
 
 /// What replay found.
@@ -24,17 +24,16 @@ pub struct Replayed {
 }
 
 /// The segments in `dir`, ordered by their first sequence number.
-pub(super) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+pub(super) fn list_segments(fs: &dyn DurableFs, dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let mut segments = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
+    let names = match fs.list_dir(dir) {
+        Ok(names) => names,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(segments),
         Err(source) => return Err(io(dir, source)),
     };
-    for entry in entries {
-        let entry = entry.map_err(|source| io(dir, source))?;
-        if let Some(first) = entry.file_name().to_str().and_then(parse_segment_name) {
-            segments.push((first, entry.path()));
+    for name in names {
+        if let Some(first) = parse_segment_name(&name) {
+            segments.push((first, dir.join(name)));
         }
     }
     segments.sort();
@@ -49,24 +48,43 @@ pub(super) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
 ///   spans segments (the writer writes a whole transaction into one segment, and every start
 ///   opens a new one). Records after a segment's last commit were never acknowledged and are
 ///   dropped.
-/// - An invalid frame at the end of the last segment with no valid frame after it is the trace
-///   of a crash during a write that was never acknowledged: the file is cut there. A frame with
-///   a valid checksum that cannot be decoded, or an invalid frame followed by a valid one, is
-///   corruption and fails the replay: cutting it would drop acknowledged data.
-pub fn replay(dir: &Path, mut apply: impl FnMut(WalEntry) -> Result<()>) -> Result<Replayed> {
-    let segments = list_segments(dir)?;
+/// - Damage in the last segment that holds any bytes is a torn tail, and the file is cut there,
+///   unless a valid record that starts a later write follows it (see "Torn tails" in the
+///   module docs of `wal`: the writer starts a write only after the previous one is fsynced,
+///   so such a record proves the damage is in acknowledged data). Segments after it are empty
+///   (a rollover whose first write was lost). Damage in any other segment, damage followed by
+///   a later write, and a frame with a valid checksum that cannot be decoded are corruption
+///   and fail the replay: cutting them would drop acknowledged data.
+pub fn replay(
+    fs: &dyn DurableFs,
+    dir: &Path,
+    mut apply: impl FnMut(WalEntry) -> Result<()>,
+) -> Result<Replayed> {
+    let segments = list_segments(fs, dir)?;
     let mut replayed = Replayed::default();
-    let count = segments.len();
+    let mut last_with_bytes = None;
+    for (i, (_, path)) in segments.iter().enumerate() {
+        if fs.len(path).map_err(|source| io(path, source))? > 0 {
+            last_with_bytes = Some(i);
+        }
+    }
     for (i, (first, path)) in segments.into_iter().enumerate() {
-        let data = std::fs::read(&path).map_err(|source| io(&path, source))?;
-        let last_segment = i + 1 == count;
+        let data = fs.read(&path).map_err(|source| io(&path, source))?;
+        // What was read may be in the page cache only (a crash after a write, before its
+        // fsync): make it durable before any of it is applied, or a power loss could take back
+        // rows that queries have seen.
+        sync_file(fs, &path)?;
+        let last_segment = Some(i) == last_with_bytes;
         let mut pos = 0;
         let mut pending: Vec<WalEntry> = Vec::new();
         let mut records_in_segment = 0u64;
+        // Whether a record read so far starts a write (the writer marks them).
+        let mut marked = false;
         loop {
             match decode_frame(&data[pos..]) {
                 Frame::End => break,
-                Frame::Record(entry, len) => {
+                Frame::Record(entry, len, write_start) => {
+                    marked |= write_start;
                     if entry.seq <= replayed.last_seq {
                         return Err(Error::Wal(format!(
                             "{}: record {} after record {}: sequence numbers must increase",
@@ -88,9 +106,10 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(WalEntry) -> Result<()>) -> Resu
                     }
                 }
                 Frame::Invalid(reason) if last_segment => {
-                    if let Some(seq) = later_valid_frame(&data[pos..], replayed.last_seq) {
+                    let marked = marked || pos == 0;
+                    if let Some(seq) = later_write(&data[pos..], replayed.last_seq, marked) {
                         return Err(Error::Wal(format!(
-                            "{} is corrupt at byte {pos} ({reason}), and a valid record ({seq}) follows: not a torn write",
+                            "{} is corrupt at byte {pos} ({reason}), and record {seq}, which starts a later write, follows: not a torn write",
                             path.display()
                         )));
                     }
@@ -101,7 +120,7 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(WalEntry) -> Result<()>) -> Resu
                         %reason,
                         "cutting off a torn record at the end of the WAL (a write interrupted by a crash, never acknowledged)"
                     );
-                    truncate(&path, pos)?;
+                    truncate(fs, &path, pos)?;
                     break;
                 }
                 Frame::Invalid(reason) | Frame::Undecodable(reason) => {
@@ -121,8 +140,8 @@ pub fn replay(dir: &Path, mut apply: impl FnMut(WalEntry) -> Result<()>) -> Resu
             replayed.uncommitted += pending.len() as u64;
         }
         if records_in_segment == 0 {
-            std::fs::remove_file(&path).map_err(|source| io(&path, source))?;
-            sync_dir(dir)?;
+            fs.remove_file(&path).map_err(|source| io(&path, source))?;
+            fs.sync_dir(dir).map_err(|source| io(dir, source))?;
             continue;
         }
         replayed.segments.push(first);
@@ -153,31 +172,39 @@ fn by_table(entries: Vec<WalEntry>) -> Vec<WalEntry> {
     merged
 }
 
-/// The sequence number of a valid frame that starts anywhere in `data` after its first byte
-/// and continues the log (a higher number than `last_seq`), if there is one.
-fn later_valid_frame(data: &[u8], last_seq: u64) -> Option<u64> {
-    (1..data.len()).find_map(|start| valid_frame_seq(&data[start..]).filter(|&s| s > last_seq))
-}
-
-fn truncate(path: &Path, len: usize) -> Result<()> {
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(|source| io(path, source))?;
-    file.set_len(len as u64)
-        .map_err(|source| io(path, source))?;
-    file.sync_all().map_err(|source| io(path, source))
-}
-
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| io(dir, source))
-}
-
-pub(super) fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
+/// The sequence number of a valid record found anywhere in `data` after its first byte that
+/// starts a write and continues the log (a higher number than `last_seq` and than the valid
+/// records before it), if there is one. Records that continue the damaged write are skipped:
+/// after a power loss they may survive the damage before them.
+///
+/// A segment whose valid records carry no write start was written before writes were marked
+/// (`marked` is false): there any later valid record counts, as it did then.
+fn later_write(data: &[u8], last_seq: u64, marked: bool) -> Option<u64> {
+    let mut start = 1;
+    let mut prev = last_seq;
+    while start < data.len() {
+        match valid_frame(&data[start..]) {
+            Some(frame) if frame.seq > prev => {
+                if frame.write_start || !marked {
+                    return Some(frame.seq);
+                }
+                prev = frame.seq;
+                start += frame.len;
+            }
+            _ => start += 1,
+        }
     }
+    None
+}
+
+fn sync_file(fs: &dyn DurableFs, path: &Path) -> Result<()> {
+    let mut file = fs.open_append(path).map_err(|source| io(path, source))?;
+    file.sync_data().map_err(|source| io(path, source))
+}
+
+fn truncate(fs: &dyn DurableFs, path: &Path, len: usize) -> Result<()> {
+    let mut file = fs.open_append(path).map_err(|source| io(path, source))?;
+    file.set_len(len as u64)
+        .and_then(|()| file.sync_data())
+        .map_err(|source| io(path, source))
 }

@@ -1,7 +1,5 @@
 //! [`WalWriter`]: appends transactions on a dedicated thread with group commit.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -11,9 +9,9 @@ use arrow::array::RecordBatch;
 use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
-use super::record::{SourceOffset, encode_frame, encode_part};
-use super::replay::{io, sync_dir};
+use super::record::{SourceOffset, encode_frame_of_write, encode_part};
 use super::{WalLimits, segment_name};
+use crate::fs::{DurableFile, DurableFs, create_dir_all_durable, io_error as io};
 use crate::{Error, Result};
 
 /// Receives each committed transaction once it is durable, on the WAL thread, in sequence
@@ -49,6 +47,7 @@ struct EncodedPart {
 }
 
 struct Shared {
+    fs: Arc<dyn DurableFs>,
     dir: PathBuf,
     /// First sequence numbers of the segments on disk, in order; the last one is being written.
     segments: Mutex<Vec<u64>>,
@@ -74,8 +73,9 @@ impl std::fmt::Debug for WalWriter {
 impl WalWriter {
     /// Starts writing a new segment whose first record will be `next_seq`. `old_segments` are
     /// the segments replay read (all holding records below `next_seq`); they are deleted once
-    /// their records are flushed.
+    /// their records are flushed. Every file operation goes through `fs`.
     pub fn start(
+        fs: Arc<dyn DurableFs>,
         dir: &Path,
         next_seq: u64,
         old_segments: Vec<u64>,
@@ -89,11 +89,12 @@ impl WalWriter {
                 "the next record ({next_seq}) would not follow the last segment ({last})"
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|s| io(dir, s))?;
-        let file = create_segment(dir, next_seq)?;
+        create_dir_all_durable(fs.as_ref(), dir)?;
+        let file = create_segment(fs.as_ref(), dir, next_seq)?;
         let mut segments = old_segments;
         segments.push(next_seq);
         let shared = Arc::new(Shared {
+            fs,
             dir: dir.to_path_buf(),
             segments: Mutex::new(segments),
             applied: AtomicU64::new(next_seq - 1),
@@ -175,7 +176,7 @@ impl WalWriter {
         let mut deleted = 0;
         while segments.len() >= 2 && segments[1] <= low_water {
             let path = self.shared.dir.join(segment_name(segments[0]));
-            match std::fs::remove_file(&path) {
+            match self.shared.fs.remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(io(&path, source)),
@@ -202,8 +203,12 @@ impl WalWriter {
         let segments = self.segments();
         segments
             .iter()
-            .filter_map(|s| std::fs::metadata(self.shared.dir.join(segment_name(*s))).ok())
-            .map(|m| m.len())
+            .filter_map(|s| {
+                self.shared
+                    .fs
+                    .len(&self.shared.dir.join(segment_name(*s)))
+                    .ok()
+            })
             .sum()
     }
 
@@ -220,22 +225,17 @@ fn closed() -> Error {
     Error::Wal("the WAL writer has stopped".into())
 }
 
-fn create_segment(dir: &Path, first_seq: u64) -> Result<File> {
+fn create_segment(fs: &dyn DurableFs, dir: &Path, first_seq: u64) -> Result<Box<dyn DurableFile>> {
     let path = dir.join(segment_name(first_seq));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&path)
-        .map_err(|s| io(&path, s))?;
+    let file = fs.create(&path).map_err(|s| io(&path, s))?;
     // The new directory entry must be durable before records in the file are acknowledged.
-    sync_dir(dir)?;
+    fs.sync_dir(dir).map_err(|s| io(dir, s))?;
     Ok(file)
 }
 
 fn write_loop(
     rx: mpsc::Receiver<Request>,
-    mut file: File,
+    mut file: Box<dyn DurableFile>,
     mut next_seq: u64,
     segment_limit: u64,
     shared: Arc<Shared>,
@@ -257,23 +257,24 @@ fn write_loop(
         for request in &group {
             for part in &request.parts {
                 for body in &part.bodies {
-                    encode_frame(&mut buf, next_seq, body);
+                    // The first record of each write says so: replay tells a torn last write
+                    // from damage in durable data by it (see the module docs).
+                    encode_frame_of_write(&mut buf, next_seq, body, next_seq == first_seq);
                     next_seq += 1;
                 }
             }
             last_seqs.push(next_seq - 1);
         }
-        if let Err(e) = file.write_all(&buf) {
-            // Nothing of the group is acknowledged. Cut what reached the file, so that the
-            // next group's records follow the last good one, and refuse the statements: the
+        if let Err(e) = file.append(&buf) {
+            // Nothing of the group is acknowledged. Cut what reached the file, durably, so
+            // that the next group's records follow the last good one and a power loss cannot
+            // bring back records of statements that were refused; then refuse them: the
             // server keeps serving reads and writes resume when the disk has room again.
             warn!(error = %e, "WAL write failed; the statements of this group are refused");
-            if let Err(cut) = file
-                .set_len(segment_bytes)
-                .and_then(|()| file.seek(SeekFrom::Start(segment_bytes)).map(|_| ()))
-            {
-                error!(error = %cut, "cannot cut a failed WAL write; aborting so that recovery replays the WAL");
-                std::process::abort();
+            if let Err(cut) = file.set_len(segment_bytes).and_then(|()| file.sync_data()) {
+                error!(error = %cut, "cannot cut a failed WAL write back");
+                shared.fs.abort("a failed WAL write could not be cut back");
+                return;
             }
             next_seq = first_seq;
             for request in group {
@@ -286,9 +287,11 @@ fn write_loop(
             continue;
         }
         if let Err(e) = file.sync_data() {
-            // Never retry a failed fsync: the kernel may have dropped the dirty pages.
-            error!(error = %e, "WAL fsync failed; aborting so that recovery replays the WAL");
-            std::process::abort();
+            // Never retry a failed fsync: the kernel may have dropped the dirty pages. Nothing
+            // of the group is acknowledged: its replies are dropped with the thread.
+            error!(error = %e, "WAL fsync failed");
+            shared.fs.abort("a WAL fsync failed");
+            return;
         }
         segment_bytes += buf.len() as u64;
         let mut seq = first_seq;
@@ -302,7 +305,7 @@ fn write_loop(
         }
         shrink(&mut buf);
         if segment_bytes >= segment_limit {
-            match create_segment(&shared.dir, next_seq) {
+            match create_segment(shared.fs.as_ref(), &shared.dir, next_seq) {
                 Ok(new_file) => {
                     file = new_file;
                     segment_bytes = 0;
@@ -317,7 +320,7 @@ fn write_loop(
             }
         }
     }
-    file.sync_all().ok();
+    // No fsync at the end: every group was fsynced before it was acknowledged.
 }
 
 /// Gives back a frame buffer's memory after a large statement, keeping enough for the next
