@@ -1,5 +1,5 @@
 """Sources end to end with outside tools: a FILES source over S3 (moto, started here), objects
-put with boto3 while it runs; HTTP pushes with urllib; the landed rows read back from Delta
+put with boto3 while it runs (across a restart and a kill -9); HTTP pushes with urllib; the landed rows read back from Delta
 by the Python deltalake reader."""
 
 import io
@@ -54,6 +54,17 @@ def test_a_files_source_reads_s3_objects_exactly_once(make_oxbow, s3):  # noqa: 
     assert wait_count(server, "SELECT count(*) FROM events", 1900) == 1900, server.log()
     time.sleep(0.5)
     assert count(server, "SELECT count(*) FROM events") == 1900
+    # kill -9 while objects keep arriving: afterwards each is in the table exactly once.
+    for f in range(5):
+        client.put_object(Bucket="inbox", Key=f"clicks/e{f}.ndjson",
+                          Body=ndjson(range(10_000 + f * 500, 10_000 + (f + 1) * 500)))
+    time.sleep(0.4)
+    server.proc.kill()
+    server.proc.wait()
+    server.start()
+    assert wait_count(server, "SELECT count(*) FROM events", 4400) == 4400, server.log()
+    time.sleep(0.5)
+    assert count(server, "SELECT count(*) FROM events") == 4400
     assert count(server, "SELECT count(*) FROM (SELECT id FROM events GROUP BY id HAVING count(*) > 1)") == 0
     status = server.psql("-At", "-c", "SELECT status FROM oxbow.sources ORDER BY source_name").stdout.split()
     assert status == ["running", "running"], status
