@@ -140,7 +140,24 @@ async fn a_time_filter_skips_hot_batches_and_explain_shows_both_tiers() {
         .lines()
         .find(|l| l.contains("OxbowHotScan: table=public.m"))
         .unwrap_or_else(|| panic!("no hot scan in {plan}"));
-    assert!(hot.contains("rows=18000"), "{hot}");
+    // At least the two days, far fewer than all five: a batch that small statements merged
+    // into may straddle a day boundary (under load, statements arrive in more batches).
+    let scanned: usize = hot
+        .split("rows=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no row count in {hot}"));
+    assert!((18000..27000).contains(&scanned), "{hot}");
+    let counted: i64 = client
+        .query_one(
+            "SELECT count(*) FROM m WHERE ts >= '2024-01-04 00:00:00+00'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(counted, 18000);
     let pruned: usize = hot
         .split("(pruned by time: ")
         .nth(1)

@@ -127,7 +127,10 @@ async fn a_role_with_select_on_one_table_reads_only_that_table_until_revoked() {
     );
     denied(
         alice
-            .execute("CREATE SOURCE web FROM HTTP () FORMAT JSON INTO granted", &[])
+            .execute(
+                "CREATE SOURCE web FROM HTTP () FORMAT JSON INTO granted",
+                &[],
+            )
             .await,
         "changing a source needs a superuser",
     );
