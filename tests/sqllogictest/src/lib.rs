@@ -5,6 +5,8 @@
 //! The binary is `$OXBOW_BIN`, or `oxbow` next to the test executable's `deps/` directory
 //! (where `cargo build` puts it in the same target directory).
 
+pub mod sources;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
