@@ -14,7 +14,8 @@
 //!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
 //! - [`copy`]: the `COPY ... FROM STDIN | TO STDOUT` conversation (the formats themselves are
 //!   `oxbow_ingest::formats`).
-//! - [`select`]: query planning retries and the result rewrites of `SELECT`.
+//! - [`select`]: query planning retries and the result rewrites of `SELECT`;
+//!   [`cursors`]: `DECLARE ... CURSOR`, `FETCH`, `CLOSE`, planned as `SELECT` is.
 //! - [`transactions`]: `BEGIN`/`COMMIT`/`ROLLBACK` and savepoints.
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
 //! - [`privileges`]: the 42501 check every statement passes first; [`roles`]: `CREATE ROLE`,
@@ -29,6 +30,7 @@
 //! (`ServerError::Unsupported`), never accepted and ignored.
 
 mod copy;
+pub mod cursors;
 mod ddl;
 mod dml;
 pub mod flush;

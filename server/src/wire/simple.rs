@@ -106,7 +106,7 @@ impl OxbowSimpleQuery {
                     .ok_or_else(|| {
                         PgWireError::ApiError("the connection's portals are of another kind".into())
                     })?;
-                return Ok(vec![crate::wire::portals::execute(store, command).await?]);
+                return Ok(vec![crate::wire::portals::execute(store, &*client, command).await?]);
             }
             Ok(None) => {}
             Err(e) => return Err(e.into_wire()),
