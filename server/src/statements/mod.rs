@@ -35,7 +35,7 @@ pub mod flush;
 mod insert_values;
 pub mod privileges;
 mod roles;
-mod select;
+pub(crate) mod select;
 pub mod settings;
 mod show_tables;
 pub mod sources;
