@@ -70,6 +70,7 @@ def test_every_endpoint_but_health_needs_a_role_and_its_privileges(make_oxbow):
         conn.execute("CREATE ROLE alice LOGIN PASSWORD 'alice-pw'")
         conn.execute("CREATE ROLE nologin PASSWORD 'x'")
         conn.execute("GRANT SELECT ON TABLE granted TO alice")
+        conn.execute("CREATE TABLE pushed (id bigint)")
         conn.execute("CREATE SOURCE web FROM HTTP () FORMAT JSON INTO pushed")
 
     status, _, body = request(server, "/health")

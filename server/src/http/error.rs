@@ -44,35 +44,6 @@ impl ApiError {
         let (code, message) = crate::wire::sqlstate::classify(error);
         Self::new(status_of(code), code, message)
     }
-
-    /// The answer for an error pgwire already gave a SQLSTATE to (a 57014 of a stopped query).
-    pub fn from_wire(error: pgwire::error::PgWireError) -> Self {
-        let mut error = error;
-        crate::wire::sqlstate::to_user_error(&mut error);
-        match error {
-            pgwire::error::PgWireError::UserError(info) => {
-                let code = known_code(&info.code);
-                Self::new(status_of(code), code, info.message.clone())
-            }
-            other => Self::from_error(&other),
-        }
-    }
-}
-
-/// The static code among ours that equals `text` (pgwire's errors carry owned strings).
-fn known_code(text: &str) -> &'static str {
-    [
-        code::QUERY_CANCELED,
-        code::OUT_OF_MEMORY,
-        code::INSUFFICIENT_PRIVILEGE,
-        code::SYNTAX_ERROR,
-        code::UNDEFINED_TABLE,
-        code::FEATURE_NOT_SUPPORTED,
-        code::INVALID_PARAMETER_VALUE,
-    ]
-    .into_iter()
-    .find(|c| *c == text)
-    .unwrap_or(code::INTERNAL_ERROR)
 }
 
 /// The HTTP status of a SQLSTATE, by its class.
