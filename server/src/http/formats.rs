@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(lines.lines().count(), 4);
         let csv = String::from_utf8(encode(Format::Csv, &two)).unwrap();
         assert_eq!(csv, "id,name\n1,\"a,b\"\n2,\n1,\"a,b\"\n2,\n");
-        assert_eq!(String::from_utf8(encode(Format::Csv, &[])).unwrap(), "id,name\n");
+        assert_eq!(
+            String::from_utf8(encode(Format::Csv, &[])).unwrap(),
+            "id,name\n"
+        );
     }
 
     #[test]
@@ -257,9 +260,10 @@ mod tests {
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 4);
         let bytes = Bytes::from(encode(Format::Parquet, &two));
-        let reader =
-            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes, 1024)
-                .unwrap();
+        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            bytes, 1024,
+        )
+        .unwrap();
         let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
         assert_eq!(rows, 4);
     }

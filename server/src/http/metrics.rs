@@ -92,7 +92,10 @@ pub async fn render(State(state): State<HttpState>, headers: HeaderMap) -> Respo
     .await;
     match result {
         Ok(text) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             text,
         )
             .into_response(),
@@ -130,12 +133,36 @@ fn number(batch: &RecordBatch, i: usize, r: usize) -> Option<f64> {
 
 async fn tables(state: &HttpState, out: &mut String) -> Result<(), ApiError> {
     const COLUMNS: &[(&str, &str, &str)] = &[
-        ("hot_rows", "oxbow_table_hot_rows", "Rows in the hot tier (not yet in Delta)."),
-        ("hot_bytes", "oxbow_table_hot_bytes", "Bytes of the hot tier's batches."),
-        ("hot_batches", "oxbow_table_hot_batches", "Batches in the hot tier."),
-        ("flushed_seq", "oxbow_table_flushed_seq", "The last WAL sequence number flushed to Delta."),
-        ("delta_version", "oxbow_table_delta_version", "The Delta table's version (-1: unavailable)."),
-        ("delta_files", "oxbow_table_delta_files", "Data files of the Delta table."),
+        (
+            "hot_rows",
+            "oxbow_table_hot_rows",
+            "Rows in the hot tier (not yet in Delta).",
+        ),
+        (
+            "hot_bytes",
+            "oxbow_table_hot_bytes",
+            "Bytes of the hot tier's batches.",
+        ),
+        (
+            "hot_batches",
+            "oxbow_table_hot_batches",
+            "Batches in the hot tier.",
+        ),
+        (
+            "flushed_seq",
+            "oxbow_table_flushed_seq",
+            "The last WAL sequence number flushed to Delta.",
+        ),
+        (
+            "delta_version",
+            "oxbow_table_delta_version",
+            "The Delta table's version (-1: unavailable).",
+        ),
+        (
+            "delta_files",
+            "oxbow_table_delta_files",
+            "Data files of the Delta table.",
+        ),
     ];
     let batches = rows(
         state,
@@ -164,7 +191,12 @@ async fn tables(state: &HttpState, out: &mut String) -> Result<(), ApiError> {
         for r in 0..batch.num_rows() {
             let labels = [("schema", text(batch, 0, r)), ("table", text(batch, 1, r))];
             let ok = text(batch, 8, r) == "ok";
-            sample(out, "oxbow_table_available", &labels, if ok { 1.0 } else { 0.0 });
+            sample(
+                out,
+                "oxbow_table_available",
+                &labels,
+                if ok { 1.0 } else { 0.0 },
+            );
         }
     }
     Ok(())
@@ -172,13 +204,48 @@ async fn tables(state: &HttpState, out: &mut String) -> Result<(), ApiError> {
 
 async fn sources(state: &HttpState, out: &mut String) -> Result<(), ApiError> {
     const COLUMNS: &[(&str, &str, &str, &str)] = &[
-        ("rows_in", "oxbow_source_rows_in_total", "Rows the source landed.", "counter"),
-        ("rows_rejected", "oxbow_source_rows_rejected_total", "Rows sent to the dead letters.", "counter"),
-        ("rows_deduplicated", "oxbow_source_rows_deduplicated_total", "Rows dropped as duplicates.", "counter"),
-        ("rows_filtered", "oxbow_source_rows_filtered_total", "Rows dropped by the source's filter.", "counter"),
-        ("bytes_in", "oxbow_source_bytes_in_total", "Bytes the source read.", "counter"),
-        ("rows_per_second", "oxbow_source_rows_per_second", "Rows per second over the last minute.", "gauge"),
-        ("lag", "oxbow_source_lag", "How far the source is behind, where its connector knows (files waiting).", "gauge"),
+        (
+            "rows_in",
+            "oxbow_source_rows_in_total",
+            "Rows the source landed.",
+            "counter",
+        ),
+        (
+            "rows_rejected",
+            "oxbow_source_rows_rejected_total",
+            "Rows sent to the dead letters.",
+            "counter",
+        ),
+        (
+            "rows_deduplicated",
+            "oxbow_source_rows_deduplicated_total",
+            "Rows dropped as duplicates.",
+            "counter",
+        ),
+        (
+            "rows_filtered",
+            "oxbow_source_rows_filtered_total",
+            "Rows dropped by the source's filter.",
+            "counter",
+        ),
+        (
+            "bytes_in",
+            "oxbow_source_bytes_in_total",
+            "Bytes the source read.",
+            "counter",
+        ),
+        (
+            "rows_per_second",
+            "oxbow_source_rows_per_second",
+            "Rows per second over the last minute.",
+            "gauge",
+        ),
+        (
+            "lag",
+            "oxbow_source_lag",
+            "How far the source is behind, where its connector knows (files waiting).",
+            "gauge",
+        ),
     ];
     let batches = rows(
         state,
@@ -270,12 +337,7 @@ mod tests {
     #[test]
     fn samples_escape_their_labels() {
         let mut out = String::new();
-        sample(
-            &mut out,
-            "m",
-            &[("table", "a\"b\\c\nd".to_string())],
-            1.5,
-        );
+        sample(&mut out, "m", &[("table", "a\"b\\c\nd".to_string())], 1.5);
         assert_eq!(out, "m{table=\"a\\\"b\\\\c\\nd\"} 1.5\n");
     }
 }

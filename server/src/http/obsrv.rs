@@ -133,8 +133,7 @@ async fn run(state: &HttpState, headers: &HeaderMap, body: &[u8]) -> Result<Resp
     let prefix = format!("{},\"result\":", prefix.trim_end_matches('}'));
     let result = match result {
         Ok(started) => {
-            super::sql::stream(started, Format::Json, Bytes::from(prefix), Bytes::from("}"))
-                .await
+            super::sql::stream(started, Format::Json, Bytes::from(prefix), Bytes::from("}")).await
         }
         Err(e) => Err(e),
     };

@@ -42,11 +42,13 @@ pub async fn push(
         Ok(role) => role,
         Err(e) => return e.into_response(),
     };
-    // Checked before the source is looked up only for who may not see it: an unknown source
-    // is 404 for a caller with credentials either way.
+    // A source that does not exist falls through to the push, which answers 404.
     if let Some(source) = manager.get(&name)
-        && let Err(e) =
-            crate::statements::privileges::check_insert(manager.database(), &role, &source.def.target)
+        && let Err(e) = crate::statements::privileges::check_insert(
+            manager.database(),
+            &role,
+            &source.def.target,
+        )
     {
         return ApiError::from_error(&e).into_response();
     }

@@ -163,8 +163,8 @@ fn until(
 /// The one statement of `sql`; only queries are run over HTTP.
 fn parse_one(sql: &str) -> Result<Statement, ApiError> {
     let text = crate::sql::rewrite::text::rewrite(sql);
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, &text)
-        .map_err(|e| ApiError::from_error(&e))?;
+    let mut statements =
+        Parser::parse_sql(&PostgreSqlDialect {}, &text).map_err(|e| ApiError::from_error(&e))?;
     if statements.len() != 1 {
         return Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
@@ -178,9 +178,9 @@ fn parse_one(sql: &str) -> Result<Statement, ApiError> {
     let statement = statements.remove(0);
     match &statement {
         Statement::Query(_) => Ok(statement),
-        Statement::Explain { statement: inner, .. } if matches!(**inner, Statement::Query(_)) => {
-            Ok(statement)
-        }
+        Statement::Explain {
+            statement: inner, ..
+        } if matches!(**inner, Statement::Query(_)) => Ok(statement),
         other => Err(ApiError::from_error(&ServerError::Unsupported(format!(
             "over HTTP only queries run (SELECT, WITH, VALUES, EXPLAIN); \"{}\" over HTTP",
             first_words(&other.to_string())
@@ -234,7 +234,10 @@ mod tests {
         assert!(parse_one("EXPLAIN SELECT 1").is_ok());
         assert_eq!(parse_one("SELECT 1; SELECT 2").unwrap_err().code, "42601");
         assert_eq!(parse_one("DROP TABLE t").unwrap_err().code, "0A000");
-        assert_eq!(parse_one("INSERT INTO t VALUES (1)").unwrap_err().code, "0A000");
+        assert_eq!(
+            parse_one("INSERT INTO t VALUES (1)").unwrap_err().code,
+            "0A000"
+        );
         assert_eq!(parse_one("SELEC 1").unwrap_err().code, "42601");
     }
 

@@ -58,9 +58,16 @@ pub async fn get(
         return ApiError::bad_request("GET /v1/sql needs the query in ?q=").into_response();
     };
     let timeout = params.statement_timeout.as_deref().map(parse_timeout);
-    run(&state, &headers, &sql, &[], params.format.as_deref(), timeout)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    run(
+        &state,
+        &headers,
+        &sql,
+        &[],
+        params.format.as_deref(),
+        timeout,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn post(
@@ -180,11 +187,7 @@ pub async fn stream(
     let first = batches.next().await.transpose()?;
     let mut head = prefix.to_vec();
     if let Some(batch) = &first {
-        head.extend_from_slice(
-            &encoder
-                .batch(batch)
-                .map_err(|e| ApiError::from_error(&e))?,
-        );
+        head.extend_from_slice(&encoder.batch(batch).map_err(|e| ApiError::from_error(&e))?);
     }
     let finished = first.is_none();
     let state = (batches, encoder, suffix, finished);
@@ -247,7 +250,11 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         "s" => value * 1000.0,
         "min" => value * 60_000.0,
         "h" => value * 3_600_000.0,
-        _ => return Err(format!("invalid statement_timeout \"{text}\": units are ms, s, min, h")),
+        _ => {
+            return Err(format!(
+                "invalid statement_timeout \"{text}\": units are ms, s, min, h"
+            ));
+        }
     };
     Ok(Duration::from_millis(ms as u64))
 }
