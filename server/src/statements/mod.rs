@@ -37,7 +37,7 @@ pub mod flush;
 mod insert_values;
 pub mod privileges;
 mod roles;
-mod select;
+pub(crate) mod select;
 pub mod settings;
 mod show_tables;
 pub mod sources;

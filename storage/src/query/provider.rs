@@ -141,10 +141,19 @@ impl TableProvider for OxbowTable {
         if let Some(session) = state.as_any().downcast_ref::<SessionState>() {
             provider = provider.with_session(Arc::new(session.clone()));
         }
+        let tiers = super::TierScan::of(state.config());
         let delta_plan = provider
             .await?
             .scan(state, projection, filters, limit)
             .await?;
+        // One tier only (`TierScan`): the other side reads no rows, at the same snapshot.
+        let delta_plan: Arc<dyn ExecutionPlan> = if tiers.reads_lake() {
+            delta_plan
+        } else {
+            Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+                delta_plan.schema(),
+            ))
+        };
 
         let schema = Arc::clone(&self.described);
         let (low, high) = match self.table.time_index() {
@@ -165,9 +174,10 @@ impl TableProvider for OxbowTable {
         let hot = snapshot
             .hot
             .iter()
+            .filter(|_| tiers.reads_hot())
             .filter(|b| overlaps(b, low, high))
             .map(|b| &b.batch)
-            .chain(held.iter())
+            .chain(held.iter().filter(|_| tiers.reads_hot()))
             .map(|batch| match projection {
                 Some(p) => batch.project(p),
                 None => Ok(batch.clone()),
