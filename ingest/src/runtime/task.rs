@@ -45,6 +45,9 @@ pub(super) async fn run(
     } else {
         SourceState::Running
     });
+    if let Some(connector) = connector.as_deref() {
+        running.stats.set_end_offsets(connector.end_offsets());
+    }
     let Some(mut connector) = connector else {
         running.stop.wait().await;
         return;
@@ -131,9 +134,11 @@ async fn recover(
     connector: Option<&mut (dyn Source + 'static)>,
 ) -> Result<(), crate::error::IngestError> {
     let (offsets, receipts) = recovery::offsets(&manager.ctx, &running.def.id).await?;
-    running
-        .stats
-        .recovered(offsets.iter().map(|(k, (o, _))| (k.clone(), *o)));
+    running.stats.recovered(
+        offsets
+            .iter()
+            .map(|(k, (o, d))| (k.clone(), *o, d.clone())),
+    );
     *running.receipts.lock().expect("receipts lock") = receipts;
     if let Some(connector) = connector {
         connector.resume(&offsets);
