@@ -12,7 +12,6 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -38,7 +37,10 @@ class Noida:
         return f"127.0.0.1:{self.port}"
 
     def start(self):
-        binary = Path(sys.executable).parent / "noida-db"
+        # The binary itself: the `noida-db` console script starts it as a child and a signal to
+        # the script would not reach the broker.
+        import noida_db
+        binary = Path(noida_db.__file__).parent / "noida-db"
         self.proc = subprocess.Popen(
             [str(binary), "start", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
              "--only", "kafka", "--kafka-port", str(self.port)],
