@@ -55,7 +55,11 @@ impl AvroFormat {
                 }
                 "schema_id" => {
                     schema_id = Some(value.trim().parse::<u32>().map_err(|_| {
-                        IngestError::invalid_option(key, value, "a schema registry id (a whole number)")
+                        IngestError::invalid_option(
+                            key,
+                            value,
+                            "a schema registry id (a whole number)",
+                        )
                     })?)
                 }
                 "registry" | "schema_registry" | "registry_url" => {
@@ -72,7 +76,9 @@ impl AvroFormat {
             }
         }
         let schema_json = schema_json.ok_or_else(|| {
-            IngestError::MissingOption("schema (of FORMAT AVRO: the writer's Avro schema as JSON)".into())
+            IngestError::MissingOption(
+                "schema (of FORMAT AVRO: the writer's Avro schema as JSON)".into(),
+            )
         })?;
         let confluent_id = match (confluent, schema_id) {
             (true, Some(id)) => Some(id),
@@ -96,7 +102,11 @@ impl AvroFormat {
             arrow_schema: std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()),
         };
         let decoder = format.decoder(1).map_err(|e| {
-            IngestError::invalid_option("schema", &format.schema_json, &format!("an Avro schema ({e})"))
+            IngestError::invalid_option(
+                "schema",
+                &format.schema_json,
+                &format!("an Avro schema ({e})"),
+            )
         })?;
         format.arrow_schema = decoder.schema();
         Ok(format)
@@ -324,7 +334,11 @@ mod tests {
         let rows = format.decode(&m);
         assert_eq!(rows.batch.num_rows(), 1);
         assert_eq!(rows.rejects.len(), 2);
-        assert!(rows.rejects[0].error.contains("schema id 8"), "{:?}", rows.rejects);
+        assert!(
+            rows.rejects[0].error.contains("schema id 8"),
+            "{:?}",
+            rows.rejects
+        );
     }
 
     #[test]

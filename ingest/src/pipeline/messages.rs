@@ -87,10 +87,7 @@ impl Messages {
             )),
             _ => return None,
         };
-        Some((
-            Field::new(name, array.data_type().clone(), true),
-            array,
-        ))
+        Some((Field::new(name, array.data_type().clone(), true), array))
     }
 }
 
@@ -105,7 +102,11 @@ pub fn with_metadata(mut rows: Rows, messages: &Messages, wanted: &[&str]) -> Ro
     };
     let indices: Vec<usize> = kept
         .iter()
-        .map(|r| messages.index_of(r.start).expect("a kept row is one of the messages"))
+        .map(|r| {
+            messages
+                .index_of(r.start)
+                .expect("a kept row is one of the messages")
+        })
         .collect();
     let batch = &rows.batch;
     let mut fields: Vec<Field> = batch
@@ -132,8 +133,9 @@ pub fn with_metadata(mut rows: Rows, messages: &Messages, wanted: &[&str]) -> Ro
     }
     let options =
         datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
-    rows.batch = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
-        .expect("metadata columns have one value per kept row");
+    rows.batch =
+        RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
+            .expect("metadata columns have one value per kept row");
     rows
 }
 
@@ -165,7 +167,12 @@ mod tests {
     fn metadata_follows_the_kept_rows_past_a_refused_message() {
         let m = messages(&["{\"id\": 1}", "{nope", "{\"id\":\n 3}"]);
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
-        let rows = json_rows::decode(m.data.clone(), m.ranges.clone(), schema, UnknownFields::Ignore);
+        let rows = json_rows::decode(
+            m.data.clone(),
+            m.ranges.clone(),
+            schema,
+            UnknownFields::Ignore,
+        );
         assert_eq!(rows.rejects.len(), 1);
         let rows = with_metadata(rows, &m, COLUMNS);
         let offsets = rows.batch.column_by_name(OFFSET).unwrap();

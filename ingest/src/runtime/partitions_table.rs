@@ -8,7 +8,9 @@
 use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::Session;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
@@ -73,11 +75,19 @@ impl TableProvider for SourcePartitionsTable {
             }
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.clone()))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.clone()))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2.key.clone()))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.0.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.1.clone()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.2.key.clone()),
+            )),
             Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.2.offset))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.end_offset))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.2.end_offset),
+            )),
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2.lag))),
             Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.2.lag_ms))),
             Arc::new(

@@ -134,11 +134,9 @@ async fn recover(
     connector: Option<&mut (dyn Source + 'static)>,
 ) -> Result<(), crate::error::IngestError> {
     let (offsets, receipts) = recovery::offsets(&manager.ctx, &running.def.id).await?;
-    running.stats.recovered(
-        offsets
-            .iter()
-            .map(|(k, (o, d))| (k.clone(), *o, d.clone())),
-    );
+    running
+        .stats
+        .recovered(offsets.iter().map(|(k, (o, d))| (k.clone(), *o, d.clone())));
     *running.receipts.lock().expect("receipts lock") = receipts;
     if let Some(connector) = connector {
         connector.resume(&offsets);

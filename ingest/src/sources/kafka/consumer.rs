@@ -132,7 +132,10 @@ pub fn run(options: KafkaOptions, recovered: HashMap<i32, i64>, tx: Tx, shared: 
                 break;
             }
             Err(reason) => {
-                if tx.blocking_send(Err(IngestError::Connector(reason))).is_err() {
+                if tx
+                    .blocking_send(Err(IngestError::Connector(reason)))
+                    .is_err()
+                {
                     return;
                 }
                 if sleep_or_stop(&shared, backoff) {
@@ -179,7 +182,10 @@ pub fn run(options: KafkaOptions, recovered: HashMap<i32, i64>, tx: Tx, shared: 
         }
         if batch.messages.is_empty() {
             if let Some(reason) = shared.take_error() {
-                if tx.blocking_send(Err(IngestError::Connector(reason))).is_err() {
+                if tx
+                    .blocking_send(Err(IngestError::Connector(reason)))
+                    .is_err()
+                {
                     return;
                 }
                 continue;
@@ -295,7 +301,10 @@ fn discover(consumer: &BaseConsumer<SourceContext>, topic: &str, assigned: &mut 
     }
     let mut tpl = TopicPartitionList::new();
     for &p in &new {
-        if tpl.add_partition_offset(topic, p, Offset::Beginning).is_err() {
+        if tpl
+            .add_partition_offset(topic, p, Offset::Beginning)
+            .is_err()
+        {
             return;
         }
     }

@@ -88,7 +88,9 @@ impl KafkaSource {
         std::thread::Builder::new()
             .name(format!("kafka-{}", self.name))
             .spawn(move || consumer::run(options, offsets, tx, shared))
-            .map_err(|e| IngestError::Connector(format!("cannot start a Kafka consumer thread: {e}")))?;
+            .map_err(|e| {
+                IngestError::Connector(format!("cannot start a Kafka consumer thread: {e}"))
+            })?;
         self.rx = Some(rx);
         Ok(())
     }
@@ -106,7 +108,10 @@ impl Source for KafkaSource {
     fn resume(&mut self, offsets: &Offsets) {
         let prefix = format!("{}/", self.options.topic);
         for (key, (offset, _)) in offsets {
-            if let Some(p) = key.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok()) {
+            if let Some(p) = key
+                .strip_prefix(&prefix)
+                .and_then(|p| p.parse::<i32>().ok())
+            {
                 self.offsets.insert(p, *offset);
             }
         }
@@ -124,8 +129,10 @@ impl Source for KafkaSource {
             Some(Ok(arrival)) => {
                 let prefix = format!("{}/", self.options.topic);
                 for p in &arrival.positions {
-                    if let Some(partition) =
-                        p.key.strip_prefix(&prefix).and_then(|p| p.parse::<i32>().ok())
+                    if let Some(partition) = p
+                        .key
+                        .strip_prefix(&prefix)
+                        .and_then(|p| p.parse::<i32>().ok())
                     {
                         self.offsets.insert(partition, p.offset);
                     }

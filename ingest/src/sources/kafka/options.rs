@@ -77,7 +77,11 @@ impl KafkaOptions {
         }
         o.finish()?;
         if brokers.trim().is_empty() {
-            return Err(IngestError::invalid_option("brokers", &brokers, "host:port[,host:port...]"));
+            return Err(IngestError::invalid_option(
+                "brokers",
+                &brokers,
+                "host:port[,host:port...]",
+            ));
         }
         let options = Self {
             brokers,
@@ -93,7 +97,11 @@ impl KafkaOptions {
             .client_config()
             .create::<rdkafka::consumer::BaseConsumer>()
             .map_err(|e| {
-                IngestError::invalid_option("KAFKA (...)", &e.to_string(), "options librdkafka accepts")
+                IngestError::invalid_option(
+                    "KAFKA (...)",
+                    &e.to_string(),
+                    "options librdkafka accepts",
+                )
             })?;
         Ok(options)
     }
@@ -166,23 +174,37 @@ mod tests {
     fn options_are_read_and_unknown_ones_refused() {
         let o = KafkaOptions::parse(
             "abc",
-            &options(&[("brokers", "127.0.0.1:1"), ("topic", "t"), ("start", "latest")]),
+            &options(&[
+                ("brokers", "127.0.0.1:1"),
+                ("topic", "t"),
+                ("start", "latest"),
+            ]),
         )
         .unwrap();
         assert_eq!(o.start, Start::Latest);
         assert_eq!(o.group_id, "oxbow-source-abc");
         assert!(
-            KafkaOptions::parse("a", &options(&[("brokers", "b:1"), ("topic", "t"), ("nope", "1")]))
-                .is_err()
+            KafkaOptions::parse(
+                "a",
+                &options(&[("brokers", "b:1"), ("topic", "t"), ("nope", "1")])
+            )
+            .is_err()
         );
         assert!(KafkaOptions::parse("a", &options(&[("brokers", "b:1")])).is_err());
         assert!(
-            KafkaOptions::parse("a", &options(&[("brokers", "b:1"), ("topic", "t"), ("start", "soon")]))
-                .is_err()
+            KafkaOptions::parse(
+                "a",
+                &options(&[("brokers", "b:1"), ("topic", "t"), ("start", "soon")])
+            )
+            .is_err()
         );
         let at = KafkaOptions::parse(
             "a",
-            &options(&[("brokers", "b:1"), ("topic", "t"), ("start", "2026-01-01T00:00:00Z")]),
+            &options(&[
+                ("brokers", "b:1"),
+                ("topic", "t"),
+                ("start", "2026-01-01T00:00:00Z"),
+            ]),
         )
         .unwrap();
         assert_eq!(at.start, Start::Timestamp(1_767_225_600_000));
@@ -193,7 +215,11 @@ mod tests {
         assert!(
             KafkaOptions::parse(
                 "a",
-                &options(&[("brokers", "b:1"), ("topic", "t"), ("security_protocol", "carrier_pigeon")])
+                &options(&[
+                    ("brokers", "b:1"),
+                    ("topic", "t"),
+                    ("security_protocol", "carrier_pigeon")
+                ])
             )
             .is_err()
         );
