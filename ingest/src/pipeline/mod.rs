@@ -21,6 +21,7 @@ pub mod coerce;
 pub mod dedup;
 pub mod event_time;
 pub mod landing;
+pub mod messages;
 pub mod options;
 pub mod transform;
 
@@ -70,6 +71,8 @@ impl Prepared {
 pub enum Payload {
     Bytes(Bytes),
     Rows(RecordBatch),
+    /// Many messages, each a value in the source's format with its metadata (Kafka).
+    Messages(Arc<messages::Messages>),
 }
 
 /// What one batch came to.
@@ -225,6 +228,7 @@ impl Pipeline {
         let bytes = match &payload {
             Payload::Bytes(b) => b.len() as u64,
             Payload::Rows(b) => b.get_array_memory_size() as u64,
+            Payload::Messages(m) => m.data.len() as u64,
         };
         let format = format.unwrap_or(&self.format).clone();
         let table = self.db.table(&self.target).map(|t| t.table().def().clone());
@@ -359,38 +363,40 @@ impl Pipeline {
                 batch,
                 rejects: Vec::new(),
             }],
+            Payload::Messages(m) => {
+                // A transform sees every metadata column; a table keeps the ones it has.
+                let wanted: Vec<&str> = match (&self.transform, table) {
+                    (Some(_), _) => messages::COLUMNS.to_vec(),
+                    (None, Some(def)) => messages::COLUMNS
+                        .iter()
+                        .copied()
+                        .filter(|c| def.columns.iter().any(|col| col.name == *c))
+                        .collect(),
+                    (None, None) => Vec::new(),
+                };
+                let rows = match format {
+                    SourceFormat::Json => {
+                        self.decode_json(m.data.clone(), m.ranges.clone(), table, typed_input)
+                    }
+                    SourceFormat::Avro(avro) => avro.decode(&m),
+                    other => unreadable(
+                        &m.data,
+                        format!("{other:?} messages cannot be read (KAFKA takes JSON or AVRO)"),
+                    ),
+                };
+                vec![messages::with_metadata(rows, &m, &wanted)]
+            }
             Payload::Bytes(data) => match format {
+                SourceFormat::Avro(_) => vec![unreadable(
+                    &data,
+                    "FORMAT AVRO is read from Kafka messages only".into(),
+                )],
                 SourceFormat::Json => {
                     let ranges = match json_rows::frame(&data) {
                         Ok(r) => r,
                         Err(error) => return vec![unreadable(&data, error)],
                     };
-                    let (schema, unknown) = match table {
-                        Some(def) if !typed_input => {
-                            let unknown = match self.options.schema_mode {
-                                SchemaMode::Strict => UnknownFields::Refuse,
-                                SchemaMode::IgnoreNewFields => UnknownFields::Ignore,
-                            };
-                            (text_schema(def), unknown)
-                        }
-                        _ => {
-                            // A transform's `input` has every field of the rows, and every
-                            // column of the table (NULL where a batch lacks it), so that its
-                            // query plans whatever fields a batch happens to carry.
-                            let mut fields: Vec<Field> = json_rows::infer_schema(&data, &ranges)
-                                .fields()
-                                .iter()
-                                .map(|f| f.as_ref().clone())
-                                .collect();
-                            for column in table.map(|d| d.columns.as_slice()).unwrap_or_default() {
-                                if !fields.iter().any(|f| f.name() == &column.name) {
-                                    fields.push(Field::new(&column.name, DataType::Utf8, true));
-                                }
-                            }
-                            (Arc::new(Schema::new(fields)), UnknownFields::Ignore)
-                        }
-                    };
-                    vec![json_rows::decode(data, ranges, schema, unknown)]
+                    vec![self.decode_json(data, ranges, table, typed_input)]
                 }
                 SourceFormat::Csv(options) => match csv_rows::decode(data.clone(), options) {
                     Ok(rows) => vec![rows],
@@ -409,6 +415,43 @@ impl Pipeline {
                 },
             },
         }
+    }
+
+    /// Decodes the JSON rows `ranges` of `data`. For a table that exists and no transform,
+    /// fields are read as text (the validate stage casts them); otherwise types are inferred.
+    fn decode_json(
+        &self,
+        data: Bytes,
+        ranges: Vec<std::ops::Range<usize>>,
+        table: Option<&TableDef>,
+        typed_input: bool,
+    ) -> Rows {
+        let (schema, unknown) = match table {
+            Some(def) if !typed_input => {
+                let unknown = match self.options.schema_mode {
+                    SchemaMode::Strict => UnknownFields::Refuse,
+                    SchemaMode::IgnoreNewFields => UnknownFields::Ignore,
+                };
+                (text_schema(def), unknown)
+            }
+            _ => {
+                // A transform's `input` has every field of the rows, and every column of the
+                // table (NULL where a batch lacks it), so that its query plans whatever fields
+                // a batch happens to carry.
+                let mut fields: Vec<Field> = json_rows::infer_schema(&data, &ranges)
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                for column in table.map(|d| d.columns.as_slice()).unwrap_or_default() {
+                    if !fields.iter().any(|f| f.name() == &column.name) {
+                        fields.push(Field::new(&column.name, DataType::Utf8, true));
+                    }
+                }
+                (Arc::new(Schema::new(fields)), UnknownFields::Ignore)
+            }
+        };
+        json_rows::decode(data, ranges, schema, unknown)
     }
 
     /// Creates the target table from the first rows' schema: their types as CREATE TABLE AS
