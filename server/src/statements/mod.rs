@@ -8,7 +8,8 @@
 //! are installed beside it by `crate::wire::frontend`.
 //!
 //! # Layout
-//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `DROP`, and `WITH (...)` table options.
+//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `ALTER TABLE ... ADD COLUMN`, `DROP`, and
+//!   `WITH (...)` table options.
 //! - [`truncate`], [`show_tables`]: `TRUNCATE` and `SHOW TABLES`.
 //! - [`insert_values`]: the `INSERT ... VALUES` fast path (no DataFusion plan);
 //!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
@@ -82,6 +83,7 @@ impl OxbowStatements {
             statement,
             Statement::CreateSchema { .. }
                 | Statement::CreateTable(_)
+                | Statement::AlterTable(_)
                 | Statement::CreateView(_)
                 | Statement::Drop { .. }
                 | Statement::Copy { .. }
@@ -99,6 +101,7 @@ impl OxbowStatements {
         let result = match statement {
             Statement::CreateSchema { .. }
             | Statement::CreateTable(_)
+            | Statement::AlterTable(_)
             | Statement::CreateView(_)
             | Statement::Drop { .. } => ddl::execute(&self.db, statement, ctx).await,
             Statement::Truncate(truncate) => truncate::execute(&self.db, truncate, ctx).await,

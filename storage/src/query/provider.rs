@@ -96,6 +96,34 @@ fn describe(table: &Table) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// The projection into `actual` (the Delta snapshot's schema) that reads the columns of
+/// `planned` that `projection` names, if the two schemas differ; `None` when they agree and
+/// `projection` applies as it is.
+fn by_name(
+    planned: &SchemaRef,
+    actual: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> Result<Option<Vec<usize>>> {
+    let agree = planned.fields().len() == actual.fields().len()
+        && planned
+            .fields()
+            .iter()
+            .zip(actual.fields())
+            .all(|(a, b)| a.name() == b.name());
+    if agree {
+        return Ok(None);
+    }
+    let wanted: Vec<usize> = match projection {
+        Some(p) => p.clone(),
+        None => (0..planned.fields().len()).collect(),
+    };
+    wanted
+        .into_iter()
+        .map(|i| Ok(actual.index_of(planned.field(i).name())?))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// DML predicates arrive qualified with the table name; deltalake resolves columns against the
 /// bare table schema.
 fn bare_predicate(filters: Vec<Expr>) -> Option<Expr> {
@@ -141,12 +169,20 @@ impl TableProvider for OxbowTable {
         if let Some(session) = state.as_any().downcast_ref::<SessionState>() {
             provider = provider.with_session(Arc::new(session.clone()));
         }
-        let delta_plan = provider
-            .await?
-            .scan(state, projection, filters, limit)
+        let delta_provider = provider.await?;
+        let schema = Arc::clone(&self.described);
+        // After `ADD COLUMN` a plan made against the old provider may meet the new snapshot
+        // (or the reverse): columns are then matched by name, never by position.
+        let delta_projection = by_name(&schema, &delta_provider.schema(), projection)?;
+        let delta_plan = delta_provider
+            .scan(
+                state,
+                delta_projection.as_ref().or(projection),
+                filters,
+                limit,
+            )
             .await?;
 
-        let schema = Arc::clone(&self.described);
         let (low, high) = match self.table.time_index() {
             Some(i) => {
                 let field = schema.field(i);
@@ -168,11 +204,14 @@ impl TableProvider for OxbowTable {
             .filter(|b| overlaps(b, low, high))
             .map(|b| &b.batch)
             .chain(held.iter())
-            .map(|batch| match projection {
-                Some(p) => batch.project(p),
-                None => Ok(batch.clone()),
+            .map(|batch| {
+                let batch = crate::hot::reshape::fit(batch, &schema)?;
+                match projection {
+                    Some(p) => Ok(batch.project(p)?),
+                    None => Ok(batch),
+                }
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let hot_schema = match projection {
             Some(p) => Arc::new(schema.project(p)?),
             None => schema,

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 impl Table {
     /// Deletes the rows matching `predicate` (all rows when `None`), hot ones included, in one
     /// Delta commit after a flush.
-    #[instrument(skip_all, fields(table = %self.def.name))]
+    #[instrument(skip_all, fields(table = %self.def().name))]
     pub async fn delete(self: &Arc<Self>, predicate: Option<Expr>) -> Result<u64> {
         let table = Arc::clone(self);
         run_detached("DELETE", async move {
@@ -30,7 +30,9 @@ impl Table {
             if let Some(predicate) = predicate {
                 builder = builder.with_predicate(predicate);
             }
-            let committed = builder.await.map_err(|e| Error::delta(&table.def.name, e));
+            let committed = builder
+                .await
+                .map_err(|e| Error::delta(&table.def().name, e));
             let (delta, metrics) = table.settle_dml(&base, committed).await?;
             table.state.write().expect("table state lock").delta = delta;
             Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
@@ -40,7 +42,7 @@ impl Table {
 
     /// Sets `assignments` on the rows matching `predicate`, hot ones included, in one Delta
     /// commit after a flush.
-    #[instrument(skip_all, fields(table = %self.def.name))]
+    #[instrument(skip_all, fields(table = %self.def().name))]
     pub async fn update(
         self: &Arc<Self>,
         assignments: Vec<(String, Expr)>,
@@ -59,7 +61,9 @@ impl Table {
             if let Some(predicate) = predicate {
                 builder = builder.with_predicate(predicate);
             }
-            let committed = builder.await.map_err(|e| Error::delta(&table.def.name, e));
+            let committed = builder
+                .await
+                .map_err(|e| Error::delta(&table.def().name, e));
             let (delta, metrics) = table.settle_dml(&base, committed).await?;
             table.state.write().expect("table state lock").delta = delta;
             Ok(metrics.num_updated_rows as u64)
