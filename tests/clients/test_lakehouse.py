@@ -80,3 +80,37 @@ def test_other_readers_see_an_evolved_table_as_oxbow_does(oxbow):
     frame = pl.read_delta(str(path)).sort("id")
     assert frame.columns == ["id", "kind", "score", "tag"]
     assert [[as_text(v) for v in row] for row in frame.rows()] == want
+
+
+def test_other_readers_see_a_partitioned_table_as_oxbow_does(oxbow):
+    """PARTITION BY (day(ts), country): Delta partition columns ts_day (a generated column)
+    and country, one directory per partition; deltalake and polars read the same rows, and
+    prune by ts_day themselves."""
+    import datetime as dt
+
+    import polars as pl
+
+    oxbow.psql("-c", "CREATE TABLE p (id bigint, country text, ts timestamptz) "
+               "WITH (flush_interval = '1h') PARTITION BY (day(ts), country)",
+               "-c", "INSERT INTO p VALUES (1, 'NL', '2026-01-01 10:00:00+00'), "
+               "(2, 'DE', '2026-01-01 23:59:59+00'), (3, 'NL', '2026-01-02 00:00:00+00')",
+               "-c", "FLUSH TABLE p",
+               "-c", "INSERT INTO p VALUES (4, 'NL', '2026-01-03 12:00:00+00')",
+               "-c", "FLUSH TABLE p")
+    path = table_dir(oxbow, "p")
+    assert sorted(d.name for d in path.iterdir() if d.is_dir() and d.name != "_delta_log") == [
+        "ts_day=2026-01-01", "ts_day=2026-01-02", "ts_day=2026-01-03"]
+    want = oxbow_rows(oxbow, "SELECT id, country FROM p ORDER BY id")
+    assert want == [["1", "NL"], ["2", "DE"], ["3", "NL"], ["4", "NL"]]
+
+    table = deltalake.DeltaTable(str(path))
+    assert table.metadata().partition_columns == ["ts_day", "country"]
+    got = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
+    assert [[str(r["id"]), r["country"]] for r in got] == want
+    assert [r["ts_day"] for r in got] == [dt.date(2026, 1, 1)] * 2 + [
+        dt.date(2026, 1, 2), dt.date(2026, 1, 3)]
+    jan2 = table.to_pyarrow_table(partitions=[("ts_day", "=", "2026-01-02")]).to_pylist()
+    assert [r["id"] for r in jan2] == [3]
+
+    frame = pl.read_delta(str(path)).sort("id")
+    assert [[str(i), c] for i, c in frame.select("id", "country").rows()] == want

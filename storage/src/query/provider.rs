@@ -174,11 +174,20 @@ impl TableProvider for OxbowTable {
         // After `ADD COLUMN` a plan made against the old provider may meet the new snapshot
         // (or the reverse): columns are then matched by name, never by position.
         let delta_projection = by_name(&schema, &delta_provider.schema(), projection)?;
+        // A filter on a time-partitioned column also names its bucket column (`ts_day`), which
+        // delta-rs prunes partitions by (`crate::lake::partition_pruning`).
+        let def = self.table.def();
+        let mut lake_filters = filters.to_vec();
+        lake_filters.extend(crate::lake::partition_pruning::derived_filters(
+            &def,
+            &self.table.schema(),
+            filters,
+        ));
         let delta_plan = delta_provider
             .scan(
                 state,
                 delta_projection.as_ref().or(projection),
-                filters,
+                &lake_filters,
                 limit,
             )
             .await?;

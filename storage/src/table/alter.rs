@@ -49,7 +49,7 @@ impl Table {
                 }
             };
             table.sync(&delta).await?;
-            let schema = delta_schema(&delta).await?;
+            let schema = rows_schema(&def, &delta).await?;
             let mut state = table.state.write().expect("table state lock");
             state.hot.refit(&schema)?;
             state.delta = delta;
@@ -101,7 +101,29 @@ pub(super) async fn missing_columns(
         .collect())
 }
 
-/// The Arrow schema of the rows of `delta`'s current version, as scans read them.
+/// The schema of the table's rows as `delta`'s current version holds them: its Delta schema
+/// without the derived partition columns (`ts_day`), which rows never carry.
+pub(super) async fn rows_schema(def: &TableDef, delta: &DeltaTable) -> Result<SchemaRef> {
+    let full = delta_schema(delta).await?;
+    let derived: Vec<String> = def
+        .options
+        .partition_by
+        .iter()
+        .filter(|p| p.is_derived())
+        .map(|p| p.delta_name())
+        .collect();
+    if derived.is_empty() {
+        return Ok(full);
+    }
+    let keep: Vec<usize> = (0..full.fields().len())
+        .filter(|i| !derived.contains(full.field(*i).name()))
+        .collect();
+    Ok(std::sync::Arc::new(
+        full.project(&keep).map_err(|e| Error::DataFusion(e.into()))?,
+    ))
+}
+
+/// The Arrow schema of `delta`'s current version, as scans read it.
 pub(super) async fn delta_schema(delta: &DeltaTable) -> Result<SchemaRef> {
     Ok(delta
         .table_provider()

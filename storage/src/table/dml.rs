@@ -48,6 +48,18 @@ impl Table {
         assignments: Vec<(String, Expr)>,
         predicate: Option<Expr>,
     ) -> Result<u64> {
+        // The Delta writer fills a time bucket (`ts_day`) only when it appends; an UPDATE of
+        // its source column would leave the row in the wrong partition.
+        let def = self.def();
+        if let Some(p) = def.options.partition_by.iter().find(|p| {
+            p.is_derived() && assignments.iter().any(|(column, _)| column == &p.source)
+        }) {
+            return Err(Error::Unsupported(format!(
+                "UPDATE of \"{}\", the source of partition {} (delete and insert the rows instead)",
+                p.source,
+                p.sql()
+            )));
+        }
         let table = Arc::clone(self);
         run_detached("UPDATE", async move {
             let _guard = table.write_lock.lock().await;

@@ -143,11 +143,7 @@ impl Table {
         delta: DeltaTable,
         flushed_seq: u64,
     ) -> Result<Self> {
-        let schema = delta
-            .table_provider()
-            .await
-            .map_err(Error::DataFusion)?
-            .schema();
+        let schema = alter::rows_schema(&def, &delta).await?;
         let time_index = def
             .options
             .time_column

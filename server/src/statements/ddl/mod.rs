@@ -12,6 +12,7 @@
 mod alter_table;
 mod create_table;
 mod drop;
+mod partition_by;
 mod table_as;
 pub mod table_options;
 mod view;
