@@ -20,7 +20,8 @@
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
 //! - [`privileges`]: the 42501 check every statement passes first; [`roles`]: `CREATE ROLE`,
 //!   `ALTER ROLE`, `DROP ROLE`, `GRANT`, `REVOKE`.
-//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it.
+//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it, and
+//!   [`lakehouse`]'s `OPTIMIZE` and `VACUUM` the same way.
 //!
 //! - [`sources`]: `CREATE | DROP | ALTER SOURCE` and `SHOW SOURCES`, parsed here and handed
 //!   to the `ingest` crate's `SourceManager`; this room keeps only the SQL meaning, never a
@@ -34,6 +35,7 @@ mod ddl;
 mod dml;
 pub mod flush;
 mod insert_values;
+pub mod lakehouse;
 pub mod privileges;
 mod roles;
 mod select;

@@ -6,6 +6,7 @@
 //! - `flush.rs`: the exactly-once handoff of hot rows into Delta.
 //! - `dml.rs`: DELETE and UPDATE, which commit to Delta after a flush.
 //! - `alter.rs`: `ADD COLUMN`, a Delta metadata commit and a refit of the hot batches.
+//! - `maintenance.rs`: `OPTIMIZE` (compaction) and `VACUUM`.
 //!
 //! This room does not log rows (the WAL and [`crate::write`] do), decide when to flush
 //! ([`crate::flush`]), or know where files live beyond asking [`crate::lake`].
@@ -35,6 +36,9 @@
 mod alter;
 mod dml;
 mod flush;
+mod maintenance;
+
+pub use maintenance::OptimizeOutcome;
 
 use std::future::Future;
 use std::path::PathBuf;
