@@ -8,7 +8,8 @@
 //! are installed beside it by `crate::wire::frontend`.
 //!
 //! # Layout
-//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `DROP`, and `WITH (...)` table options.
+//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `ALTER TABLE ... ADD COLUMN`, `DROP`, and
+//!   `WITH (...)` table options.
 //! - [`truncate`], [`show_tables`]: `TRUNCATE` and `SHOW TABLES`.
 //! - [`insert_values`]: the `INSERT ... VALUES` fast path (no DataFusion plan);
 //!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
@@ -20,7 +21,8 @@
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
 //! - [`privileges`]: the 42501 check every statement passes first; [`roles`]: `CREATE ROLE`,
 //!   `ALTER ROLE`, `DROP ROLE`, `GRANT`, `REVOKE`.
-//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it.
+//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it, and
+//!   [`lakehouse`]'s `OPTIMIZE` and `VACUUM` the same way.
 //!
 //! - [`sources`]: `CREATE | DROP | ALTER SOURCE` and `SHOW SOURCES`, parsed here and handed
 //!   to the `ingest` crate's `SourceManager`; this room keeps only the SQL meaning, never a
@@ -35,6 +37,7 @@ mod ddl;
 mod dml;
 pub mod flush;
 mod insert_values;
+pub mod lakehouse;
 pub mod privileges;
 mod roles;
 pub(crate) mod select;
@@ -84,6 +87,7 @@ impl OxbowStatements {
             statement,
             Statement::CreateSchema { .. }
                 | Statement::CreateTable(_)
+                | Statement::AlterTable(_)
                 | Statement::CreateView(_)
                 | Statement::Drop { .. }
                 | Statement::Copy { .. }
@@ -101,6 +105,7 @@ impl OxbowStatements {
         let result = match statement {
             Statement::CreateSchema { .. }
             | Statement::CreateTable(_)
+            | Statement::AlterTable(_)
             | Statement::CreateView(_)
             | Statement::Drop { .. } => ddl::execute(&self.db, statement, ctx).await,
             Statement::Truncate(truncate) => truncate::execute(&self.db, truncate, ctx).await,

@@ -92,6 +92,14 @@ impl OxbowSimpleQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if crate::statements::lakehouse::is_lake_statement(query) {
+            crate::statements::privileges::require_superuser(&self.db, &*client, "OPTIMIZE or VACUUM")?;
+            let metadata = client.metadata().clone();
+            return Ok(vec![
+                crate::statements::lakehouse::execute(&self.db, &self.ctx, query, &metadata)
+                    .await?,
+            ]);
+        }
         if let Some(names) = crate::statements::flush::parse(query) {
             return Ok(vec![
                 crate::statements::flush::execute(&self.db, &self.ctx, names).await?,

@@ -96,6 +96,34 @@ fn describe(table: &Table) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// The projection into `actual` (the Delta snapshot's schema) that reads the columns of
+/// `planned` that `projection` names, if the two schemas differ; `None` when they agree and
+/// `projection` applies as it is.
+fn by_name(
+    planned: &SchemaRef,
+    actual: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> Result<Option<Vec<usize>>> {
+    let agree = planned.fields().len() == actual.fields().len()
+        && planned
+            .fields()
+            .iter()
+            .zip(actual.fields())
+            .all(|(a, b)| a.name() == b.name());
+    if agree {
+        return Ok(None);
+    }
+    let wanted: Vec<usize> = match projection {
+        Some(p) => p.clone(),
+        None => (0..planned.fields().len()).collect(),
+    };
+    wanted
+        .into_iter()
+        .map(|i| Ok(actual.index_of(planned.field(i).name())?))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// DML predicates arrive qualified with the table name; deltalake resolves columns against the
 /// bare table schema.
 fn bare_predicate(filters: Vec<Expr>) -> Option<Expr> {
@@ -142,9 +170,27 @@ impl TableProvider for OxbowTable {
             provider = provider.with_session(Arc::new(session.clone()));
         }
         let tiers = super::TierScan::of(state.config());
-        let delta_plan = provider
-            .await?
-            .scan(state, projection, filters, limit)
+        let delta_provider = provider.await?;
+        let schema = Arc::clone(&self.described);
+        // After `ADD COLUMN` a plan made against the old provider may meet the new snapshot
+        // (or the reverse): columns are then matched by name, never by position.
+        let delta_projection = by_name(&schema, &delta_provider.schema(), projection)?;
+        // A filter on a time-partitioned column also names its bucket column (`ts_day`), which
+        // delta-rs prunes partitions by (`crate::lake::partition_pruning`).
+        let def = self.table.def();
+        let mut lake_filters = filters.to_vec();
+        lake_filters.extend(crate::lake::partition_pruning::derived_filters(
+            &def,
+            &self.table.schema(),
+            filters,
+        ));
+        let delta_plan = delta_provider
+            .scan(
+                state,
+                delta_projection.as_ref().or(projection),
+                &lake_filters,
+                limit,
+            )
             .await?;
         // One tier only (`TierScan`): the other side reads no rows, at the same snapshot.
         let delta_plan: Arc<dyn ExecutionPlan> = if tiers.reads_lake() {
@@ -155,7 +201,6 @@ impl TableProvider for OxbowTable {
             ))
         };
 
-        let schema = Arc::clone(&self.described);
         let (low, high) = match self.table.time_index() {
             Some(i) => {
                 let field = schema.field(i);
@@ -178,11 +223,14 @@ impl TableProvider for OxbowTable {
             .filter(|b| overlaps(b, low, high))
             .map(|b| &b.batch)
             .chain(held.iter().filter(|_| tiers.reads_hot()))
-            .map(|batch| match projection {
-                Some(p) => batch.project(p),
-                None => Ok(batch.clone()),
+            .map(|batch| {
+                let batch = crate::hot::reshape::fit(batch, &schema)?;
+                match projection {
+                    Some(p) => Ok(batch.project(p)?),
+                    None => Ok(batch),
+                }
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let hot_schema = match projection {
             Some(p) => Arc::new(schema.project(p)?),
             None => schema,

@@ -303,8 +303,8 @@ async fn bad_source_statements_are_refused_and_leave_nothing() {
             SqlState::INVALID_PARAMETER_VALUE,
         ),
         (
-            "CREATE SOURCE s FROM HTTP () FORMAT JSON INTO t WITH (schema_mode = 'evolve')",
-            SqlState::FEATURE_NOT_SUPPORTED,
+            "CREATE SOURCE s FROM HTTP () FORMAT JSON INTO t WITH (schema_mode = 'grow')",
+            SqlState::INVALID_PARAMETER_VALUE,
         ),
         (
             "CREATE SOURCE s FROM FILES (path = '/etc') FORMAT JSON INTO t",
