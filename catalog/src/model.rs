@@ -159,14 +159,12 @@ impl TableDef {
                 }
             };
             let expression = p.generation_expression().unwrap_or_default();
-            fields.push(
-                Field::new(p.delta_name(), data_type, true).with_metadata(
-                    std::collections::HashMap::from([(
-                        GENERATION_EXPRESSION_KEY.to_string(),
-                        expression,
-                    )]),
-                ),
-            );
+            fields.push(Field::new(p.delta_name(), data_type, true).with_metadata(
+                std::collections::HashMap::from([(
+                    GENERATION_EXPRESSION_KEY.to_string(),
+                    expression,
+                )]),
+            ));
         }
         Schema::new(fields)
     }

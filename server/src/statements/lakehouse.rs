@@ -30,7 +30,9 @@ use crate::sql::names::object_name;
 
 #[derive(Debug, PartialEq)]
 pub enum LakeStatement {
-    Optimize { table: ast::ObjectName },
+    Optimize {
+        table: ast::ObjectName,
+    },
     Vacuum {
         table: ast::ObjectName,
         retain: Option<Duration>,
@@ -179,16 +181,27 @@ mod tests {
         assert!(is_lake_statement("OPTIMIZE t"));
         assert!(is_lake_statement(" vacuum t"));
         assert!(!is_lake_statement("SELECT 1"));
-        assert!(matches!(parse("OPTIMIZE s.t;").unwrap(), LakeStatement::Optimize { .. }));
+        assert!(matches!(
+            parse("OPTIMIZE s.t;").unwrap(),
+            LakeStatement::Optimize { .. }
+        ));
         match parse("VACUUM t RETAIN 200 HOURS DRY RUN").unwrap() {
-            LakeStatement::Vacuum { retain, dry_run, .. } => {
+            LakeStatement::Vacuum {
+                retain, dry_run, ..
+            } => {
                 assert_eq!(retain, Some(Duration::from_secs(200 * 3600)));
                 assert!(dry_run);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse("OPTIMIZE t ZORDER BY (a)"), Err(ServerError::Unsupported(_))));
-        assert!(matches!(parse("VACUUM LITE t"), Err(ServerError::Unsupported(_))));
+        assert!(matches!(
+            parse("OPTIMIZE t ZORDER BY (a)"),
+            Err(ServerError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse("VACUUM LITE t"),
+            Err(ServerError::Unsupported(_))
+        ));
         assert!(parse("VACUUM t RETAIN soon").is_err());
         assert!(parse("VACUUM t EXTRA").is_err());
     }

@@ -345,8 +345,7 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         if let (_, Some((fetch @ datafusion::sql::sqlparser::ast::Statement::Fetch { .. }, _))) =
             &portal.statement.statement
         {
-            let response =
-                cursors::fetch(fetch, &portal.result_column_format, &*client).await?;
+            let response = cursors::fetch(fetch, &portal.result_column_format, &*client).await?;
             return match response {
                 Response::Query(rows) if max_rows == 0 => {
                     let tag = stream_rows(client, rows).await?;

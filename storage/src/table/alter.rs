@@ -119,7 +119,8 @@ pub(super) async fn rows_schema(def: &TableDef, delta: &DeltaTable) -> Result<Sc
         .filter(|i| !derived.contains(full.field(*i).name()))
         .collect();
     Ok(std::sync::Arc::new(
-        full.project(&keep).map_err(|e| Error::DataFusion(e.into()))?,
+        full.project(&keep)
+            .map_err(|e| Error::DataFusion(e.into()))?,
     ))
 }
 

@@ -51,9 +51,11 @@ impl Table {
         // The Delta writer fills a time bucket (`ts_day`) only when it appends; an UPDATE of
         // its source column would leave the row in the wrong partition.
         let def = self.def();
-        if let Some(p) = def.options.partition_by.iter().find(|p| {
-            p.is_derived() && assignments.iter().any(|(column, _)| column == &p.source)
-        }) {
+        if let Some(p) =
+            def.options.partition_by.iter().find(|p| {
+                p.is_derived() && assignments.iter().any(|(column, _)| column == &p.source)
+            })
+        {
             return Err(Error::Unsupported(format!(
                 "UPDATE of \"{}\", the source of partition {} (delete and insert the rows instead)",
                 p.source,

@@ -83,17 +83,38 @@ async fn optimize_compacts_and_vacuum_really_deletes() {
     let deleted = rows(&client, "VACUUM t").await;
     assert_eq!(deleted, listed);
     assert!(!orphan.exists(), "VACUUM really deleted the file");
-    assert_eq!(parquet_files(&dir).len(), 4, "the retention kept the compacted files");
+    assert_eq!(
+        parquet_files(&dir).len(),
+        4,
+        "the retention kept the compacted files"
+    );
     assert_eq!(count(&client, sum).await, 36);
 
     // A retention shorter than the table's (7 days) is refused, and so are clauses not built.
-    assert!(client.batch_execute("VACUUM t RETAIN 0 HOURS").await.is_err());
+    assert!(
+        client
+            .batch_execute("VACUUM t RETAIN 0 HOURS")
+            .await
+            .is_err()
+    );
     let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string());
-    let e = client.batch_execute("OPTIMIZE t ZORDER BY (id)").await.unwrap_err();
+    let e = client
+        .batch_execute("OPTIMIZE t ZORDER BY (id)")
+        .await
+        .unwrap_err();
     assert_eq!(code(e).as_deref(), Some("0A000"));
-    let e = client.batch_execute("OPTIMIZE nothing_here").await.unwrap_err();
+    let e = client
+        .batch_execute("OPTIMIZE nothing_here")
+        .await
+        .unwrap_err();
     assert_eq!(code(e).as_deref(), Some("42P01"));
-    let e = client.batch_execute("VACUUM t RETAIN soon").await.unwrap_err();
+    let e = client
+        .batch_execute("VACUUM t RETAIN soon")
+        .await
+        .unwrap_err();
     assert_eq!(code(e).as_deref(), Some("42601"));
-    assert!(parquet_files(&dir).len() == 4, "a refused VACUUM deletes nothing");
+    assert!(
+        parquet_files(&dir).len() == 4,
+        "a refused VACUUM deletes nothing"
+    );
 }

@@ -87,7 +87,10 @@ async fn a_time_filter_skips_the_files_of_other_days() {
             &[],
         )
         .await;
-    assert!(opaque.is_err(), "without the derived filter the deleted file is read");
+    assert!(
+        opaque.is_err(),
+        "without the derived filter the deleted file is read"
+    );
     let whole = client.query_one("SELECT count(*) FROM ev", &[]).await;
     assert!(whole.is_err(), "a scan of every day reads the deleted file");
 }

@@ -242,7 +242,9 @@ fn settings() -> (usize, u64) {
 #[tokio::test]
 async fn malformed_conversations_never_take_the_server_down() {
     let (cases, seed) = settings();
-    println!("wire fuzz: {cases} cases per server, seed {seed} (rerun with OXBOW_WIRE_FUZZ_SEED={seed})");
+    println!(
+        "wire fuzz: {cases} cases per server, seed {seed} (rerun with OXBOW_WIRE_FUZZ_SEED={seed})"
+    );
     let started = Instant::now();
     let trust =
         TestServer::start_with(vec!["--max-message-bytes".into(), "1048576".into()], vec![]);

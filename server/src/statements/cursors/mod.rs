@@ -98,7 +98,10 @@ async fn declare(
             ));
         }
         let (Some(name), Some(query)) = (declaration.names.first(), &declaration.for_query) else {
-            return Err(error("42601", "DECLARE CURSOR needs a name and a FOR query"));
+            return Err(error(
+                "42601",
+                "DECLARE CURSOR needs a name and a FOR query",
+            ));
         };
         let name = cursor_name(name);
         if cursors.get(&name).is_some() {
@@ -111,7 +114,10 @@ async fn declare(
                 let plan = crate::statements::select::plan_query(ctx, &statement, client)
                     .await
                     .map_err(api_error)?;
-                let df = ctx.execute_logical_plan(plan.clone()).await.map_err(api_error)?;
+                let df = ctx
+                    .execute_logical_plan(plan.clone())
+                    .await
+                    .map_err(api_error)?;
                 Ok((plan, df.execute_stream().await.map_err(api_error)?))
             })
             .await?;
@@ -284,7 +290,9 @@ mod tests {
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn direction(sql: &str) -> PgWireResult<Option<usize>> {
-        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().remove(0);
+        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
         let Statement::Fetch { direction, .. } = statement else {
             panic!("not a FETCH: {sql}");
         };

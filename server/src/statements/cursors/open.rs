@@ -146,7 +146,11 @@ impl Cursors {
 
     /// Closes the cursor `name`; false if there is none.
     pub fn close(&self, name: &str) -> bool {
-        self.open.lock().expect("cursors lock").remove(name).is_some()
+        self.open
+            .lock()
+            .expect("cursors lock")
+            .remove(name)
+            .is_some()
     }
 
     pub fn close_all(&self) {

@@ -16,7 +16,10 @@ use oxbow_catalog::{ColumnDef, PartitionColumn, PartitionTransform, SqlType};
 use crate::error::ServerError;
 use crate::sql::names::ident;
 
-pub fn partition_by(expr: &Expr, columns: &[ColumnDef]) -> Result<Vec<PartitionColumn>, ServerError> {
+pub fn partition_by(
+    expr: &Expr,
+    columns: &[ColumnDef],
+) -> Result<Vec<PartitionColumn>, ServerError> {
     let items: Vec<&Expr> = match expr {
         Expr::Nested(inner) => vec![inner.as_ref()],
         Expr::Tuple(list) => list.iter().collect(),
@@ -25,13 +28,19 @@ pub fn partition_by(expr: &Expr, columns: &[ColumnDef]) -> Result<Vec<PartitionC
     let mut partitions: Vec<PartitionColumn> = Vec::new();
     for item in items {
         let partition = one(item, columns)?;
-        if partitions.iter().any(|p| p.delta_name() == partition.delta_name()) {
+        if partitions
+            .iter()
+            .any(|p| p.delta_name() == partition.delta_name())
+        {
             return Err(ServerError::Unsupported(format!(
                 "partition {} given twice",
                 partition.sql()
             )));
         }
-        if columns.iter().any(|c| partition.is_derived() && c.name == partition.delta_name()) {
+        if columns
+            .iter()
+            .any(|c| partition.is_derived() && c.name == partition.delta_name())
+        {
             return Err(ServerError::Unsupported(format!(
                 "PARTITION BY {}: the table already has a column \"{}\", the name of its partition column",
                 partition.sql(),
@@ -52,7 +61,12 @@ fn one(item: &Expr, columns: &[ColumnDef]) -> Result<PartitionColumn, ServerErro
     let (source, transform) = match item {
         Expr::Identifier(i) => (ident(i), PartitionTransform::Identity),
         Expr::Function(f) => {
-            let name = f.name.0.last().and_then(|p| p.as_ident()).ok_or_else(unsupported)?;
+            let name = f
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .ok_or_else(unsupported)?;
             let transform =
                 PartitionTransform::from_function(&ident(name)).ok_or_else(unsupported)?;
             let FunctionArguments::List(list) = &f.args else {
@@ -67,13 +81,14 @@ fn one(item: &Expr, columns: &[ColumnDef]) -> Result<PartitionColumn, ServerErro
         }
         _ => return Err(unsupported()),
     };
-    let column = columns
-        .iter()
-        .find(|c| c.name == source)
-        .ok_or_else(|| ServerError::UndefinedColumn {
-            table: "(new table)".into(),
-            column: source.clone(),
-        })?;
+    let column =
+        columns
+            .iter()
+            .find(|c| c.name == source)
+            .ok_or_else(|| ServerError::UndefinedColumn {
+                table: "(new table)".into(),
+                column: source.clone(),
+            })?;
     match transform {
         PartitionTransform::Identity => {
             if matches!(
