@@ -7,6 +7,7 @@ comments (replaced on each run, appended the first time), reading bench/results/
 bench/results/kafka.json. A group whose JSON is missing is left out and said so.
 """
 
+import argparse
 import json
 import os
 
@@ -15,8 +16,8 @@ import common
 BEGIN, END = "<!-- connectors: written by bench/connectors.py -->", "<!-- /connectors -->"
 
 
-def load(name):
-    path = os.path.join(common.RESULTS_DIR, f"{name}.json")
+def load(results, name):
+    path = os.path.join(results, f"{name}.json")
     return json.load(open(path)) if os.path.exists(path) else None
 
 
@@ -24,9 +25,9 @@ def num(v, digits=0):
     return "n/a" if v is None else f"{v:,.{digits}f}"
 
 
-def section():
+def section(results):
     rows, notes = [], []
-    sources = load("sources")
+    sources = load(results, "sources")
     if sources:
         meta = sources["meta"]
         notes.append(f"FILES and HTTP: {meta['date']}, git {meta['commit']}, profile {meta['profile']}"
@@ -52,7 +53,7 @@ def section():
     else:
         notes.append("FILES and HTTP: no bench/results/sources.json (OXBOW_BENCH_SOURCES=0?)")
         freshness = []
-    kafka = load("kafka")
+    kafka = load(results, "kafka")
     if kafka:
         m = kafka["machine"]
         notes.append(f"KAFKA: {m['date']}, git {m['commit']}, profile {kafka['profile']}"
@@ -90,9 +91,13 @@ def section():
 
 
 def main():
-    path = os.path.join(common.BENCH_DIR, "RESULTS.md")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--results", default=common.RESULTS_DIR, help="directory of the scripts' JSON files")
+    parser.add_argument("--report", default=os.path.join(common.BENCH_DIR, "RESULTS.md"))
+    args = parser.parse_args()
+    path = args.report
     text = open(path).read() if os.path.exists(path) else "# Oxbow benchmarks\n"
-    block = section()
+    block = section(args.results)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]
