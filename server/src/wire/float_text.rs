@@ -1,8 +1,8 @@
 //! PostgreSQL's text form of `float4` and `float8` values, from arrow-pg's.
 //!
 //! Both write the shortest digits that read back to the same value, but arrow-pg keeps Rust's
-//! spelling: `2.0` where PostgreSQL writes `2`, `inf` for `Infinity`, and never an exponent,
-//! so `1e+20` comes out as twenty-one digits. Clients that compare text (psql output, tests,
+//! spelling: `2.0` where PostgreSQL writes `2`, `inf` for `Infinity`, and `1e20` (or twenty-one
+//! digits) for `1e+20`. Clients that compare text (psql output, tests,
 //! BI tools that cache results as strings) see the difference, so text values are rewritten;
 //! binary values are IEEE bits either way and pass untouched.
 
@@ -14,6 +14,7 @@ pub fn needs_rewrite(value: &[u8]) -> bool {
         || digits.first().is_some_and(|b| !b.is_ascii_digit())
         || digits.len() > 16
         || digits.starts_with(b"0.0000")
+        || digits.contains(&b'e')
 }
 
 /// PostgreSQL's spelling of a float: fixed notation for decimal exponents from -4 to 14, else
@@ -93,7 +94,7 @@ mod tests {
                 "{same}"
             );
         }
-        for differs in ["2.0", "inf", "-inf", "100000000000000000000.0", "0.000015"] {
+        for differs in ["2.0", "inf", "-inf", "1e20", "100000000000000000000.0", "0.000015"] {
             assert!(needs_rewrite(differs.as_bytes()), "{differs}");
             assert_ne!(pg(differs), differs);
         }
