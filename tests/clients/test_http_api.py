@@ -321,4 +321,9 @@ def test_metrics_parse_and_match_the_system_tables(oxbow):
     assert value("oxbow_source_rows_in_total", source="web") == 2
     assert value("oxbow_queries_total", protocol="http", outcome="ok") >= 1
     assert value("oxbow_query_duration_seconds_count", protocol="http") >= 1
+    # psql's queries above ran over pgwire (simple protocol).
+    assert value("oxbow_queries_total", protocol="pgwire", outcome="ok") >= 2
+    assert value("oxbow_query_duration_seconds_count", protocol="pgwire") >= 2
+    # Every psql above has disconnected.
+    assert value("oxbow_connections", protocol="pgwire") == 0
     assert any(l.get("path") == "/v1/sql" for l, _ in samples["oxbow_http_requests_total"])
