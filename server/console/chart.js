@@ -57,9 +57,10 @@ export function drawChart(container, rows, x, y, type) {
   const xTicks = scale.kind === "category"
     ? [0, Math.floor((points.length - 1) / 2), points.length - 1].map((i) => [xs[i], String(points[i].x)])
     : [Math.min(...xs), Math.max(...xs)].map((v) => [v, label(scale.kind, v)]);
-  for (const [v, text] of xTicks) {
-    svg.append(el("text", { x: px(v), y: H - PAD.bottom + 16, "text-anchor": "middle", class: "tick" }, text));
-  }
+  xTicks.forEach(([v, text], k) => {
+    const anchor = k === 0 ? "start" : k === xTicks.length - 1 ? "end" : "middle";
+    svg.append(el("text", { x: px(v), y: H - PAD.bottom + 16, "text-anchor": anchor, class: "tick" }, text));
+  });
   svg.append(el("text", { x: (W + PAD.left) / 2, y: H - 4, "text-anchor": "middle", class: "axis-name" }, x));
 
   if (bar) {

@@ -14,9 +14,10 @@
 //! - `GET /v1/sources/{name}/dead_letters?limit=N`: the newest N (default 100, at most 10000)
 //!   rows of `oxbow.dead_letters` of that source, newest first.
 //!
-//! The JSON comes from the very system tables SQL users read, so the two always agree. The
-//! first two need any role that may log in (as `/metrics`: the system views need no
-//! privilege); the dead letters are a real table, read as the caller with its privileges.
+//! The JSON comes from the very system tables SQL users read, so the two always agree. Each
+//! needs any role that may log in (as `/metrics`): the `oxbow` schema is readable by every
+//! role. The dead letters, a real table, are read as the caller all the same, so that a
+//! future privilege on them applies here too.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
