@@ -70,6 +70,7 @@ def test_console_shows_moving_sources_both_tiers_and_charts_a_query(oxbow, brows
                "INSERT INTO m VALUES (1, 'one'), (2, 'two'), (3, 'three');"
                "CREATE SOURCE gen FROM DATAGEN (rows_per_second = '3000', seed = '7')"
                " FORMAT JSON INTO gen_events;"
+               "CREATE TABLE clicks (id bigint, email text);"
                "CREATE SOURCE web FROM HTTP () FORMAT JSON INTO clicks"
                " WITH (schema_mode = 'strict');")
     req = urllib.request.Request(

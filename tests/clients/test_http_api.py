@@ -335,6 +335,7 @@ def test_ready_and_the_state_as_json_match_the_system_tables(make_oxbow):
     with admin(server) as conn:
         conn.execute("CREATE TABLE j (id bigint)")
         conn.execute("INSERT INTO j VALUES (1), (2)")
+        conn.execute("CREATE TABLE pushed (id bigint)")
         conn.execute("CREATE SOURCE web FROM HTTP () FORMAT JSON INTO pushed"
                      " WITH (schema_mode = 'strict')")
     status, _, body = request(server, "/v1/sources/web", b'{"id": 1}\n{"id": "x"}\n',

@@ -73,6 +73,12 @@ pub fn render(settings: &Command, matches: &ArgMatches, file: Option<&FileSettin
             let _ = writeln!(out, "# {id} = ({shown})  # {origin}");
             continue;
         }
+        if id == "config" {
+            // Never a key of the file this text may become.
+            let shown = values.first().map_or("(not set)", String::as_str);
+            let _ = writeln!(out, "# {id} = {shown}  # {origin}");
+            continue;
+        }
         let many = arg.get_value_delimiter().is_some()
             || matches!(arg.get_action(), ArgAction::Append)
             || arg.get_num_args().is_some_and(|n| n.max_values() > 1);
