@@ -81,10 +81,12 @@ pub fn load(path: &Path, settings: &Command) -> Result<FileSettings, ConfigFileE
 }
 
 fn parse(path: &Path, text: &str, settings: &Command) -> Result<FileSettings, ConfigFileError> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigFileError::Syntax {
-        path: path.to_path_buf(),
-        message: e.message().to_string(),
-    })?;
+    let table: toml::Table =
+        text.parse()
+            .map_err(|e: toml::de::Error| ConfigFileError::Syntax {
+                path: path.to_path_buf(),
+                message: e.message().to_string(),
+            })?;
     let known = setting_ids(settings);
     let mut values = BTreeMap::new();
     for (key, value) in table {
@@ -124,9 +126,10 @@ fn parse(path: &Path, text: &str, settings: &Command) -> Result<FileSettings, Co
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| bad("expected an array of strings, numbers or booleans".into()))?,
             toml::Value::Array(_) => return Err(bad("expected one value, not an array".into())),
-            other => vec![scalar(other).ok_or_else(|| {
-                bad("expected a string, a number or a boolean".into())
-            })?],
+            other => vec![
+                scalar(other)
+                    .ok_or_else(|| bad("expected a string, a number or a boolean".into()))?,
+            ],
         };
         // The setting's own value parser on the file's values (its variable unset, so that
         // the file's value is the one parsed).

@@ -71,9 +71,7 @@ pub fn json_rows(batches: &[RecordBatch]) -> Result<Vec<Value>, ApiError> {
         .with_explicit_nulls(true)
         .build::<_, JsonArray>(Vec::new());
     for batch in batches {
-        writer
-            .write(batch)
-            .map_err(|e| ApiError::from_error(&e))?;
+        writer.write(batch).map_err(|e| ApiError::from_error(&e))?;
     }
     writer.finish().map_err(|e| ApiError::from_error(&e))?;
     let bytes = writer.into_inner();

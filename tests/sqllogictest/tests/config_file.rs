@@ -55,7 +55,10 @@ fn a_flag_wins_over_the_environment_which_wins_over_the_file() {
         line(&shown, "hot_memory_mb"),
         "hot_memory_mb = 100  # flag --hot-memory-mb"
     );
-    assert_eq!(line(&shown, "user"), "user = \"env_user\"  # env OXBOW_USER");
+    assert_eq!(
+        line(&shown, "user"),
+        "user = \"env_user\"  # env OXBOW_USER"
+    );
     assert_eq!(
         line(&shown, "max_connections"),
         format!("max_connections = 7  # file {path}")
@@ -92,7 +95,12 @@ fn a_flag_wins_over_the_environment_which_wins_over_the_file() {
     std::fs::write(&again, &shown).unwrap();
     let again_path = again.to_str().unwrap();
     let reread = stdout(&oxbow(&["config", "show", "--config", again_path], &[]));
-    for setting in ["hot_memory_mb", "user", "max_connections", "allow_file_root"] {
+    for setting in [
+        "hot_memory_mb",
+        "user",
+        "max_connections",
+        "allow_file_root",
+    ] {
         let want = line(&shown, setting).split("  # ").next().unwrap();
         assert_eq!(
             line(&reread, setting),
@@ -117,7 +125,10 @@ fn a_bad_config_file_fails_with_its_key() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{text} was accepted");
         assert!(stderr.contains(want), "{text}: {stderr}");
-        assert!(!stderr.contains("secret"), "the password was echoed: {stderr}");
+        assert!(
+            !stderr.contains("secret"),
+            "the password was echoed: {stderr}"
+        );
     }
     let out = oxbow(&["serve", "--config", "/nonexistent/oxbow.toml"], &[]);
     assert!(!out.status.success());
