@@ -3,7 +3,7 @@
 # it installs what the tests need (Debian packages, a Python venv with the client drivers)
 # idempotently, builds in debug, and runs the unit tests, the wire-protocol and persistence
 # tests, the sqllogictest files, and the client tests (psql, psycopg, psycopg2, asyncpg,
-# SQLAlchemy, pgJDBC, psqlODBC, Node pg, deltalake, S3 on moto).
+# SQLAlchemy, pgJDBC, psqlODBC, Node pg, deltalake, S3 on moto, the web console in Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +34,8 @@ dpkg -s unixodbc >/dev/null 2>&1 || missing+=(unixodbc)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# The console test drives Debian's Chromium through Playwright (never `playwright install`).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
@@ -64,7 +66,7 @@ export OXBOW_BIN="$CARGO_TARGET_DIR/debug/oxbow"
 step "rust tests: unit, protocol, persistence, sqllogictest"
 cargo test --workspace
 
-step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3, Kafka (noida-db), PostgreSQL compatibility"
+step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3, Kafka (noida-db), PostgreSQL compatibility, console (Chromium)"
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q -p no:cacheprovider tests/clients
 
 step "all tests passed"

@@ -113,8 +113,11 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     session::register_sources_table(&base, &sources)
         .map_err(|e| format!("cannot set up the SQL session: {e}"))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let readiness = crate::http::Readiness::default();
+    let stopping = readiness.clone();
     tokio::spawn(async move {
         crate::shutdown::signal().await;
+        stopping.set_stopping();
         let _ = stop_tx.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -134,6 +137,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                     method,
                     db: Arc::clone(&db),
                 },
+                readiness: readiness.clone(),
             },
             config.http_body_limit_mb.saturating_mul(1024 * 1024),
         );
@@ -150,6 +154,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         )
     })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    readiness.set_ready();
     info!(
         pg_listen = %addr,
         data_dir = %config.data_dir.display(),

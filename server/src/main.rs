@@ -1,7 +1,8 @@
 //! `oxbow`: a real-time analytics database that speaks the PostgreSQL wire protocol.
 //!
 //! # Layout
-//! - [`config`]: the `serve` settings (flags and `OXBOW_*` environment variables).
+//! - [`config`]: the `serve` settings (flags, `OXBOW_*` environment variables and the
+//!   `--config` TOML file) and `oxbow config show`; [`logging`]: text or JSON log lines.
 //! - [`auth`]: who may log in: the authentication method, the first superuser, SCRAM keys.
 //! - [`app`]: start (open the database, build the session, listen) and stop;
 //!   [`shutdown`]: the signals that stop it.
@@ -22,6 +23,7 @@ mod auth;
 mod config;
 mod error;
 mod http;
+mod logging;
 mod pg_compat;
 mod shutdown;
 mod sql;
@@ -30,14 +32,11 @@ mod wire;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing::error;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::ServeConfig;
-
-/// Used when `RUST_LOG` is not set. deltalake's kernel logs every snapshot and scan at info.
-const DEFAULT_LOG_FILTER: &str = "info,buoyant_kernel=warn,delta_kernel=warn,deltalake_core=warn";
+use crate::config::file::ParseError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +58,17 @@ struct Cli {
 enum Command {
     /// Start the server (the default).
     Serve(ServeConfig),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print every setting with its value and origin (flag, env, file, default), as TOML.
+    Show(ServeConfig),
 }
 
 /// Twice the cores, at least 4. DataFusion runs a query's partitions as tasks on this runtime
@@ -79,18 +89,38 @@ fn worker_threads() -> usize {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let settings = ServeConfig::augment_args(clap::Command::new("oxbow"));
+    let (matches, file) = match config::file::parse_args(Cli::command(), &settings, &args) {
+        Ok(parsed) => parsed,
+        Err(ParseError::Clap(e)) => e.exit(),
+        Err(ParseError::File(e)) => {
+            eprintln!("oxbow: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let config = match cli.command {
         Some(Command::Serve(config)) => config,
+        Some(Command::Config {
+            action: ConfigAction::Show(_),
+        }) => {
+            let shown = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("show"))
+                .expect("config show was parsed from these matches");
+            print!("{}", config::show::render(&settings, shown, file.as_ref()));
+            return ExitCode::SUCCESS;
+        }
         None => cli.serve,
     };
+    logging::init(config.log_format);
+    if let (Some(path), Some(file)) = (&config.config, &file) {
+        tracing::info!(config = %path.display(), settings = file.values.len(), "read the config file");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads())
         .enable_all()

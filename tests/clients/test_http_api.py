@@ -321,4 +321,69 @@ def test_metrics_parse_and_match_the_system_tables(oxbow):
     assert value("oxbow_source_rows_in_total", source="web") == 2
     assert value("oxbow_queries_total", protocol="http", outcome="ok") >= 1
     assert value("oxbow_query_duration_seconds_count", protocol="http") >= 1
+    # psql's queries above ran over pgwire (simple protocol).
+    assert value("oxbow_queries_total", protocol="pgwire", outcome="ok") >= 2
+    assert value("oxbow_query_duration_seconds_count", protocol="pgwire") >= 2
+    # Every psql above has disconnected.
+    assert value("oxbow_connections", protocol="pgwire") == 0
     assert any(l.get("path") == "/v1/sql" for l, _ in samples["oxbow_http_requests_total"])
+
+
+def test_ready_and_the_state_as_json_match_the_system_tables(make_oxbow):
+    server = make_oxbow(env={"OXBOW_PASSWORD": PASSWORD})
+    auth = ("oxbow", PASSWORD)
+    with admin(server) as conn:
+        conn.execute("CREATE TABLE j (id bigint)")
+        conn.execute("INSERT INTO j VALUES (1), (2)")
+        conn.execute("CREATE TABLE pushed (id bigint)")
+        conn.execute("CREATE SOURCE web FROM HTTP () FORMAT JSON INTO pushed"
+                     " WITH (schema_mode = 'strict')")
+    status, _, body = request(server, "/v1/sources/web", b'{"id": 1}\n{"id": "x"}\n',
+                              {"Content-Type": "application/x-ndjson"}, auth=auth)
+    assert status == 200 and json.loads(body)["rejected"] == 1, body
+
+    # /ready needs no credentials and shows counts only.
+    status, _, body = request(server, "/ready")
+    ready = json.loads(body)
+    assert status == 200 and ready["status"] == "ready", body
+    with admin(server) as conn:
+        n = conn.execute("SELECT count(*) FROM oxbow.tables").fetchone()[0]
+        tables = conn.execute("SELECT schema_name, table_name, hot_rows, delta_version, status"
+                              " FROM oxbow.tables ORDER BY 1, 2").fetchall()
+        sources = conn.execute("SELECT source_name, connector, rows_in, rows_rejected, status"
+                               " FROM oxbow.sources ORDER BY 1").fetchall()
+    assert ready == {"status": "ready", "tables": n, "tables_unavailable": 0}
+
+    for path in ["/v1/tables", "/v1/sources", "/v1/sources/web/dead_letters"]:
+        status, headers, body = request(server, path)
+        assert status == 401 and headers["WWW-Authenticate"].startswith("Basic"), path
+        assert error_of(body)[0] == "28000"
+
+    status, _, body = request(server, "/v1/tables", auth=auth)
+    assert status == 200
+    got = [(t["schema_name"], t["table_name"], t["hot_rows"], t["delta_version"], t["status"])
+           for t in json.loads(body)["tables"]]
+    assert got == [tuple(t) for t in tables]
+    assert ("public", "j", 2, 0, "ok") in got
+
+    status, _, body = request(server, "/v1/sources", auth=auth)
+    assert status == 200
+    listed = json.loads(body)["sources"]
+    assert [(s["source_name"], s["connector"], s["rows_in"], s["rows_rejected"], s["status"])
+            for s in listed] == [tuple(s) for s in sources]
+    assert listed[0]["partitions"] == [] and listed[0]["lag"] is None
+
+    status, _, body = request(server, "/v1/sources/web/dead_letters?limit=5", auth=auth)
+    assert status == 200, body
+    letters = json.loads(body)
+    assert letters["source"] == "public.web" and len(letters["dead_letters"]) == 1
+    assert letters["dead_letters"][0]["payload"] == '{"id": "x"}'
+
+    # Any role that may log in reads them (the oxbow schema is readable by all, as on pgwire);
+    # a wrong password may not.
+    with admin(server) as conn:
+        conn.execute("CREATE ROLE viewer LOGIN PASSWORD 'viewer-pw'")
+    assert request(server, "/v1/tables", auth=("viewer", "viewer-pw"))[0] == 200
+    status, _, body = request(server, "/v1/sources/web/dead_letters", auth=("viewer", "viewer-pw"))
+    assert status == 200 and len(json.loads(body)["dead_letters"]) == 1
+    assert request(server, "/v1/sources", auth=("viewer", "nope"))[0] == 401

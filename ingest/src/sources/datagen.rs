@@ -136,6 +136,16 @@ impl Source for DatagenSource {
         }
     }
 
+    /// Rows the generator owes its rate: due since it started but not yet generated (0 once
+    /// `max_rows` is reached). It grows when writes cannot keep up with `rows_per_second`.
+    fn lag(&self) -> Option<i64> {
+        if self.max_rows.is_some_and(|m| self.next_row >= m) {
+            return Some(0);
+        }
+        let due = (self.started.elapsed().as_secs_f64() * self.rows_per_second as f64) as u64;
+        Some(due.saturating_sub(self.emitted_since_start) as i64)
+    }
+
     async fn next(&mut self) -> Result<Option<Arrival>, IngestError> {
         let remaining = self.max_rows.map(|m| m.saturating_sub(self.next_row));
         if remaining == Some(0) {

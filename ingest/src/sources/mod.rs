@@ -58,7 +58,8 @@ pub trait Source: Send {
     /// ever (a data generator with `max_rows`).
     async fn next(&mut self) -> Result<Option<Arrival>, IngestError>;
 
-    /// How far behind its input the source is, where the connector knows (files not yet read).
+    /// How far behind its input the source is, where the connector knows (files not yet read,
+    /// rows a generator owes its rate).
     fn lag(&self) -> Option<i64> {
         None
     }

@@ -11,8 +11,9 @@
 //!   so a dropped table or source leaves no stale series.
 //! - **Events**, recorded with the `metrics` crate as they happen and rendered by
 //!   `metrics-exporter-prometheus`: `oxbow_queries_total{protocol,outcome}`,
-//!   `oxbow_query_duration_seconds{protocol}` (a histogram) and
-//!   `oxbow_http_requests_total{path,status}`.
+//!   `oxbow_query_duration_seconds{protocol}` (a histogram; `protocol` is `http` or `pgwire`,
+//!   a pgwire query being one simple Query message or one Execute), `oxbow_connections{protocol}`
+//!   (pgwire sessions logged in or logging in) and `oxbow_http_requests_total{path,status}`.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;

@@ -10,15 +10,20 @@
 //!   planning, timeout), [`formats`] writes it (JSON, NDJSON, CSV, Arrow IPC, Parquet).
 //! - [`obsrv`]: `POST /data/v1/sql-query`, Obsrv's endpoint with realtime / datalake routing.
 //! - [`metrics`]: `GET /metrics` in Prometheus text.
+//! - [`ops`]: `GET /ready` (no credentials), `GET /v1/tables`, `GET /v1/sources`,
+//!   `GET /v1/sources/{name}/dead_letters`: the system tables as JSON.
+//! - [`console`]: the web console at `/` and its files under `/console/`.
 //! - `GET /health` answers `ok` with no credentials (the process is up).
 //!
-//! Not here yet: the web console, `/ready`, `/v1/tables`, `/v1/sources`, Arrow Flight SQL.
+//! Not here yet: Arrow Flight SQL.
 
 mod auth;
+mod console;
 mod error;
 mod formats;
 pub mod metrics;
 mod obsrv;
+mod ops;
 mod push;
 mod query;
 mod sql;
@@ -37,6 +42,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 pub use auth::HttpAuth;
+pub use ops::Readiness;
 pub use query::QueryEngine;
 
 /// What every handler shares.
@@ -45,6 +51,7 @@ pub struct HttpState {
     pub sources: Arc<SourceManager>,
     pub engine: QueryEngine,
     pub auth: HttpAuth,
+    pub readiness: Readiness,
 }
 
 /// Binds the HTTP listener, with the sentence the operator needs when the port is taken.
@@ -59,8 +66,14 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 pub fn router(state: HttpState, body_limit: usize) -> Router {
     metrics::install();
     Router::new()
+        .route("/", get(console::index))
+        .route("/console/{file}", get(console::asset))
         .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(ops::ready))
+        .route("/v1/tables", get(ops::tables))
+        .route("/v1/sources", get(ops::sources))
         .route("/v1/sources/{name}", post(push::push))
+        .route("/v1/sources/{name}/dead_letters", get(ops::dead_letters))
         .route("/v1/sql", get(sql::get).post(sql::post))
         .route("/data/v1/sql-query", post(obsrv::sql_query))
         .route("/metrics", get(metrics::render))

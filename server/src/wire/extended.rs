@@ -213,7 +213,9 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
     {
         message.max_rows = fetch_limit(message.max_rows);
         self.running.begin();
+        let started = std::time::Instant::now();
         let result = self._on_execute(client, message).await;
+        crate::http::metrics::query_done("pgwire", started.elapsed(), result.is_ok());
         self.running.end();
         result
     }

@@ -43,7 +43,9 @@ impl SimpleQueryHandler for OxbowSimpleQuery {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         self.running.begin();
+        let started = std::time::Instant::now();
         let result = self._on_query(client, query).await;
+        crate::http::metrics::query_done("pgwire", started.elapsed(), result.is_ok());
         self.running.end();
         result
     }

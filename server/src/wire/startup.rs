@@ -90,6 +90,7 @@ pub struct Slot(Arc<ConnectionSlots>);
 impl Drop for Slot {
     fn drop(&mut self) {
         self.0.used.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!("oxbow_connections", "protocol" => "pgwire").decrement(1.0);
     }
 }
 
@@ -107,7 +108,10 @@ impl ConnectionSlots {
                 (n < self.max).then_some(n + 1)
             })
             .ok()
-            .map(|_| Slot(Arc::clone(self)))
+            .map(|_| {
+                metrics::gauge!("oxbow_connections", "protocol" => "pgwire").increment(1.0);
+                Slot(Arc::clone(self))
+            })
     }
 }
 

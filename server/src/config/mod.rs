@@ -1,5 +1,19 @@
-//! The `oxbow serve` configuration: every setting is a flag with an environment variable and
-//! a documented default.
+//! The `oxbow serve` configuration: one struct, [`ServeConfig`], whose every field is a flag,
+//! an `OXBOW_*` environment variable and a key of the `--config` TOML file, documented once
+//! (its doc comment is the `--help` text and the comment `oxbow config show` prints).
+//!
+//! Precedence: a flag wins over the environment, the environment over the file, the file over
+//! the built-in default. clap does the first two; [`file`] makes the file's values the
+//! arguments' defaults before the real parse, so the file fills the very same struct through
+//! the very same value parsers (an invalid value in the file fails as a flag would).
+//!
+//! # Layout
+//! - this file: the settings.
+//! - [`file`]: reading `--config` and turning its keys into clap defaults.
+//! - [`show`]: `oxbow config show`, every setting with its value and origin.
+
+pub mod file;
+pub mod show;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,8 +22,28 @@ use clap::Args;
 
 use crate::auth::AuthMethod;
 
+/// How log lines are written to stderr (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields`, `spans`.
+    Json,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
+    /// A TOML file of settings: each key is a setting's name with `_` (pg_listen =
+    /// "127.0.0.1:5432", allow_file_root = ["/data"]). Flags and OXBOW_* variables win over
+    /// it. Relative paths in it are relative to the working directory.
+    #[arg(long, env = "OXBOW_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// How log lines are written to stderr: text, or json (one object per line). The filter
+    /// is RUST_LOG's.
+    #[arg(long, env = "OXBOW_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
     /// Address the PostgreSQL protocol listens on. Bound to loopback by default; use
     /// 0.0.0.0:PORT to accept remote clients (authentication is then scram-sha-256).
     #[arg(long, env = "OXBOW_PG_LISTEN", default_value = "127.0.0.1:5432")]
