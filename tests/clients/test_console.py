@@ -150,7 +150,7 @@ def test_console_shows_moving_sources_both_tiers_and_charts_a_query(oxbow, brows
     page.select_option("#chart-type", "bar")
     assert page.locator("#chart svg rect.bar").count() == rows
     page.select_option("#chart-type", "line")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     refresh(page)
     screenshot = DOCS_SCREENSHOT if os.environ.get("OXBOW_CONSOLE_SCREENSHOT") else tmp_path / "console.png"
     page.screenshot(path=str(screenshot), full_page=True)
