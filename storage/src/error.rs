@@ -31,6 +31,19 @@ pub enum Error {
         too_long: bool,
     },
 
+    /// A write would give a keyed table a second row with an existing key (23505).
+    #[error("duplicate key value violates unique constraint \"{constraint}\" (Key {key} already exists.)")]
+    UniqueViolation {
+        table: String,
+        constraint: String,
+        /// `(id)=(1)`.
+        key: String,
+    },
+
+    /// `ON CONFLICT DO UPDATE` met the same key twice in one statement (21000).
+    #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
+    CardinalityViolation,
+
     #[error("write-ahead log: {0}")]
     Wal(String),
 

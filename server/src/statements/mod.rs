@@ -11,6 +11,7 @@
 //! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `DROP`, and `WITH (...)` table options.
 //! - [`truncate`], [`show_tables`]: `TRUNCATE` and `SHOW TABLES`.
 //! - [`insert_values`]: the `INSERT ... VALUES` fast path (no DataFusion plan);
+//!   [`on_conflict`]: `INSERT ... ON CONFLICT` on keyed tables;
 //!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
 //! - [`copy`]: the `COPY ... FROM STDIN | TO STDOUT` conversation (the formats themselves are
 //!   `oxbow_ingest::formats`).
@@ -33,6 +34,7 @@ mod ddl;
 mod dml;
 pub mod flush;
 mod insert_values;
+mod on_conflict;
 pub mod privileges;
 mod roles;
 mod select;
@@ -55,6 +57,8 @@ use oxbow_storage::Database;
 use pgwire::api::ClientInfo;
 use pgwire::api::results::Response;
 use pgwire::error::PgWireResult;
+
+use crate::error::ServerError;
 
 pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
@@ -87,7 +91,7 @@ impl OxbowStatements {
                 | Statement::Copy { .. }
                 | Statement::Truncate(_)
                 | Statement::ShowTables { .. }
-        )
+        ) || on_conflict::is_own(statement)
     }
 
     async fn execute(
@@ -128,6 +132,9 @@ impl QueryHook for OxbowStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = on_conflict::try_execute(statement, ctx, &self.db).await {
+            return Some(result.map_err(Into::into));
+        }
         if let Some(result) = insert_values::try_execute(statement, ctx, &self.db).await {
             return Some(result.map_err(Into::into));
         }
@@ -161,6 +168,21 @@ impl QueryHook for OxbowStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if on_conflict::is_own(statement) {
+            let no_params = match params {
+                ParamValues::List(values) => values.is_empty(),
+                ParamValues::Map(values) => values.is_empty(),
+            };
+            if !no_params {
+                return Some(Err(ServerError::Unsupported(
+                    "parameters in INSERT ... ON CONFLICT (send the values inline)".into(),
+                )
+                .into()));
+            }
+            return on_conflict::try_execute(statement, ctx, &self.db)
+                .await
+                .map(|r| r.map_err(Into::into));
+        }
         if let Some(kind) = dml::DmlKind::of(statement) {
             return Some(
                 dml::execute_plan(kind, plan, params, ctx)

@@ -22,6 +22,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, collect,
 };
 
+use super::keyed_dml;
 use crate::write::transaction;
 use crate::{Appender, Table};
 
@@ -141,6 +142,17 @@ impl ExecutionPlan for DmlExec {
                 DmlOp::Append { input } => {
                     let batches = collect(input, context).await?;
                     transaction::append(&config, &table, &appender, batches).await?
+                }
+                DmlOp::Delete { predicate } if table.is_keyed() => {
+                    transaction::write_held(&config).await?;
+                    keyed_dml::delete(&table, &appender, &config, predicate).await?
+                }
+                DmlOp::Update {
+                    assignments,
+                    predicate,
+                } if table.is_keyed() => {
+                    transaction::write_held(&config).await?;
+                    keyed_dml::update(&table, &appender, &config, assignments, predicate).await?
                 }
                 DmlOp::Delete { predicate } => {
                     transaction::write_held(&config).await?;

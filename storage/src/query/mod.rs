@@ -7,7 +7,8 @@
 //! - `statement.rs`: [`SnapshotPerStatement`], the session's `QueryPlanner`, and the
 //!   [`StatementSnapshots`] it gives each statement: one snapshot per table for all its scans.
 //! - `dml_exec.rs`: [`DmlExec`], the plan of an `INSERT`, `UPDATE` or `DELETE`, which writes
-//!   when executed, not when planned.
+//!   when executed, not when planned; `keyed_dml.rs`: UPDATE and DELETE of keyed tables,
+//!   through the WAL.
 //!
 //! This room does not name tables or schemas (the catalog and schema providers in
 //! [`crate::database`] do) and holds no state of its own: the rows are in [`crate::table`],
@@ -25,6 +26,7 @@
 //! - Pushed-down filters are `Inexact`: each tier prunes with them, DataFusion re-applies them.
 
 mod dml_exec;
+mod keyed_dml;
 mod provider;
 mod statement;
 

@@ -25,6 +25,7 @@ use datafusion::physical_plan::union::UnionExec;
 
 use super::{DmlExec, DmlOp, StatementSnapshots};
 use crate::hot::HotScanExec;
+use crate::keyed::ShadowFilterExec;
 use crate::hot::prune::{overlaps, time_bounds, time_unit};
 use crate::write::transaction::{self, TransactionWrites};
 use crate::{Appender, Table};
@@ -50,6 +51,11 @@ impl OxbowTable {
 
     pub fn table(&self) -> &Arc<Table> {
         &self.table
+    }
+
+    /// The write path of this table (keyed writes: `ON CONFLICT`, sources).
+    pub fn appender(&self) -> &Arc<Appender> {
+        &self.appender
     }
 
     /// The hot tier's memory budget in bytes (the cap of a COPY's buffered input).
@@ -141,13 +147,42 @@ impl TableProvider for OxbowTable {
         if let Some(session) = state.as_any().downcast_ref::<SessionState>() {
             provider = provider.with_session(Arc::new(session.clone()));
         }
-        let delta_plan = provider
-            .await?
-            .scan(state, projection, filters, limit)
-            .await?;
+        let provider = provider.await?;
+        let delta_plan = match &snapshot.keyed {
+            // Delta rows whose key a hot change shadows are filtered out, which needs the key
+            // columns (added to the projection, dropped again by the filter) and no limit
+            // below the filter.
+            Some(view) if !view.shadow.is_empty() => {
+                let all: Vec<usize> = (0..self.described.fields().len()).collect();
+                let wanted = projection.cloned().unwrap_or(all);
+                let mut scanned = wanted.clone();
+                for key in view.codec.indices() {
+                    if !scanned.contains(key) {
+                        scanned.push(*key);
+                    }
+                }
+                let keys = view
+                    .codec
+                    .indices()
+                    .iter()
+                    .map(|k| scanned.iter().position(|c| c == k).expect("added above"))
+                    .collect();
+                let output = (0..wanted.len()).collect();
+                let scan = provider.scan(state, Some(&scanned), filters, None).await?;
+                Arc::new(ShadowFilterExec::try_new(
+                    scan,
+                    view.codec.clone(),
+                    Arc::clone(&view.shadow),
+                    view.high,
+                    keys,
+                    output,
+                )?) as Arc<dyn ExecutionPlan>
+            }
+            _ => provider.scan(state, projection, filters, limit).await?,
+        };
 
         let schema = Arc::clone(&self.described);
-        let (low, high) = match self.table.time_index() {
+        let (low, high_bound) = match self.table.time_index() {
             Some(i) => {
                 let field = schema.field(i);
                 match time_unit(field.data_type()) {
@@ -162,15 +197,20 @@ impl TableProvider for OxbowTable {
             .map(|block| block.held(&self.table.def().id))
             .unwrap_or_default();
         let total = snapshot.hot.len() + held.len();
+        let high = snapshot.keyed.as_ref().map(|view| view.high);
         let hot = snapshot
             .hot
             .iter()
-            .filter(|b| overlaps(b, low, high))
-            .map(|b| &b.batch)
-            .chain(held.iter())
+            .filter(|b| overlaps(b, low, high_bound))
+            .map(|b| match high {
+                // A keyed table's older versions are left out (see `crate::keyed`).
+                Some(high) => b.visible(high),
+                None => Ok(b.batch.clone()),
+            })
+            .chain(held.into_iter().map(Ok))
             .map(|batch| match projection {
-                Some(p) => batch.project(p),
-                None => Ok(batch.clone()),
+                Some(p) => batch.and_then(|b| b.project(p)),
+                None => batch,
             })
             .collect::<Result<Vec<_>, _>>()?;
         let hot_schema = match projection {

@@ -33,6 +33,9 @@
 
 mod dml;
 mod flush;
+mod keyed;
+
+pub use keyed::{KeyGuard, KeyedView};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -56,6 +59,8 @@ pub struct TableSnapshot {
     pub delta: DeltaTable,
     pub flushed_seq: u64,
     pub hot: Vec<Arc<HotBatch>>,
+    /// Keyed tables: what hides older versions of keys from this snapshot.
+    pub keyed: Option<KeyedView>,
 }
 
 /// Hot-tier figures for introspection and flush decisions.
@@ -75,6 +80,10 @@ struct TableState {
     hot: HotTable,
     /// The last Delta version made durable on a local lake (`None` before the first sync).
     synced_version: Option<u64>,
+    /// Keyed tables: where the newest version of each key is ([`crate::keyed`]).
+    keys: Option<crate::keyed::KeyIndex>,
+    /// The highest sequence number applied to this table (a keyed snapshot's high-water mark).
+    applied_seq: u64,
 }
 
 pub struct Table {
@@ -87,6 +96,9 @@ pub struct Table {
     write_lock: tokio::sync::Mutex<()>,
     /// Set by [`Table::retire`] under `write_lock`; read under it by every Delta commit.
     dropped: AtomicBool,
+    /// Keyed tables: held by a write from deciding its conflicts until its rows are applied,
+    /// so that two writers cannot both find a key free ([`Table::lock_keys`]).
+    key_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Table {
@@ -132,6 +144,12 @@ impl Table {
             .time_column
             .as_ref()
             .and_then(|c| schema.index_of(c).ok());
+        let keys = keyed::open_key_index(&def, &schema, &delta).await?;
+        let hot = if keys.is_some() {
+            HotTable::keyed()
+        } else {
+            HotTable::default()
+        };
         let lake_dir = if root.is_local() {
             root.url().to_file_path().ok()
         } else {
@@ -145,11 +163,14 @@ impl Table {
             state: RwLock::new(TableState {
                 delta: delta.clone(),
                 flushed_seq,
-                hot: HotTable::default(),
+                hot,
                 synced_version: None,
+                keys,
+                applied_seq: flushed_seq,
             }),
             write_lock: tokio::sync::Mutex::new(()),
             dropped: AtomicBool::new(false),
+            key_lock: tokio::sync::Mutex::new(()),
         };
         table.sync(&delta).await?;
         Ok(table)
@@ -248,6 +269,11 @@ impl Table {
             delta: state.delta.clone(),
             flushed_seq: state.flushed_seq,
             hot: state.hot.batches(),
+            keyed: state.keys.as_ref().map(|keys| KeyedView {
+                high: state.applied_seq,
+                shadow: keys.shadow(),
+                codec: keys.codec.clone(),
+            }),
         }
     }
 
@@ -273,6 +299,11 @@ impl Table {
     pub fn apply(&self, seq: u64, batches: Vec<RecordBatch>) {
         let mut state = self.state.write().expect("table state lock");
         if seq <= state.flushed_seq {
+            return;
+        }
+        state.applied_seq = state.applied_seq.max(seq);
+        if state.keys.is_some() {
+            keyed::apply(&mut state, seq, batches, self.time_index);
             return;
         }
         for batch in batches {

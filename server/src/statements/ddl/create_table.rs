@@ -73,7 +73,15 @@ pub async fn create_table(
             }
         }
     }
-    let options = table_options(&create.table_options, &columns)?;
+    let mut options = table_options(&create.table_options, &columns)?;
+    if options.upsert && primary_key.is_empty() {
+        return Err(ServerError::InvalidTypeModifier(
+            "upsert = true needs a PRIMARY KEY".into(),
+        ));
+    }
+    // Every table declared with a key keeps one row per key (tables created before keyed
+    // tables existed have `keyed = false` and stay append-only).
+    options.keyed = !primary_key.is_empty();
     db.create_table(name, columns, options, primary_key, create.if_not_exists)
         .await?;
     Ok(Response::Execution(Tag::new("CREATE TABLE")))
