@@ -38,7 +38,7 @@ pub mod merge;
 mod shadow_exec;
 
 pub use codec::{Key, KeyCodec};
-pub use index::{DeadMarks, HotSlot, KeyIndex, ShadowSet};
+pub use index::{DeadMarks, HotSlot, KeyIndex, Located, ShadowSet};
 pub use shadow_exec::ShadowFilterExec;
 
 /// What a write does with a row whose key already exists.

@@ -18,7 +18,7 @@ use oxbow_catalog::TableDef;
 use tracing::{info, warn};
 
 use super::{Table, TableState};
-use crate::keyed::index::Located;
+use crate::keyed::Located;
 use crate::keyed::{HotSlot, Key, KeyCodec, KeyIndex, OnConflict, ShadowSet, change, merge};
 use crate::{Error, Result};
 
