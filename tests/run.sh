@@ -19,6 +19,10 @@ command -v curl >/dev/null || missing+=(curl)
 # The TLS client tests make their test CA with the openssl command line.
 command -v openssl >/dev/null || missing+=(openssl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+# The Kafka client builds librdkafka from source (C compiler, make) with OpenSSL.
+command -v make >/dev/null || missing+=(build-essential)
+dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
 # Client drivers: pgJDBC (/usr/share/java/postgresql.jar), psqlODBC ("PostgreSQL Unicode"
 # driver) with unixODBC (pyodbc links against it), a JDK for javac, Node and npm for `pg`.
 [ -e /usr/share/java/postgresql.jar ] || missing+=(libpostgresql-jdbc-java)
@@ -57,7 +61,7 @@ export OXBOW_BIN="$CARGO_TARGET_DIR/debug/oxbow"
 step "rust tests: unit, protocol, persistence, sqllogictest"
 cargo test --workspace
 
-step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3"
+step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3, Kafka (noida-db)"
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q -p no:cacheprovider tests/clients
 
 step "all tests passed"

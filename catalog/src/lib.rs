@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`types`]: the SQL column types Oxbow accepts and the Arrow type each is stored as.
-//! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...).
+//! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...);
+//!   [`partition`]: how a table's Delta files are partitioned.
 //! - [`source`]: [`SourceDef`], what `CREATE SOURCE` declared, and its place in the store.
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
 //! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store;
@@ -15,6 +16,7 @@
 pub mod error;
 pub mod grants;
 pub mod model;
+pub mod partition;
 pub mod roles;
 pub mod source;
 pub mod store;
@@ -26,6 +28,7 @@ pub use model::{
     ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, TABLE_DIR, TableDef, TableOptions, ViewDef,
     check_identifier,
 };
+pub use partition::{PartitionColumn, PartitionTransform};
 pub use roles::{RoleDef, ScramKey};
 pub use source::SourceDef;
 pub use store::Catalog;

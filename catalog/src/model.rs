@@ -6,6 +6,7 @@ use std::fmt;
 use arrow_schema::{Field, Schema};
 use serde::{Deserialize, Serialize};
 
+use crate::partition::{GENERATION_EXPRESSION_KEY, PartitionColumn, PartitionTransform};
 use crate::{Error, Result, SqlType};
 
 /// A schema-qualified name. Names are stored as PostgreSQL folds them: unquoted identifiers
@@ -117,6 +118,9 @@ pub struct TableOptions {
     /// Every write is an upsert: a row whose key exists replaces it instead of failing with
     /// 23505 (`WITH (upsert = true)`, what sources into keyed tables want).
     pub upsert: bool,
+    /// The partition columns of the Delta table (`PARTITION BY (day(ts))`), in order; empty:
+    /// not partitioned.
+    pub partition_by: Vec<PartitionColumn>,
 }
 
 impl Default for TableOptions {
@@ -127,6 +131,7 @@ impl Default for TableOptions {
             time_column: None,
             keyed: false,
             upsert: false,
+            partition_by: Vec::new(),
         }
     }
 }
@@ -140,6 +145,47 @@ impl TableDef {
                 .map(|c| Field::new(&c.name, c.sql_type.arrow_type(), c.nullable))
                 .collect::<Vec<_>>(),
         )
+    }
+
+    /// The schema of the table's Delta table: its rows' columns, then one column per derived
+    /// partition (`ts_day`), declared as a Delta generated column so that the Delta writer
+    /// fills it and other readers know how it was made.
+    pub fn lake_schema(&self) -> Schema {
+        let mut fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.sql_type.arrow_type(), c.nullable))
+            .collect();
+        for p in self.options.partition_by.iter().filter(|p| p.is_derived()) {
+            let Some(source) = self.columns.iter().find(|c| c.name == p.source) else {
+                continue;
+            };
+            let data_type = match p.transform {
+                PartitionTransform::Hour | PartitionTransform::Identity => {
+                    source.sql_type.arrow_type()
+                }
+                PartitionTransform::Day | PartitionTransform::Month => {
+                    arrow_schema::DataType::Date32
+                }
+            };
+            let expression = p.generation_expression().unwrap_or_default();
+            fields.push(Field::new(p.delta_name(), data_type, true).with_metadata(
+                std::collections::HashMap::from([(
+                    GENERATION_EXPRESSION_KEY.to_string(),
+                    expression,
+                )]),
+            ));
+        }
+        Schema::new(fields)
+    }
+
+    /// The names of the Delta partition columns, in order.
+    pub fn partition_columns(&self) -> Vec<String> {
+        self.options
+            .partition_by
+            .iter()
+            .map(PartitionColumn::delta_name)
+            .collect()
     }
 
     /// [`TableDef::arrow_schema`] with each column's declared SQL type in its field metadata

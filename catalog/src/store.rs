@@ -146,6 +146,25 @@ impl Catalog {
         self.insert_relation(TABLES, &def.name, def)
     }
 
+    /// Replaces the definition of an existing table (same id) in one transaction: the columns
+    /// `ALTER TABLE ... ADD COLUMN` added. Fails if the table is gone or is another table now.
+    pub fn replace_table(&self, def: &TableDef) -> Result<()> {
+        let key = def.name.key();
+        let txn = self.db.begin_write()?;
+        {
+            let mut tables = txn.open_table(TABLES)?;
+            let current = tables.get(key.as_str())?.map(|v| v.value().to_string());
+            match current {
+                Some(json) if decode::<TableDef>(&key, &json)?.id == def.id => {
+                    tables.insert(key.as_str(), encode(def).as_str())?;
+                }
+                _ => return Err(Error::RelationNotFound(def.name.name.clone())),
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     /// Registers a table of the system schema (`oxbow.dead_letters`) unless a table of that
     /// name is there already, and returns the definition in the catalog. The system schema is
     /// not in the `schemas` table (users cannot create objects in it), so this is the only way

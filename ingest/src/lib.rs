@@ -2,17 +2,17 @@
 //!
 //! # Layout
 //! - [`formats`]: bytes to Arrow batches and back: COPY's text, CSV and binary formats, and
-//!   the source formats (JSON, CSV, Parquet) with per-row errors.
+//!   the source formats (JSON, CSV, Parquet, Avro) with per-row errors.
 //! - [`records`]: rows on their way through the stages, and the ones refused ([`Reject`]).
 //! - [`pipeline`]: the stages between a connector and a table (decode, transform, validate,
 //!   event time, deduplicate, land with dead letters and offsets in one WAL transaction).
-//! - [`sources`]: the [`Source`] trait and the pulling connectors (DATAGEN, FILES).
+//! - [`sources`]: the [`Source`] trait and the pulling connectors (DATAGEN, FILES, KAFKA).
 //! - [`runtime`]: [`SourceManager`], running the catalog's sources, HTTP pushes, and
 //!   `oxbow.sources`.
 //! - [`functions`]: SQL functions for the pipeline (`mask_email`, `mask`).
 //! - [`error`]: [`FormatError`] (what a format could not read), [`IngestError`].
 //!
-//! Not here yet: sinks, Kafka and Postgres CDC connectors (they implement [`Source`]).
+//! Not here yet: sinks and the Postgres CDC connector (it will implement [`Source`]).
 //!
 //! Dependencies point one way: `server → ingest → storage → catalog`. This crate knows no wire
 //! protocol and no SQL grammar: the server parses `CREATE SOURCE` into a

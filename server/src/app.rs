@@ -120,9 +120,21 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let memory = QueryMemory::new(config.memory_pool_mb, config.query_memory_mb);
     let http_task = http_listener.map(|listener| {
         let router = crate::http::router(
-            Arc::clone(&sources),
+            crate::http::HttpState {
+                sources: Arc::clone(&sources),
+                engine: crate::http::QueryEngine {
+                    db: Arc::clone(&db),
+                    base: base.clone(),
+                    memory: memory.clone(),
+                },
+                auth: crate::http::HttpAuth {
+                    method,
+                    db: Arc::clone(&db),
+                },
+            },
             config.http_body_limit_mb.saturating_mul(1024 * 1024),
         );
         tokio::spawn(crate::http::serve(
@@ -156,7 +168,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         base,
         policy,
         tls.map(|tls| tls.acceptor),
-        QueryMemory::new(config.memory_pool_mb, config.query_memory_mb),
+        memory,
     ));
     let limits = ConnectionLimits {
         max_message_bytes: config.max_message_bytes,

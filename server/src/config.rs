@@ -47,7 +47,8 @@ pub struct ServeConfig {
     #[arg(long, env = "OXBOW_MAX_WAL_SIZE_MB", default_value_t = 1024)]
     pub max_wal_size_mb: u64,
 
-    /// Address the HTTP API (source pushes, `POST /v1/sources/<name>`) listens on, or `off`.
+    /// Address the HTTP API (source pushes, `/v1/sql`, `/data/v1/sql-query`, `/metrics`,
+    /// `/health`) listens on, or `off`. Its callers log in as roles (HTTP Basic).
     #[arg(long, env = "OXBOW_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub http_listen: String,
 

@@ -14,7 +14,8 @@
 //! - [`error`]: [`error::ServerError`], the errors of the server's own statement handling.
 //!
 //! Data formats (COPY's text, CSV and binary) are the `oxbow_ingest` crate's; tables, the WAL
-//! and the lake are `oxbow_storage`'s. An HTTP API (`http/`) is planned beside `wire/`.
+//! and the lake are `oxbow_storage`'s. [`http`] is the HTTP API beside `wire/`: pushes, SQL
+//! queries, the Obsrv endpoint and `/metrics`, with the same roles.
 
 mod app;
 mod auth;

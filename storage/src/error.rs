@@ -111,6 +111,11 @@ pub enum Error {
     #[error("{0} did not finish: the server is shutting down")]
     ShuttingDown(String),
 
+    /// A statement or clause the storage layer does not implement (0A000), such as `ADD
+    /// COLUMN ... NOT NULL` without a default.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),
 }

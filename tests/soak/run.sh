@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Soak: runs the kill -9 crash test (tests/sqllogictest/tests/crash.rs) for many cycles, then
-# the simulated power-loss test of the WAL (storage/src/wal/tests/power_loss.rs) for many
-# power losses, and appends each one's final line, the date and the commit to
-# tests/soak/RESULTS.md.
-#   tests/soak/run.sh [CYCLES] [POWER_LOSSES]   (defaults 1000 and 2000)
-#   OXBOW_CRASH_SEED and OXBOW_POWER_LOSS_SEED replay a printed run.
+# Soak: runs the kill -9 crash test (tests/sqllogictest/tests/crash.rs) for many cycles, the
+# simulated power-loss test of the WAL (storage/src/wal/tests/power_loss.rs) for many power
+# losses, and the TCP wire fuzzer (tests/sqllogictest/tests/wire_fuzz.rs) for many malformed
+# conversations, and appends each one's final line, the date and the commit to
+# tests/soak/RESULTS.md. A count of 0 skips that step.
+#   tests/soak/run.sh [CYCLES] [POWER_LOSSES] [FUZZ_CASES]   (defaults 1000, 2000, 140000)
+#   tests/soak/run.sh 0 0 140000    the fuzzer alone: 140,000 conversations per server
+#                                   (one trusting, one asking SCRAM), over 1,000,000 messages
+#   OXBOW_CRASH_SEED, OXBOW_POWER_LOSS_SEED and OXBOW_WIRE_FUZZ_SEED replay a printed run.
 set -euo pipefail
 cycles="${1:-1000}"
 power_losses="${2:-2000}"
+fuzz_cases="${3:-140000}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OXBOW_CACHE:-$HOME/.cache/oxbow}/target}"
@@ -33,8 +37,16 @@ run() {
     echo "appended to tests/soak/RESULTS.md: $line"
 }
 
-OXBOW_CRASH_CYCLES="$cycles" run crash 'crash: ' OXBOW_CRASH_SEED \
-    cargo test --workspace --test crash -- --nocapture
-OXBOW_POWER_LOSS_CYCLES="$power_losses" run "power loss" 'power loss: ' OXBOW_POWER_LOSS_SEED \
-    cargo test --workspace --lib power_loss -- --nocapture
+if [ "$cycles" -gt 0 ]; then
+    OXBOW_CRASH_CYCLES="$cycles" run crash 'crash: ' OXBOW_CRASH_SEED \
+        cargo test --workspace --test crash -- --nocapture
+fi
+if [ "$power_losses" -gt 0 ]; then
+    OXBOW_POWER_LOSS_CYCLES="$power_losses" run "power loss" 'power loss: ' OXBOW_POWER_LOSS_SEED \
+        cargo test --workspace --lib power_loss -- --nocapture
+fi
+if [ "$fuzz_cases" -gt 0 ]; then
+    OXBOW_WIRE_FUZZ_CASES="$fuzz_cases" run "wire fuzz" 'wire fuzz: [0-9]+ conversations' \
+        OXBOW_WIRE_FUZZ_SEED cargo test --workspace --test wire_fuzz -- --nocapture
+fi
 exit "$status"

@@ -15,11 +15,13 @@
 //! - [`copy_out`]: [`CopyEncoder`], `COPY ... TO STDOUT` rows in text or CSV.
 //! - Source input: [`json_rows`] (arrays, NDJSON, objects; per-row errors by checking and
 //!   bisection), [`csv_rows`] (a header, then text fields), [`parquet_rows`], and
+//!   [`avro_rows`] (Avro datums of Kafka messages, plain or Confluent-framed), and
 //!   [`source_format`], the `FORMAT` clause of a source.
 //!
 //! Invariant: a decoder either returns every row of its input or an error naming the first
 //! bad line and field; it never drops a row silently.
 
+pub mod avro_rows;
 pub mod bytea;
 pub mod copy_out;
 pub mod csv;

@@ -1,7 +1,8 @@
-//! [`SourceFormat`]: the `FORMAT JSON | CSV (...) | PARQUET` of a source.
+//! [`SourceFormat`]: the `FORMAT JSON | CSV (...) | PARQUET | AVRO (...)` of a source.
 
 use std::collections::BTreeMap;
 
+use super::avro_rows::AvroFormat;
 use super::csv_rows::CsvOptions;
 use crate::error::IngestError;
 
@@ -11,6 +12,8 @@ pub enum SourceFormat {
     Json,
     Csv(CsvOptions),
     Parquet,
+    /// Avro datums, one per Kafka message (plain or Confluent-framed).
+    Avro(AvroFormat),
 }
 
 impl SourceFormat {
@@ -19,6 +22,7 @@ impl SourceFormat {
         let format = match name.to_ascii_lowercase().as_str() {
             "json" | "ndjson" | "jsonl" => SourceFormat::Json,
             "parquet" => SourceFormat::Parquet,
+            "avro" => return Ok(SourceFormat::Avro(AvroFormat::parse(options)?)),
             "csv" => {
                 let mut csv = CsvOptions::default();
                 for (key, value) in options {
@@ -48,7 +52,7 @@ impl SourceFormat {
             }
             other => {
                 return Err(IngestError::Unsupported(format!(
-                    "FORMAT {other} (supported: JSON, CSV, PARQUET)"
+                    "FORMAT {other} (supported: JSON, CSV, PARQUET, AVRO)"
                 )));
             }
         };

@@ -5,7 +5,8 @@
 //!    neighbours (JSON rows are checked one by one and bisected, CSV records read one by one).
 //! 2. **Transform and enrich** ([`transform`]): the optional `AS SELECT ... FROM input`.
 //! 3. **Validate** ([`coerce`]): fields to the table's columns, cast as PostgreSQL casts text;
-//!    unknown fields per `schema_mode`; NOT NULL, `varchar(n)` and JSON checks.
+//!    unknown fields per `schema_mode` (refused, ignored, or added as new columns:
+//!    [`evolve`]); NOT NULL, `varchar(n)` and JSON checks.
 //! 4. **Event time** ([`event_time`], inside validate): `time_column` read from ISO strings or
 //!    epoch numbers, the arrival time when missing.
 //! 5. **Deduplicate** ([`dedup`]) on `dedup_key` within `dedup_window`, on the rows as the
@@ -20,7 +21,9 @@
 pub mod coerce;
 pub mod dedup;
 pub mod event_time;
+pub mod evolve;
 pub mod landing;
+pub mod messages;
 pub mod options;
 pub mod transform;
 
@@ -70,6 +73,8 @@ impl Prepared {
 pub enum Payload {
     Bytes(Bytes),
     Rows(RecordBatch),
+    /// Many messages, each a value in the source's format with its metadata (Kafka).
+    Messages(Arc<messages::Messages>),
 }
 
 /// What one batch came to.
@@ -225,10 +230,37 @@ impl Pipeline {
         let bytes = match &payload {
             Payload::Bytes(b) => b.len() as u64,
             Payload::Rows(b) => b.get_array_memory_size() as u64,
+            Payload::Messages(m) => m.data.len() as u64,
         };
         let format = format.unwrap_or(&self.format).clone();
-        let table = self.db.table(&self.target).map(|t| t.table().def().clone());
-        let mut parts = self.decode(payload, &format, table.as_ref());
+        let mut table = self
+            .db
+            .table(&self.target)
+            .map(|t| (*t.table().def()).clone());
+        let mut parts = self.decode(payload.clone(), &format, table.as_ref());
+        if self.options.schema_mode == SchemaMode::Evolve
+            && let Some(def) = table.as_ref()
+        {
+            // JSON read as text against the table refuses rows with new fields: add those
+            // fields as columns and decode again (a few rounds at most: each adds columns).
+            let mut def = def.clone();
+            for _ in 0..4 {
+                let rejects: Vec<Reject> = parts.iter().flat_map(|r| r.rejects.clone()).collect();
+                let columns = evolve::json_columns(&rejects, &def);
+                if columns.is_empty() {
+                    break;
+                }
+                match self.add_columns(columns).await {
+                    Ok(wider) => def = wider,
+                    Err(e) => {
+                        explain_failed_evolve(&mut parts, &e);
+                        break;
+                    }
+                }
+                parts = self.decode(payload.clone(), &format, Some(&def));
+            }
+            table = Some(def);
+        }
         let mut landed: Vec<RecordBatch> = Vec::new();
         let mut rejects: Vec<Reject> = Vec::new();
         let mut outcome = BatchOutcome {
@@ -256,11 +288,25 @@ impl Pipeline {
             if def.is_none() && rows.batch.num_rows() > 0 {
                 def = Some(self.create_target(rows.batch.schema()).await?);
             }
+            if self.options.schema_mode == SchemaMode::Evolve
+                && let Some(current) = def.as_ref()
+            {
+                let columns = evolve::typed_columns(&rows.batch.schema(), current);
+                if !columns.is_empty() {
+                    match self.add_columns(columns).await {
+                        Ok(wider) => def = Some(wider),
+                        // Strict mode's check below refuses the rows, naming the field.
+                        Err(e) => {
+                            tracing::warn!(source = %self.source_name, error = %e, "cannot add the new fields as columns")
+                        }
+                    }
+                }
+            }
             let Some(def) = def.as_ref() else {
                 rejects.append(&mut rows.rejects);
                 continue;
             };
-            if self.options.schema_mode == SchemaMode::Strict {
+            if self.options.schema_mode != SchemaMode::IgnoreNewFields {
                 refuse_unknown_columns(rows, def);
             }
             // The source's time column, else the table's.
@@ -359,38 +405,40 @@ impl Pipeline {
                 batch,
                 rejects: Vec::new(),
             }],
+            Payload::Messages(m) => {
+                // A transform sees every metadata column; a table keeps the ones it has.
+                let wanted: Vec<&str> = match (&self.transform, table) {
+                    (Some(_), _) => messages::COLUMNS.to_vec(),
+                    (None, Some(def)) => messages::COLUMNS
+                        .iter()
+                        .copied()
+                        .filter(|c| def.columns.iter().any(|col| col.name == *c))
+                        .collect(),
+                    (None, None) => Vec::new(),
+                };
+                let rows = match format {
+                    SourceFormat::Json => {
+                        self.decode_json(m.data.clone(), m.ranges.clone(), table, typed_input)
+                    }
+                    SourceFormat::Avro(avro) => avro.decode(&m),
+                    other => unreadable(
+                        &m.data,
+                        format!("{other:?} messages cannot be read (KAFKA takes JSON or AVRO)"),
+                    ),
+                };
+                vec![messages::with_metadata(rows, &m, &wanted)]
+            }
             Payload::Bytes(data) => match format {
+                SourceFormat::Avro(_) => vec![unreadable(
+                    &data,
+                    "FORMAT AVRO is read from Kafka messages only".into(),
+                )],
                 SourceFormat::Json => {
                     let ranges = match json_rows::frame(&data) {
                         Ok(r) => r,
                         Err(error) => return vec![unreadable(&data, error)],
                     };
-                    let (schema, unknown) = match table {
-                        Some(def) if !typed_input => {
-                            let unknown = match self.options.schema_mode {
-                                SchemaMode::Strict => UnknownFields::Refuse,
-                                SchemaMode::IgnoreNewFields => UnknownFields::Ignore,
-                            };
-                            (text_schema(def), unknown)
-                        }
-                        _ => {
-                            // A transform's `input` has every field of the rows, and every
-                            // column of the table (NULL where a batch lacks it), so that its
-                            // query plans whatever fields a batch happens to carry.
-                            let mut fields: Vec<Field> = json_rows::infer_schema(&data, &ranges)
-                                .fields()
-                                .iter()
-                                .map(|f| f.as_ref().clone())
-                                .collect();
-                            for column in table.map(|d| d.columns.as_slice()).unwrap_or_default() {
-                                if !fields.iter().any(|f| f.name() == &column.name) {
-                                    fields.push(Field::new(&column.name, DataType::Utf8, true));
-                                }
-                            }
-                            (Arc::new(Schema::new(fields)), UnknownFields::Ignore)
-                        }
-                    };
-                    vec![json_rows::decode(data, ranges, schema, unknown)]
+                    vec![self.decode_json(data, ranges, table, typed_input)]
                 }
                 SourceFormat::Csv(options) => match csv_rows::decode(data.clone(), options) {
                     Ok(rows) => vec![rows],
@@ -409,6 +457,57 @@ impl Pipeline {
                 },
             },
         }
+    }
+
+    /// Decodes the JSON rows `ranges` of `data`. For a table that exists and no transform,
+    /// fields are read as text (the validate stage casts them); otherwise types are inferred.
+    fn decode_json(
+        &self,
+        data: Bytes,
+        ranges: Vec<std::ops::Range<usize>>,
+        table: Option<&TableDef>,
+        typed_input: bool,
+    ) -> Rows {
+        let (schema, unknown) = match table {
+            Some(def) if !typed_input => {
+                let unknown = match self.options.schema_mode {
+                    // Evolve: the refused rows name the new fields (see `prepare`).
+                    SchemaMode::Strict | SchemaMode::Evolve => UnknownFields::Refuse,
+                    SchemaMode::IgnoreNewFields => UnknownFields::Ignore,
+                };
+                (text_schema(def), unknown)
+            }
+            _ => {
+                // A transform's `input` has every field of the rows, and every column of the
+                // table (NULL where a batch lacks it), so that its query plans whatever fields
+                // a batch happens to carry.
+                let mut fields: Vec<Field> = json_rows::infer_schema(&data, &ranges)
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                for column in table.map(|d| d.columns.as_slice()).unwrap_or_default() {
+                    if !fields.iter().any(|f| f.name() == &column.name) {
+                        fields.push(Field::new(&column.name, DataType::Utf8, true));
+                    }
+                }
+                (Arc::new(Schema::new(fields)), UnknownFields::Ignore)
+            }
+        };
+        json_rows::decode(data, ranges, schema, unknown)
+    }
+
+    /// Adds `columns` to the target table (`schema_mode = 'evolve'`; one that another source
+    /// added meanwhile is skipped) and returns the table's new definition.
+    async fn add_columns(&self, columns: Vec<ColumnDef>) -> Result<TableDef, IngestError> {
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        self.db.add_columns(&self.target, columns, true).await?;
+        info!(table = %self.target, columns = ?names, "schema_mode = 'evolve' added columns");
+        let table = self
+            .db
+            .table(&self.target)
+            .ok_or_else(|| IngestError::Connector(format!("table {} vanished", self.target)))?;
+        Ok((*table.table().def()).clone())
     }
 
     /// Creates the target table from the first rows' schema: their types as CREATE TABLE AS
@@ -449,7 +548,7 @@ impl Pipeline {
             .db
             .table(&self.target)
             .ok_or_else(|| IngestError::Connector(format!("table {} vanished", self.target)))?;
-        Ok(table.table().def().clone())
+        Ok((*table.table().def()).clone())
     }
 }
 
@@ -462,6 +561,19 @@ fn text_schema(def: &TableDef) -> SchemaRef {
             .map(|c| Field::new(&c.name, DataType::Utf8, true))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// The rows refused for a new field stay refused when the table could not take it as a column:
+/// their reason says why.
+fn explain_failed_evolve(parts: &mut [Rows], error: &IngestError) {
+    for reject in parts.iter_mut().flat_map(|r| r.rejects.iter_mut()) {
+        if evolve::is_unknown_field(reject) {
+            reject.error = format!(
+                "{} (schema_mode = 'evolve' could not add it: {error})",
+                reject.error.trim_end_matches(" (schema_mode = 'strict')")
+            );
+        }
+    }
 }
 
 /// An arrival that is not rows at all: one dead letter with the framing error.

@@ -15,6 +15,8 @@ pub enum SchemaMode {
     Strict,
     /// Such fields are left out.
     IgnoreNewFields,
+    /// Such fields become new nullable columns of the table (`super::evolve`).
+    Evolve,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,16 +68,12 @@ impl PipelineOptions {
                     parsed.schema_mode = match value.to_ascii_lowercase().as_str() {
                         "strict" => SchemaMode::Strict,
                         "ignore_new_fields" | "ignore" => SchemaMode::IgnoreNewFields,
-                        "evolve" => {
-                            return Err(IngestError::Unsupported(
-                                "schema_mode = 'evolve' (adding columns to a table) is not built yet; use 'strict' or 'ignore_new_fields'".into(),
-                            ));
-                        }
+                        "evolve" => SchemaMode::Evolve,
                         _ => {
                             return Err(IngestError::invalid_option(
                                 key,
                                 value,
-                                "strict or ignore_new_fields",
+                                "strict, ignore_new_fields or evolve",
                             ));
                         }
                     }
@@ -146,10 +144,11 @@ mod tests {
             opts(&[("dedup_windw", "1h")]),
             Err(IngestError::UnknownOption { .. })
         ));
-        assert!(matches!(
-            opts(&[("schema_mode", "evolve")]),
-            Err(IngestError::Unsupported(_))
-        ));
+        assert_eq!(
+            opts(&[("schema_mode", "evolve")]).unwrap().schema_mode,
+            SchemaMode::Evolve
+        );
+        assert!(opts(&[("schema_mode", "grow")]).is_err());
         assert!(opts(&[("dedup_window", "soon")]).is_err());
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));

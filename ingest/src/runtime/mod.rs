@@ -9,12 +9,14 @@
 //! - [`recovery`]: positions, receipts and dedup keys read back at start.
 //! - [`stats`]: the counters `oxbow.sources` shows.
 //! - [`status_table`]: `oxbow.sources` as a table.
+//! - [`partitions_table`]: `oxbow.source_partitions`, offsets and lag per Kafka partition.
 //!
 //! # Invariants
 //! - A source definition is in the catalog exactly when the source is registered here; a
 //!   failed `CREATE SOURCE` leaves neither (and drops a table it created for the source).
 //! - One batch at a time per source (its pipeline's lock), so its positions only move on.
 
+pub mod partitions_table;
 mod push;
 pub mod recovery;
 pub mod stats;
@@ -39,9 +41,10 @@ use crate::pipeline::{BatchOutcome, Pipeline, PipelineOptions};
 use crate::sources::Source;
 use crate::sources::datagen::{self, DatagenSource};
 use crate::sources::files::{FileAccess, FilesSource};
+use crate::sources::kafka::KafkaSource;
 
 /// The connectors `CREATE SOURCE ... FROM` knows.
-pub const CONNECTORS: &[&str] = &["datagen", "files", "http"];
+pub const CONNECTORS: &[&str] = &["datagen", "files", "http", "kafka"];
 
 /// What the operator configured for sources.
 #[derive(Debug, Clone, Default)]
@@ -170,11 +173,21 @@ impl SourceManager {
                 }
                 Some(Box::new(DatagenSource::new(&def.connector_options)?))
             }
+            "files" if matches!(format, SourceFormat::Avro(_)) => {
+                return Err(IngestError::Unsupported(
+                    "FORMAT AVRO for FILES (Avro is read from Kafka messages)".into(),
+                ));
+            }
             "files" => Some(Box::new(FilesSource::new(
                 &def.connector_options,
                 format.clone(),
                 &self.config.files,
             )?)),
+            "http" if matches!(format, SourceFormat::Avro(_)) => {
+                return Err(IngestError::Unsupported(
+                    "FORMAT AVRO for HTTP (Avro is read from Kafka messages)".into(),
+                ));
+            }
             "http" => {
                 if let Some(option) = def.connector_options.keys().next() {
                     return Err(IngestError::UnknownOption {
@@ -184,7 +197,22 @@ impl SourceManager {
                 }
                 None
             }
-            "kafka" | "postgres" => {
+            "kafka" => {
+                if !matches!(format, SourceFormat::Json | SourceFormat::Avro(_)) {
+                    return Err(IngestError::Unsupported(format!(
+                        "FORMAT {} for KAFKA (supported: JSON, AVRO)",
+                        def.format.to_uppercase()
+                    )));
+                }
+                let db = Arc::clone(&self.db);
+                Some(Box::new(KafkaSource::new(
+                    &def.id,
+                    &def.name.to_string(),
+                    &def.connector_options,
+                    Arc::new(move || db.hot_tier_full()),
+                )?))
+            }
+            "postgres" => {
                 return Err(IngestError::Unsupported(format!(
                     "FROM {} sources are not built yet",
                     def.connector.to_uppercase()
@@ -192,7 +220,7 @@ impl SourceManager {
             }
             other => {
                 return Err(IngestError::Unsupported(format!(
-                    "unknown connector {other} (known: DATAGEN, FILES, HTTP)"
+                    "unknown connector {other} (known: DATAGEN, FILES, HTTP, KAFKA)"
                 )));
             }
         };

@@ -1,7 +1,8 @@
 //! `oxbow.sources`: one row per source, computed when queried: its connector, format and
 //! target, its state (`starting`, `running`, `paused`, `failed`, `finished`), rows in,
 //! refused, deduplicated and filtered, bytes in, rows per second over the last minute, the
-//! last position per file or partition, lag where the connector knows it (files waiting),
+//! last position per file or partition, lag where the connector knows it (files waiting; for
+//! Kafka the sum over partitions of `oxbow.source_partitions`, computed when queried),
 //! the last error, the latest event time landed, and the statement that created it.
 
 use std::sync::{Arc, Weak};

@@ -45,6 +45,9 @@ pub(super) async fn run(
     } else {
         SourceState::Running
     });
+    if let Some(connector) = connector.as_deref() {
+        running.stats.set_end_offsets(connector.end_offsets());
+    }
     let Some(mut connector) = connector else {
         running.stop.wait().await;
         return;
@@ -133,7 +136,7 @@ async fn recover(
     let (offsets, receipts) = recovery::offsets(&manager.ctx, &running.def.id).await?;
     running
         .stats
-        .recovered(offsets.iter().map(|(k, (o, _))| (k.clone(), *o)));
+        .recovered(offsets.iter().map(|(k, (o, d))| (k.clone(), *o, d.clone())));
     *running.receipts.lock().expect("receipts lock") = receipts;
     if let Some(connector) = connector {
         connector.resume(&offsets);

@@ -139,7 +139,7 @@ impl FilesSource {
     fn chunk(&self, data: &Bytes, at: usize) -> (Bytes, usize) {
         let whole = (data.slice(..), data.len());
         match &self.format {
-            SourceFormat::Parquet => whole,
+            SourceFormat::Parquet | SourceFormat::Avro(_) => whole,
             SourceFormat::Json => {
                 let first = data.iter().find(|b| !b.is_ascii_whitespace());
                 if first == Some(&b'[') {
@@ -202,7 +202,7 @@ impl Source for FilesSource {
                         let landed = self.positions.get(&name).map_or(0, |p| p.0);
                         // Only line-oriented files can continue mid-way.
                         let from = match self.format {
-                            SourceFormat::Parquet => 0,
+                            SourceFormat::Parquet | SourceFormat::Avro(_) => 0,
                             _ if landed as usize > data.len() => 0,
                             _ => landed as usize,
                         };

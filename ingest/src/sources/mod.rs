@@ -1,6 +1,6 @@
 //! Connectors: where a source's input comes from.
 //!
-//! A pulling connector (files, the data generator; Kafka and Postgres CDC next) implements
+//! A pulling connector (files, the data generator, Kafka; Postgres CDC next) implements
 //! [`Source`]: the runtime asks it for the next [`Arrival`], runs it through the pipeline and
 //! lands it with the arrival's positions in one WAL transaction; a failed landing is retried
 //! with the same arrival, so a connector never has to rewind. At start, a connector is told
@@ -13,13 +13,16 @@
 //! # Layout
 //! - [`datagen`]: `DATAGEN (...)`, a web-analytics clickstream at a steady rate.
 //! - [`files`]: `FILES (path = ..., pattern = ...)`, a local directory or an object-store prefix.
+//! - [`kafka`]: `KAFKA (brokers = ..., topic = ...)`, every partition of a topic at Oxbow's offsets.
 //! - [`options`]: reading a connector's `key = 'value'` options.
 
 pub mod datagen;
 pub mod files;
+pub mod kafka;
 pub mod options;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -29,6 +32,11 @@ use crate::pipeline::{Payload, Position};
 
 /// The latest recorded position per key: offset and detail.
 pub type Offsets = HashMap<String, (i64, Option<String>)>;
+
+/// Per position key, the (low, end) offsets a connector learns from its input (Kafka: the
+/// partition's first offset and its last stable offset), shared with `oxbow.sources` so lag
+/// is computed when queried.
+pub type EndOffsets = Arc<Mutex<BTreeMap<String, (i64, i64)>>>;
 
 /// One unit of input and the positions the source reaches once it is landed.
 #[derive(Debug, Clone)]
@@ -52,6 +60,11 @@ pub trait Source: Send {
 
     /// How far behind its input the source is, where the connector knows (files not yet read).
     fn lag(&self) -> Option<i64> {
+        None
+    }
+
+    /// The input's end offsets per position key, where the connector knows them.
+    fn end_offsets(&self) -> Option<EndOffsets> {
         None
     }
 }

@@ -1,21 +1,51 @@
-//! The HTTP API: `POST /v1/sources/<name>` pushes rows into an HTTP source (see [`push`]),
-//! `GET /health` answers `ok`. Served by axum on `--http-listen` (default 127.0.0.1:8080,
-//! `off` to disable) beside the PostgreSQL listener, and stopped with it.
+//! The HTTP API, served by axum on `--http-listen` (default 127.0.0.1:8080, `off` to disable)
+//! beside the PostgreSQL listener, and stopped with it. Every endpoint but `/health` takes
+//! the credentials of an Oxbow role ([`auth`]) and applies its privileges.
 //!
-//! Not here yet: the JSON query API and the web console (they will be rooms beside `push`).
+//! # Layout
+//! - [`auth`]: who a request acts as (HTTP Basic against the roles' SCRAM keys; trust rules).
+//! - [`error`]: every error answer, `{"error": {"code": SQLSTATE, "message"}}` with its status.
+//! - [`push`]: `POST /v1/sources/<name>`, rows into an HTTP source (needs INSERT on its table).
+//! - [`sql`]: `POST /v1/sql`, `GET /v1/sql`; [`query`] runs the query (session, privileges,
+//!   planning, timeout), [`formats`] writes it (JSON, NDJSON, CSV, Arrow IPC, Parquet).
+//! - [`obsrv`]: `POST /data/v1/sql-query`, Obsrv's endpoint with realtime / datalake routing.
+//! - [`metrics`]: `GET /metrics` in Prometheus text.
+//! - `GET /health` answers `ok` with no credentials (the process is up).
+//!
+//! Not here yet: the web console, `/ready`, `/v1/tables`, `/v1/sources`, Arrow Flight SQL.
 
+mod auth;
+mod error;
+mod formats;
+pub mod metrics;
+mod obsrv;
 mod push;
+mod query;
+mod sql;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use oxbow_ingest::SourceManager;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
+
+pub use auth::HttpAuth;
+pub use query::QueryEngine;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct HttpState {
+    pub sources: Arc<SourceManager>,
+    pub engine: QueryEngine,
+    pub auth: HttpAuth,
+}
 
 /// Binds the HTTP listener, with the sentence the operator needs when the port is taken.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
@@ -26,12 +56,34 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     })
 }
 
-pub fn router(manager: Arc<SourceManager>, body_limit: usize) -> Router {
+pub fn router(state: HttpState, body_limit: usize) -> Router {
+    metrics::install();
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/v1/sources/{name}", post(push::push))
+        .route("/v1/sql", get(sql::get).post(sql::post))
+        .route("/data/v1/sql-query", post(obsrv::sql_query))
+        .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn(count_request))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(manager)
+        .with_state(state)
+}
+
+/// Counts each request by route and status (`oxbow_http_requests_total`).
+async fn count_request(request: Request, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    ::metrics::counter!(
+        "oxbow_http_requests_total",
+        "path" => path,
+        "status" => response.status().as_u16().to_string()
+    )
+    .increment(1);
+    response
 }
 
 /// Serves until `shutdown` resolves.

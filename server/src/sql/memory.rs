@@ -25,8 +25,8 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 const MIB: usize = 1024 * 1024;
 
-/// The two limits, and the pool they share.
-#[derive(Debug)]
+/// The two limits, and the pool they share (clones share the pool).
+#[derive(Debug, Clone)]
 pub struct QueryMemory {
     shared: Arc<dyn MemoryPool>,
     per_query: Option<usize>,

@@ -141,7 +141,8 @@ pub async fn base_context(
 
 /// `ctx` with `rule` run before DataFusion's own analyzer rules (`add_analyzer_rule` appends,
 /// after type coercion, too late for a rule that must settle types before it).
-/// Adds `oxbow.sources` (which the source runtime computes) to the `oxbow` schema.
+/// Adds `oxbow.sources` and `oxbow.source_partitions` (which the source runtime computes) to
+/// the `oxbow` schema.
 pub fn register_sources_table(
     ctx: &SessionContext,
     sources: &Arc<oxbow_ingest::SourceManager>,
@@ -155,6 +156,10 @@ pub fn register_sources_table(
         Arc::new(oxbow_ingest::runtime::status_table::SourcesTable::new(
             sources,
         )),
+    )?;
+    schema.register_table(
+        "source_partitions".into(),
+        Arc::new(oxbow_ingest::runtime::partitions_table::SourcePartitionsTable::new(sources)),
     )?;
     Ok(())
 }

@@ -8,19 +8,22 @@
 //! are installed beside it by `crate::wire::frontend`.
 //!
 //! # Layout
-//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `DROP`, and `WITH (...)` table options.
+//! - [`ddl`]: `CREATE SCHEMA | TABLE [AS] | VIEW`, `ALTER TABLE ... ADD COLUMN`, `DROP`, and
+//!   `WITH (...)` table options.
 //! - [`truncate`], [`show_tables`]: `TRUNCATE` and `SHOW TABLES`.
 //! - [`insert_values`]: the `INSERT ... VALUES` fast path (no DataFusion plan);
 //!   [`on_conflict`]: `INSERT ... ON CONFLICT` on keyed tables;
 //!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
 //! - [`copy`]: the `COPY ... FROM STDIN | TO STDOUT` conversation (the formats themselves are
 //!   `oxbow_ingest::formats`).
-//! - [`select`]: query planning retries and the result rewrites of `SELECT`.
+//! - [`select`]: query planning retries and the result rewrites of `SELECT`;
+//!   [`cursors`]: `DECLARE ... CURSOR`, `FETCH`, `CLOSE`, planned as `SELECT` is.
 //! - [`transactions`]: `BEGIN`/`COMMIT`/`ROLLBACK` and savepoints.
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
 //! - [`privileges`]: the 42501 check every statement passes first; [`roles`]: `CREATE ROLE`,
 //!   `ALTER ROLE`, `DROP ROLE`, `GRANT`, `REVOKE`.
-//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it.
+//! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it, and
+//!   [`lakehouse`]'s `OPTIMIZE` and `VACUUM` the same way.
 //!
 //! - [`sources`]: `CREATE | DROP | ALTER SOURCE` and `SHOW SOURCES`, parsed here and handed
 //!   to the `ingest` crate's `SourceManager`; this room keeps only the SQL meaning, never a
@@ -30,14 +33,16 @@
 //! (`ServerError::Unsupported`), never accepted and ignored.
 
 mod copy;
+pub mod cursors;
 mod ddl;
 mod dml;
 pub mod flush;
 mod insert_values;
 mod on_conflict;
+pub mod lakehouse;
 pub mod privileges;
 mod roles;
-mod select;
+pub(crate) mod select;
 pub mod settings;
 mod show_tables;
 pub mod sources;
@@ -86,6 +91,7 @@ impl OxbowStatements {
             statement,
             Statement::CreateSchema { .. }
                 | Statement::CreateTable(_)
+                | Statement::AlterTable(_)
                 | Statement::CreateView(_)
                 | Statement::Drop { .. }
                 | Statement::Copy { .. }
@@ -103,6 +109,7 @@ impl OxbowStatements {
         let result = match statement {
             Statement::CreateSchema { .. }
             | Statement::CreateTable(_)
+            | Statement::AlterTable(_)
             | Statement::CreateView(_)
             | Statement::Drop { .. } => ddl::execute(&self.db, statement, ctx).await,
             Statement::Truncate(truncate) => truncate::execute(&self.db, truncate, ctx).await,

@@ -179,6 +179,17 @@ pub fn check(
     let Some(session) = client.session_extensions().get::<SessionRole>() else {
         return Ok(());
     };
+    check_role(db, ctx, &session, statement)
+}
+
+/// Checks that `session` may run `statement`: [`check`] for callers without a pgwire
+/// connection (the HTTP API).
+pub fn check_role(
+    db: &Database,
+    ctx: &SessionContext,
+    session: &SessionRole,
+    statement: &Statement,
+) -> Result<(), ServerError> {
     if session.trusted {
         return Ok(());
     }
@@ -244,6 +255,31 @@ pub fn require_superuser(
         "permission denied: {what} needs a superuser (role \"{}\" is not one)",
         session.name
     )))
+}
+
+/// Checks that `session` may insert into `table` (an HTTP push into a source's table).
+pub fn check_insert(
+    db: &Database,
+    session: &SessionRole,
+    table: &ObjectName,
+) -> Result<(), ServerError> {
+    if session.trusted {
+        return Ok(());
+    }
+    let catalog = db.catalog();
+    let role = catalog.role(&session.name)?;
+    if role.as_ref().is_some_and(|r| r.superuser) {
+        return Ok(());
+    }
+    let held = match &role {
+        Some(_) => catalog.table_privileges(&session.name, table)?,
+        None => TablePrivileges::default(),
+    };
+    if Privilege::Insert.held_in(held) {
+        Ok(())
+    } else {
+        Err(denied("table", table))
+    }
 }
 
 fn denied(kind: &str, name: &ObjectName) -> ServerError {

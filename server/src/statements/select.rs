@@ -52,7 +52,8 @@ pub async fn plan_query(
     }
 }
 
-async fn plan_statement(
+/// [`plan_query`] for callers without a pgwire connection (the HTTP API), as `user`, in UTC.
+pub(crate) async fn plan_statement(
     ctx: &SessionContext,
     statement: &Statement,
     user: &str,

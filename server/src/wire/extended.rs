@@ -9,6 +9,9 @@
 //! (`INSERT INTO t VALUES ($1)`) with an empty `RowDescription` instead of `NoData`; pgJDBC
 //! then reads the update counts of `executeBatch()` as 0. PostgreSQL sends
 //! `ParameterDescription` and `NoData`, and so does this wrapper.
+//!
+//! `Describe` of a `FETCH` (statement or portal) answers its cursor's columns, as PostgreSQL
+//! does (`crate::statements::cursors`).
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{Describe, Execute, TARGET_TYPE_BYTE_STATEMENT};
 
 use crate::sql::rewrite;
+use crate::statements::cursors;
 use crate::wire::cancel::{RunningStatement, StatementStop};
 use crate::wire::{describe, parameters};
 
@@ -129,6 +133,15 @@ fn decoded_portal(
     decoded
 }
 
+/// A portal of `cursor`'s query with `format`, to describe what a `FETCH` from it returns.
+fn cursor_portal(cursor: &cursors::open::Cursor, format: &Format) -> Portal<Statement> {
+    let mut portal = Portal::default();
+    portal.name = cursor.statement.id.clone();
+    portal.statement = Arc::clone(&cursor.statement);
+    portal.result_column_format = format.clone();
+    portal
+}
+
 /// A statement description that is `NoData` whenever there are no result columns.
 struct StatementDescription {
     parameters: Vec<Type>,
@@ -220,6 +233,18 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
             Some(Entry::Value(statement)) => statement,
             _ => return self._on_describe(client, message).await,
         };
+        // A prepared `FETCH` returns its cursor's rows: described as the cursor is.
+        if let (_, Some((fetch, _))) = &statement.statement
+            && let Some(cursor) = cursors::fetched_cursor(&*client, fetch)
+        {
+            let portal = cursor_portal(&cursor, &Format::UnifiedText);
+            let fields = self.do_describe_portal(client, &portal).await?;
+            let description = StatementDescription {
+                parameters: Vec::new(),
+                fields: fields.fields().to_vec(),
+            };
+            return send_describe_response(client, &description).await;
+        }
         let described = self.do_describe_statement(client, &statement).await?;
         let description = StatementDescription {
             parameters: described
@@ -270,6 +295,14 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // A portal bound to `FETCH` returns its cursor's rows: described as the cursor is
+        // (psycopg reads `FETCH` results against this description).
+        let cursor = match &target.statement.statement {
+            (_, Some((fetch, _))) => cursors::fetched_cursor(&*client, fetch)
+                .map(|cursor| cursor_portal(&cursor, &target.result_column_format)),
+            _ => None,
+        };
+        let target = cursor.as_ref().unwrap_or(target);
         let described = self.inner.do_describe_portal(client, target).await?;
         Ok(DescribePortalResponse::new(describe_query(
             &target.statement.statement,
@@ -307,6 +340,19 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
                 &metadata,
             )
             .await?);
+        }
+        // A `FETCH` encodes its cursor's rows in this portal's result format.
+        if let (_, Some((fetch @ datafusion::sql::sqlparser::ast::Statement::Fetch { .. }, _))) =
+            &portal.statement.statement
+        {
+            let response = cursors::fetch(fetch, &portal.result_column_format, &*client).await?;
+            return match response {
+                Response::Query(rows) if max_rows == 0 => {
+                    let tag = stream_rows(client, rows).await?;
+                    Ok(Response::Execution(tag))
+                }
+                response => Ok(response),
+            };
         }
         let stripped = match &portal.statement.statement {
             (_, Some((statement, plan))) => parameters::strip_jsonb_versions(

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
-use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::{DfSessionService, QueryHook};
 use oxbow_storage::Database;
@@ -99,7 +98,7 @@ impl Frontend {
             )),
             Arc::new(SessionStatements),
             Arc::new(SetShowHook),
-            Arc::new(CursorStatementHook),
+            Arc::new(crate::statements::cursors::CursorStatements),
             Arc::new(SelectStatements),
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));

@@ -100,8 +100,19 @@ impl MoveError {
 /// parsed statement with its plan).
 pub type Portals = MemPortalStore<(String, Option<(Statement, LogicalPlan)>)>;
 
-/// Runs `MOVE` against the connection's portals (cursors and protocol portals alike).
-pub async fn execute(store: &Portals, command: Move) -> PgWireResult<Response> {
+/// Runs `MOVE` against the connection's cursors (`crate::statements::cursors`) or, when it
+/// names none, its protocol portals.
+pub async fn execute(
+    store: &Portals,
+    client: &(impl pgwire::api::ClientInfo + ?Sized),
+    command: Move,
+) -> PgWireResult<Response> {
+    for name in [command.cursor.clone(), command.cursor.to_lowercase()] {
+        if let Some(skipped) = crate::statements::cursors::skip(client, &name, command.count).await
+        {
+            return Ok(Response::Execution(Tag::new("MOVE").with_rows(skipped?)));
+        }
+    }
     // Portal names are kept as the client gave them (the protocol's, and `DECLARE`'s, which
     // the library stores unfolded); an unquoted name may also be meant folded.
     let portal = [command.cursor.clone(), command.cursor.to_lowercase()]

@@ -92,6 +92,18 @@ impl OxbowSimpleQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if crate::statements::lakehouse::is_lake_statement(query) {
+            crate::statements::privileges::require_superuser(
+                &self.db,
+                &*client,
+                "OPTIMIZE or VACUUM",
+            )?;
+            let metadata = client.metadata().clone();
+            return Ok(vec![
+                crate::statements::lakehouse::execute(&self.db, &self.ctx, query, &metadata)
+                    .await?,
+            ]);
+        }
         if let Some(names) = crate::statements::flush::parse(query) {
             return Ok(vec![
                 crate::statements::flush::execute(&self.db, &self.ctx, names).await?,
@@ -106,7 +118,9 @@ impl OxbowSimpleQuery {
                     .ok_or_else(|| {
                         PgWireError::ApiError("the connection's portals are of another kind".into())
                     })?;
-                return Ok(vec![crate::wire::portals::execute(store, command).await?]);
+                return Ok(vec![
+                    crate::wire::portals::execute(store, &*client, command).await?,
+                ]);
             }
             Ok(None) => {}
             Err(e) => return Err(e.into_wire()),

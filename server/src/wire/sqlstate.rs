@@ -191,6 +191,7 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         // the same way.
         S::TableUnavailable { .. } => (code::DATA_CORRUPTED, e.to_string()),
         S::ShuttingDown(_) => (code::ADMIN_SHUTDOWN, e.to_string()),
+        S::Unsupported(_) => (code::FEATURE_NOT_SUPPORTED, e.to_string()),
     }
 }
 

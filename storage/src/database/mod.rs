@@ -4,7 +4,7 @@
 //! - `mod.rs`: the lifecycle. Opening a database opens every table, replays the WAL into the
 //!   hot tier and starts the WAL writer and the flusher; shutting it down flushes every table.
 //! - `ddl.rs`: CREATE and DROP of schemas, tables and views, ordered so that a failure leaves
-//!   nothing half-made.
+//!   nothing half-made; `alter.rs`: `ALTER TABLE ... ADD COLUMN`.
 //! - `catalog_provider.rs`: [`OxbowCatalogProvider`], the DataFusion catalog and schema
 //!   providers that resolve names to tables and views.
 //! - [`system_tables`]: the `oxbow` schema: `oxbow.tables`, the engine's state as a table, and
@@ -33,6 +33,7 @@
 //!   `oxbow.tables`, every query of it fails with [`Error::TableUnavailable`], and the WAL keeps
 //!   every record of it (there is no `txn` to trust), so nothing is lost once it is repaired.
 
+mod alter;
 mod catalog_provider;
 mod ddl;
 pub mod ingest_tables;

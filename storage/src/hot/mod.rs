@@ -5,6 +5,8 @@
 //!   knowing its WAL sequence range and time range.
 //! - [`prune`]: which batches a query's time filters rule out.
 //! - `scan.rs`: [`HotScanExec`], the DataFusion plan node that emits the batches left in.
+//! - [`reshape`]: fitting a batch written under an older schema (before `ALTER TABLE ... ADD
+//!   COLUMN`) to the table's current one.
 //!
 //! This room does not decide when rows enter or leave it: the WAL's apply step
 //! ([`crate::Table::apply`]) adds them and a flush ([`crate::table`]) drops them, both under
@@ -15,8 +17,11 @@
 //!   holds; a flush takes a prefix of them and drops exactly that prefix.
 //! - A batch a flush has taken (sealed) is never changed again: later rows start a new batch.
 //! - A batch is shared (`Arc`), never copied, between the tier and the scans holding it.
+//! - Every batch has the table's current schema: an `ADD COLUMN` refits them all
+//!   ([`HotTable::refit`]) under the table's state lock.
 
 pub mod prune;
+pub mod reshape;
 mod scan;
 mod table;
 

@@ -156,6 +156,30 @@ impl HotTable {
         self.batches.clone()
     }
 
+    /// Gives every batch `schema` (after `ADD COLUMN`: the new columns are NULL in them). Called
+    /// under the table's write lock, so no flush holds sealed batches meanwhile.
+    pub fn refit(&mut self, schema: &arrow::datatypes::SchemaRef) -> crate::Result<()> {
+        let mut refitted = Vec::with_capacity(self.batches.len());
+        for b in &self.batches {
+            refitted.push(Arc::new(HotBatch {
+                first_seq: b.first_seq,
+                last_seq: b.last_seq,
+                batch: super::reshape::fit(&b.batch, schema)?,
+                time_range: b.time_range,
+                created: b.created,
+                first_row: b.first_row,
+                dead: b.dead.clone(),
+            }));
+        }
+        self.batches = refitted;
+        self.bytes = self
+            .batches
+            .iter()
+            .map(|b| b.batch.get_array_memory_size())
+            .sum();
+        Ok(())
+    }
+
     /// Drops the batches a flush committed to Delta.
     pub fn drop_through(&mut self, seq: u64) {
         self.batches.retain(|b| b.last_seq > seq);

@@ -17,10 +17,16 @@ use crate::{Error, Result};
 /// (`SaveMode::ErrorIfExists`).
 pub(crate) async fn create_table(root: &LakeRoot, def: &TableDef) -> Result<DeltaTable> {
     let url = root.table_url(&def.location)?;
-    let schema: StructType = (&def.arrow_schema())
+    // The rows' columns and the derived partition columns (`ts_day`, a generated column).
+    let schema: StructType = (&def.lake_schema())
         .try_into_kernel()
         .map_err(|e| Error::delta(&def.name, e.into()))?;
-    let table = deltalake::operations::create::CreateBuilder::new()
+    let mut builder = deltalake::operations::create::CreateBuilder::new();
+    let partitions = def.partition_columns();
+    if !partitions.is_empty() {
+        builder = builder.with_partition_columns(partitions);
+    }
+    let table = builder
         .with_location(url.as_str())
         .with_storage_options(root.storage_options().clone())
         .with_table_name(def.name.name.clone())

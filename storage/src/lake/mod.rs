@@ -1,6 +1,7 @@
 //! The lakehouse tier's files: where tables live under the [`LakeRoot`], and the Delta Lake
 //! I/O that has nothing to do with hot rows (creating, opening and deleting a table's Delta
-//! table, and making a commit durable on a local disk).
+//! table, and making a commit durable on a local disk), and [`partition_pruning`], the
+//! partition filters a time filter implies.
 //!
 //! This room does not decide what to commit or when: the flush and DML in [`crate::table`]
 //! do. It holds no per-table state.
@@ -28,6 +29,7 @@
 
 mod commit_sync;
 mod delta_table;
+pub mod partition_pruning;
 mod root;
 
 pub(crate) use commit_sync::sync_commits;

@@ -6,6 +6,8 @@
 //!   session's open transaction block holds).
 //! - `statement.rs`: [`SnapshotPerStatement`], the session's `QueryPlanner`, and the
 //!   [`StatementSnapshots`] it gives each statement: one snapshot per table for all its scans.
+//! - `tiers.rs`: [`TierScan`], a session setting that limits scans to one tier (the HTTP
+//!   API's realtime / datalake routing).
 //! - `dml_exec.rs`: [`DmlExec`], the plan of an `INSERT`, `UPDATE` or `DELETE`, which writes
 //!   when executed, not when planned; `keyed_dml.rs`: UPDATE and DELETE of keyed tables,
 //!   through the WAL.
@@ -29,7 +31,9 @@ mod dml_exec;
 mod keyed_dml;
 mod provider;
 mod statement;
+mod tiers;
 
 pub use dml_exec::{DmlExec, DmlOp};
 pub use provider::OxbowTable;
 pub use statement::{SnapshotPerStatement, StatementSnapshots};
+pub use tiers::TierScan;

@@ -102,6 +102,34 @@ fn describe(table: &Table) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// The projection into `actual` (the Delta snapshot's schema) that reads the columns of
+/// `planned` that `projection` names, if the two schemas differ; `None` when they agree and
+/// `projection` applies as it is.
+fn by_name(
+    planned: &SchemaRef,
+    actual: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> Result<Option<Vec<usize>>> {
+    let agree = planned.fields().len() == actual.fields().len()
+        && planned
+            .fields()
+            .iter()
+            .zip(actual.fields())
+            .all(|(a, b)| a.name() == b.name());
+    if agree {
+        return Ok(None);
+    }
+    let wanted: Vec<usize> = match projection {
+        Some(p) => p.clone(),
+        None => (0..planned.fields().len()).collect(),
+    };
+    wanted
+        .into_iter()
+        .map(|i| Ok(actual.index_of(planned.field(i).name())?))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
 /// DML predicates arrive qualified with the table name; deltalake resolves columns against the
 /// bare table schema.
 fn bare_predicate(filters: Vec<Expr>) -> Option<Expr> {
@@ -147,13 +175,19 @@ impl TableProvider for OxbowTable {
         if let Some(session) = state.as_any().downcast_ref::<SessionState>() {
             provider = provider.with_session(Arc::new(session.clone()));
         }
-        let provider = provider.await?;
-        let delta_plan = match &snapshot.keyed {
-            // Delta rows whose key a hot change shadows are filtered out, which needs the key
-            // columns (added to the projection, dropped again by the filter) and no limit
-            // below the filter.
-            Some(view) if !view.shadow.is_empty() => {
-                let all: Vec<usize> = (0..self.described.fields().len()).collect();
+        let tiers = super::TierScan::of(state.config());
+        let delta_provider = provider.await?;
+        let schema = Arc::clone(&self.described);
+        // A keyed table's Delta rows whose key a hot change shadows are filtered out, which
+        // needs the key columns (added to the projection, dropped again by the filter) and no
+        // limit below the filter.
+        let shadow = snapshot
+            .keyed
+            .as_ref()
+            .filter(|view| !view.shadow.is_empty() && tiers.reads_lake());
+        let (scanned, shadow_columns) = match shadow {
+            Some(view) => {
+                let all: Vec<usize> = (0..schema.fields().len()).collect();
                 let wanted = projection.cloned().unwrap_or(all);
                 let mut scanned = wanted.clone();
                 for key in view.codec.indices() {
@@ -161,28 +195,59 @@ impl TableProvider for OxbowTable {
                         scanned.push(*key);
                     }
                 }
-                let keys = view
+                let keys: Vec<usize> = view
                     .codec
                     .indices()
                     .iter()
                     .map(|k| scanned.iter().position(|c| c == k).expect("added above"))
                     .collect();
-                let output = (0..wanted.len()).collect();
-                let scan = provider.scan(state, Some(&scanned), filters, None).await?;
-                Arc::new(ShadowFilterExec::try_new(
-                    scan,
-                    view.codec.clone(),
-                    Arc::clone(&view.shadow),
-                    view.high,
-                    keys,
-                    output,
-                )?) as Arc<dyn ExecutionPlan>
+                let output: Vec<usize> = (0..wanted.len()).collect();
+                (Some(scanned), Some((keys, output)))
             }
-            _ => provider.scan(state, projection, filters, limit).await?,
+            None => (projection.cloned(), None),
+        };
+        // After `ADD COLUMN` a plan made against the old provider may meet the new snapshot
+        // (or the reverse): columns are then matched by name, never by position.
+        let delta_projection = by_name(&schema, &delta_provider.schema(), scanned.as_ref())?;
+        // A filter on a time-partitioned column also names its bucket column (`ts_day`), which
+        // delta-rs prunes partitions by (`crate::lake::partition_pruning`).
+        let def = self.table.def();
+        let mut lake_filters = filters.to_vec();
+        lake_filters.extend(crate::lake::partition_pruning::derived_filters(
+            &def,
+            &self.table.schema(),
+            filters,
+        ));
+        let delta_limit = if shadow.is_some() { None } else { limit };
+        let delta_plan = delta_provider
+            .scan(
+                state,
+                delta_projection.as_ref().or(scanned.as_ref()),
+                &lake_filters,
+                delta_limit,
+            )
+            .await?;
+        let delta_plan: Arc<dyn ExecutionPlan> = match (shadow, shadow_columns) {
+            (Some(view), Some((keys, output))) => Arc::new(ShadowFilterExec::try_new(
+                delta_plan,
+                view.codec.clone(),
+                Arc::clone(&view.shadow),
+                view.high,
+                keys,
+                output,
+            )?),
+            _ => delta_plan,
+        };
+        // One tier only (`TierScan`): the other side reads no rows, at the same snapshot.
+        let delta_plan: Arc<dyn ExecutionPlan> = if tiers.reads_lake() {
+            delta_plan
+        } else {
+            Arc::new(datafusion::physical_plan::empty::EmptyExec::new(
+                delta_plan.schema(),
+            ))
         };
 
-        let schema = Arc::clone(&self.described);
-        let (low, high_bound) = match self.table.time_index() {
+        let (low, high) = match self.table.time_index() {
             Some(i) => {
                 let field = schema.field(i);
                 match time_unit(field.data_type()) {
@@ -197,22 +262,26 @@ impl TableProvider for OxbowTable {
             .map(|block| block.held(&self.table.def().id))
             .unwrap_or_default();
         let total = snapshot.hot.len() + held.len();
-        let high = snapshot.keyed.as_ref().map(|view| view.high);
+        let keyed_high = snapshot.keyed.as_ref().map(|view| view.high);
         let hot = snapshot
             .hot
             .iter()
-            .filter(|b| overlaps(b, low, high_bound))
-            .map(|b| match high {
+            .filter(|_| tiers.reads_hot())
+            .filter(|b| overlaps(b, low, high))
+            .map(|b| match keyed_high {
                 // A keyed table's older versions are left out (see `crate::keyed`).
-                Some(high) => b.visible(high),
+                Some(keyed_high) => Ok(b.visible(keyed_high)?),
                 None => Ok(b.batch.clone()),
             })
-            .chain(held.into_iter().map(Ok))
-            .map(|batch| match projection {
-                Some(p) => batch.and_then(|b| b.project(p)),
-                None => batch,
+            .chain(held.into_iter().filter(|_| tiers.reads_hot()).map(Ok))
+            .map(|batch: Result<arrow::array::RecordBatch>| {
+                let batch = crate::hot::reshape::fit(&batch?, &schema)?;
+                match projection {
+                    Some(p) => Ok(batch.project(p)?),
+                    None => Ok(batch),
+                }
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>>>()?;
         let hot_schema = match projection {
             Some(p) => Arc::new(schema.project(p)?),
             None => schema,

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 impl Table {
     /// Deletes the rows matching `predicate` (all rows when `None`), hot ones included, in one
     /// Delta commit after a flush.
-    #[instrument(skip_all, fields(table = %self.def.name))]
+    #[instrument(skip_all, fields(table = %self.def().name))]
     pub async fn delete(self: &Arc<Self>, predicate: Option<Expr>) -> Result<u64> {
         let table = Arc::clone(self);
         run_detached("DELETE", async move {
@@ -40,7 +40,9 @@ impl Table {
             if let Some(predicate) = predicate {
                 builder = builder.with_predicate(predicate);
             }
-            let committed = builder.await.map_err(|e| Error::delta(&table.def.name, e));
+            let committed = builder
+                .await
+                .map_err(|e| Error::delta(&table.def().name, e));
             let (delta, metrics) = table.settle_dml(&base, committed).await?;
             table.state.write().expect("table state lock").delta = delta;
             table.keys_truncated();
@@ -51,12 +53,26 @@ impl Table {
 
     /// Sets `assignments` on the rows matching `predicate`, hot ones included, in one Delta
     /// commit after a flush.
-    #[instrument(skip_all, fields(table = %self.def.name))]
+    #[instrument(skip_all, fields(table = %self.def().name))]
     pub async fn update(
         self: &Arc<Self>,
         assignments: Vec<(String, Expr)>,
         predicate: Option<Expr>,
     ) -> Result<u64> {
+        // The Delta writer fills a time bucket (`ts_day`) only when it appends; an UPDATE of
+        // its source column would leave the row in the wrong partition.
+        let def = self.def();
+        if let Some(p) =
+            def.options.partition_by.iter().find(|p| {
+                p.is_derived() && assignments.iter().any(|(column, _)| column == &p.source)
+            })
+        {
+            return Err(Error::Unsupported(format!(
+                "UPDATE of \"{}\", the source of partition {} (delete and insert the rows instead)",
+                p.source,
+                p.sql()
+            )));
+        }
         let table = Arc::clone(self);
         run_detached("UPDATE", async move {
             let _guard = table.write_lock.lock().await;
@@ -70,7 +86,9 @@ impl Table {
             if let Some(predicate) = predicate {
                 builder = builder.with_predicate(predicate);
             }
-            let committed = builder.await.map_err(|e| Error::delta(&table.def.name, e));
+            let committed = builder
+                .await
+                .map_err(|e| Error::delta(&table.def().name, e));
             let (delta, metrics) = table.settle_dml(&base, committed).await?;
             table.state.write().expect("table state lock").delta = delta;
             Ok(metrics.num_updated_rows as u64)

@@ -35,7 +35,7 @@ impl Table {
     /// Moves every hot row into Delta in one commit that also records, as the table's `txn`
     /// version, the highest sequence number it holds. Returns that number, or `None` if there
     /// was nothing to flush. Once it returns `Ok`, the commit is durable.
-    #[instrument(skip_all, fields(table = %self.def.name))]
+    #[instrument(skip_all, fields(table = %self.def().name))]
     pub async fn flush(self: &Arc<Self>) -> Result<Option<u64>> {
         let table = Arc::clone(self);
         run_detached("flush", async move {
@@ -66,14 +66,14 @@ impl Table {
         let started = Instant::now();
         let started_at = SystemTime::now();
         let commit = CommitProperties::default()
-            .with_application_transaction(Transaction::new(&self.def.id, through as i64));
+            .with_application_transaction(Transaction::new(&self.def().id, through as i64));
         let written = delta
             .clone()
             .write(batches)
             .with_save_mode(SaveMode::Append)
             .with_commit_properties(commit)
             .await
-            .map_err(|e| Error::delta(&self.def.name, e));
+            .map_err(|e| Error::delta(&self.def().name, e));
         let error = match written {
             Ok(new) => match self.sync(&new).await {
                 Ok(()) => {
@@ -111,7 +111,7 @@ impl Table {
             Ok(reloaded) => reloaded,
             Err(reload_error) => {
                 warn!(
-                    table = %self.def.name,
+                    table = %self.def().name,
                     error = %reload_error,
                     flush_error = %error,
                     "cannot reload the Delta log after a failed flush; the rows stay hot"
@@ -132,7 +132,7 @@ impl Table {
         self.install_reloaded(fresh, txn);
         if landed {
             warn!(
-                table = %self.def.name,
+                table = %self.def().name,
                 error = %error,
                 through,
                 txn,

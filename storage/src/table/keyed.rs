@@ -73,6 +73,7 @@ pub(super) fn apply(
     state: &mut TableState,
     seq: u64,
     batches: Vec<RecordBatch>,
+    schema: &SchemaRef,
     time_index: Option<usize>,
 ) {
     let TableState { hot, keys, .. } = state;
@@ -93,7 +94,16 @@ pub(super) fn apply(
             }
             continue;
         }
-        let encoded = match keys.codec.encode(&batch) {
+        // A delete batch (above) keeps its own schema, which carries its mark; an upsert
+        // written before an `ADD COLUMN` gets the new columns as NULL.
+        let batch = match crate::hot::reshape::fit(&batch, schema) {
+            Ok(fitted) => fitted,
+            Err(e) => {
+                warn!(error = %e, "a keyed upsert does not fit the table's schema; kept as written");
+                batch
+            }
+        };
+        let encoded = match keys.codec.encode_by_name(&batch) {
             Ok(encoded) => encoded,
             Err(e) => {
                 warn!(error = %e, "a keyed upsert whose key cannot be encoded was skipped");
@@ -111,7 +121,7 @@ pub(super) fn apply(
 
 impl Table {
     pub fn is_keyed(&self) -> bool {
-        self.def.is_keyed()
+        self.def().is_keyed()
     }
 
     /// The key codec of a keyed table.
@@ -131,7 +141,7 @@ impl Table {
     /// Keys of `batch`'s rows, with the codec of this (keyed) table.
     pub fn keys_of(&self, batch: &RecordBatch) -> Result<Vec<Key>> {
         let state = self.state.read().expect("table state lock");
-        let keys = state.keys.as_ref().ok_or_else(|| not_keyed(&self.def))?;
+        let keys = state.keys.as_ref().ok_or_else(|| not_keyed(&self.def()))?;
         keys.codec.encode_by_name(batch)
     }
 
@@ -157,7 +167,7 @@ impl Table {
         if on_conflict == OnConflict::Replace || batches.is_empty() {
             return Ok(batches);
         }
-        let codec = self.key_codec().ok_or_else(|| not_keyed(&self.def))?;
+        let codec = self.key_codec().ok_or_else(|| not_keyed(&self.def()))?;
         let mut seen: HashSet<Key> = HashSet::new();
         let mut kept = Vec::with_capacity(batches.len());
         for batch in batches {
@@ -168,8 +178,8 @@ impl Table {
                 let conflict = exists || seen.contains(&key);
                 if conflict && on_conflict == OnConflict::Error {
                     return Err(Error::UniqueViolation {
-                        table: self.def.name.name.clone(),
-                        constraint: format!("{}_pkey", self.def.name.name),
+                        table: self.def().name.name.clone(),
+                        constraint: format!("{}_pkey", self.def().name.name),
                         key: codec.describe(&batch, row),
                     });
                 }
@@ -195,7 +205,7 @@ impl Table {
         _guard: &KeyGuard<'_>,
         batch: &RecordBatch,
     ) -> Result<(RecordBatch, Vec<Option<usize>>)> {
-        let codec = self.key_codec().ok_or_else(|| not_keyed(&self.def))?;
+        let codec = self.key_codec().ok_or_else(|| not_keyed(&self.def()))?;
         let keys = codec.encode_by_name(batch)?;
         let (mut found, lake_rows, delta) = {
             let state = self.state.read().expect("table state lock");
@@ -226,7 +236,7 @@ impl Table {
             let ctx = SessionContext::new();
             delta
                 .update_datafusion_session(&ctx.state())
-                .map_err(|e| Error::delta(&self.def.name, e))?;
+                .map_err(|e| Error::delta(&self.def().name, e))?;
             let provider = delta.table_provider().await.map_err(Error::DataFusion)?;
             let rows = ctx.read_table(provider)?.filter(predicate)?.collect().await?;
             let wanted: std::collections::HashMap<&Key, usize> =
@@ -288,12 +298,12 @@ impl Table {
         let rows: usize = live.iter().map(|b| b.num_rows()).sum();
         let started = Instant::now();
         let commit = CommitProperties::default()
-            .with_application_transaction(Transaction::new(&self.def.id, through as i64));
+            .with_application_transaction(Transaction::new(&self.def().id, through as i64));
         let written = if touches_lake {
             let deleted_batches = deleted_key_batches(&codec, &deleted_in_lake, &self.schema())?;
             merge::merge(
                 delta.clone(),
-                &self.def.name.to_string(),
+                &self.def().name.to_string(),
                 &self.schema(),
                 &codec,
                 live,
@@ -313,7 +323,7 @@ impl Table {
                 .with_save_mode(SaveMode::Append)
                 .with_commit_properties(commit)
                 .await
-                .map_err(|e| Error::delta(&self.def.name, e))
+                .map_err(|e| Error::delta(&self.def().name, e))
         };
         let outcome = match written {
             Ok(new) => self.sync(&new).await.map(|()| new),
@@ -325,7 +335,7 @@ impl Table {
                 let (fresh, txn) = match self.reload(&delta).await {
                     Ok(reloaded) => reloaded,
                     Err(reload_error) => {
-                        warn!(table = %self.def.name, error = %reload_error, flush_error = %error,
+                        warn!(table = %self.def().name, error = %reload_error, flush_error = %error,
                             "cannot reload the Delta log after a failed keyed flush; the rows stay hot");
                         return Err(error);
                     }
@@ -334,7 +344,7 @@ impl Table {
                     self.state.write().expect("table state lock").delta = fresh;
                     return Err(error);
                 }
-                warn!(table = %self.def.name, error = %error, through,
+                warn!(table = %self.def().name, error = %error, through,
                     "the keyed flush's commit landed although it reported an error; counted as flushed");
                 fresh
             }

@@ -5,6 +5,8 @@
 //!   snapshot a scan reads.
 //! - `flush.rs`: the exactly-once handoff of hot rows into Delta.
 //! - `dml.rs`: DELETE and UPDATE, which commit to Delta after a flush.
+//! - `alter.rs`: `ADD COLUMN`, a Delta metadata commit and a refit of the hot batches.
+//! - `maintenance.rs`: `OPTIMIZE` (compaction) and `VACUUM`.
 //!
 //! This room does not log rows (the WAL and [`crate::write`] do), decide when to flush
 //! ([`crate::flush`]), or know where files live beyond asking [`crate::lake`].
@@ -31,11 +33,14 @@
 //!   `synced_version` is the last version made durable, so versions written while an error
 //!   was being reported are synced by the next commit or reload.
 
+mod alter;
 mod dml;
 mod flush;
 mod keyed;
+mod maintenance;
 
 pub use keyed::{KeyGuard, KeyedView};
+pub use maintenance::OptimizeOutcome;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -86,9 +91,19 @@ struct TableState {
     applied_seq: u64,
 }
 
-pub struct Table {
-    def: TableDef,
+/// What a table's rows look like: its definition and the Arrow schema of its rows. Replaced as
+/// a whole by `ADD COLUMN` ([`Table::add_columns`]), so a reader never sees one without the
+/// other.
+#[derive(Debug)]
+struct Shape {
+    def: Arc<TableDef>,
     schema: SchemaRef,
+}
+
+pub struct Table {
+    /// Lock order: `state` before `shape`; `shape` is never held while taking `state`.
+    shape: RwLock<Shape>,
+    /// The time column's index; columns are only added at the end, so it never moves.
     time_index: Option<usize>,
     /// The lake root on a local lake, down from which new directory entries are fsynced.
     lake_dir: Option<PathBuf>,
@@ -104,7 +119,7 @@ pub struct Table {
 impl std::fmt::Debug for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Table")
-            .field("name", &self.def.name)
+            .field("name", &self.def().name)
             .finish_non_exhaustive()
     }
 }
@@ -123,8 +138,17 @@ impl Table {
     /// crashed between a commit and its fsync leaves it in the page cache only.
     #[instrument(skip_all, fields(table = %def.name))]
     pub async fn open(root: &LakeRoot, def: &TableDef) -> Result<Self> {
-        let table = lake::open_table(root, def).await?;
+        let mut table = lake::open_table(root, def).await?;
         let flushed = committed_txn(def, &table).await?;
+        if !alter::missing_columns(def, &table).await?.is_empty() {
+            // An ADD COLUMN reached the catalog but not Delta before the process stopped: the
+            // catalog is the authority, so the Delta commit is made now (the version it builds
+            // on is synced first, as it may be the one the crash left in the page cache).
+            let lake_dir = root.url().to_file_path().ok().filter(|_| root.is_local());
+            lake::sync_commits(&table, lake_dir.as_deref(), None).await?;
+            table = alter::commit_missing_columns(def, &table).await?;
+            warn!(table = %def.name, "finished an ADD COLUMN that had reached the catalog only");
+        }
         Self::with_state(root, def.clone(), table, flushed).await
     }
 
@@ -134,11 +158,7 @@ impl Table {
         delta: DeltaTable,
         flushed_seq: u64,
     ) -> Result<Self> {
-        let schema = delta
-            .table_provider()
-            .await
-            .map_err(Error::DataFusion)?
-            .schema();
+        let schema = alter::rows_schema(&def, &delta).await?;
         let time_index = def
             .options
             .time_column
@@ -156,8 +176,10 @@ impl Table {
             None
         };
         let table = Self {
-            def,
-            schema,
+            shape: RwLock::new(Shape {
+                def: Arc::new(def),
+                schema,
+            }),
             time_index,
             lake_dir,
             state: RwLock::new(TableState {
@@ -195,9 +217,9 @@ impl Table {
         fresh
             .update_state()
             .await
-            .map_err(|e| Error::delta(&self.def.name, e))?;
+            .map_err(|e| Error::delta(&self.def().name, e))?;
         self.sync(&fresh).await?;
-        let txn = committed_txn(&self.def, &fresh).await?;
+        let txn = committed_txn(&self.def(), &fresh).await?;
         Ok((fresh, txn))
     }
 
@@ -219,7 +241,7 @@ impl Table {
         match self.reload(base).await {
             Ok((fresh, txn)) => self.install_reloaded(fresh, txn),
             Err(e) => warn!(
-                table = %self.def.name,
+                table = %self.def().name,
                 error = %e,
                 commit_error = %error,
                 "cannot reload the Delta log after a failed commit"
@@ -243,18 +265,19 @@ impl Table {
     /// For DELETE and UPDATE, which must not commit to a dropped table's log.
     fn check_not_dropped(&self) -> Result<()> {
         if self.is_dropped() {
-            return Err(Error::TableDropped(self.def.name.name.clone()));
+            return Err(Error::TableDropped(self.def().name.name.clone()));
         }
         Ok(())
     }
 
-    pub fn def(&self) -> &TableDef {
-        &self.def
+    /// The table's definition as it is now (`ADD COLUMN` replaces it; id and name never change).
+    pub fn def(&self) -> Arc<TableDef> {
+        Arc::clone(&self.shape.read().expect("table shape lock").def)
     }
 
     /// The Arrow schema of the table's rows, as queries see them and as the hot tier holds them.
     pub fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+        Arc::clone(&self.shape.read().expect("table shape lock").schema)
     }
 
     /// Index of the time column in [`Table::schema`], if the table declares one.
@@ -302,11 +325,21 @@ impl Table {
             return;
         }
         state.applied_seq = state.applied_seq.max(seq);
+        // Records written before an `ADD COLUMN` (and replayed after it) get the new columns
+        // as NULL. Under the state lock, so an `ADD COLUMN` cannot come between.
+        let schema = self.schema();
         if state.keys.is_some() {
-            keyed::apply(&mut state, seq, batches, self.time_index);
+            keyed::apply(&mut state, seq, batches, &schema, self.time_index);
             return;
         }
         for batch in batches {
+            let batch = match crate::hot::reshape::fit(&batch, &schema) {
+                Ok(fitted) => fitted,
+                Err(e) => {
+                    warn!(table = %self.def().name, error = %e, "a WAL record does not fit the table's schema; kept as written");
+                    batch
+                }
+            };
             state.hot.insert(seq, batch, self.time_index);
         }
     }

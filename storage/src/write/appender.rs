@@ -83,9 +83,10 @@ impl Appender {
             return Ok(None);
         }
         let schema = table.schema();
+        let def = table.def();
         // Before anything is logged, so that the error names the column as PostgreSQL would.
         for batch in &batches {
-            constraints::check(table.def(), batch)?;
+            constraints::check(&def, batch)?;
         }
         let batches = batches
             .into_iter()

@@ -303,8 +303,8 @@ async fn bad_source_statements_are_refused_and_leave_nothing() {
             SqlState::INVALID_PARAMETER_VALUE,
         ),
         (
-            "CREATE SOURCE s FROM HTTP () FORMAT JSON INTO t WITH (schema_mode = 'evolve')",
-            SqlState::FEATURE_NOT_SUPPORTED,
+            "CREATE SOURCE s FROM HTTP () FORMAT JSON INTO t WITH (schema_mode = 'grow')",
+            SqlState::INVALID_PARAMETER_VALUE,
         ),
         (
             "CREATE SOURCE s FROM FILES (path = '/etc') FORMAT JSON INTO t",
@@ -312,11 +312,19 @@ async fn bad_source_statements_are_refused_and_leave_nothing() {
         ),
         (
             "CREATE SOURCE s FROM KAFKA (topic = 'x') FORMAT JSON INTO t",
+            SqlState::INVALID_PARAMETER_VALUE,
+        ),
+        (
+            "CREATE SOURCE s FROM KAFKA (brokers = '127.0.0.1:1', topic = 'x') FORMAT CSV INTO t",
             SqlState::FEATURE_NOT_SUPPORTED,
         ),
         (
-            "CREATE SOURCE s FROM HTTP () FORMAT AVRO INTO t",
+            r#"CREATE SOURCE s FROM HTTP () FORMAT AVRO (schema = '{"type":"record","name":"r","fields":[{"name":"id","type":"long"}]}') INTO t"#,
             SqlState::FEATURE_NOT_SUPPORTED,
+        ),
+        (
+            "CREATE SOURCE s FROM KAFKA (brokers = '127.0.0.1:1', topic = 'x') FORMAT AVRO INTO t",
+            SqlState::INVALID_PARAMETER_VALUE,
         ),
         (
             "CREATE SOURCE s FROM HTTP () FORMAT JSON INTO t AS SELEC 1",

@@ -31,6 +31,11 @@ pub async fn create_table(
     refuse_unbuilt_clauses(create)?;
     let name = object_name(&create.name, ctx)?;
     if let Some(query) = &create.query {
+        if create.partition_by.is_some() {
+            return Err(ServerError::Unsupported(
+                "CREATE TABLE ... PARTITION BY ... AS SELECT (create the table, then INSERT ... SELECT)".into(),
+            ));
+        }
         return super::table_as::create_table_as(db, name, query, create.if_not_exists, ctx).await;
     }
     let mut columns = Vec::with_capacity(create.columns.len());
@@ -82,6 +87,9 @@ pub async fn create_table(
     // Every table declared with a key keeps one row per key (tables created before keyed
     // tables existed have `keyed = false` and stay append-only).
     options.keyed = !primary_key.is_empty();
+    if let Some(expr) = &create.partition_by {
+        options.partition_by = super::partition_by::partition_by(expr, &columns)?;
+    }
     db.create_table(name, columns, options, primary_key, create.if_not_exists)
         .await?;
     Ok(Response::Execution(Tag::new("CREATE TABLE")))
@@ -90,8 +98,8 @@ pub async fn create_table(
 /// Clauses sqlparser reads that Oxbow does not implement: refused with 0A000 rather than
 /// accepted and ignored (a `PARTITION BY` that silently did nothing would mislead).
 fn refuse_unbuilt_clauses(create: &CreateTable) -> Result<(), ServerError> {
-    let clause = if create.partition_by.is_some() || create.partition_of.is_some() {
-        "PARTITION BY / PARTITION OF (time partitions of the lakehouse tier are not built yet)"
+    let clause = if create.partition_of.is_some() {
+        "PARTITION OF (Oxbow partitions a table's Delta files: PARTITION BY (day(ts)))"
     } else if create.inherits.is_some() {
         "INHERITS"
     } else if create.like.is_some() || create.clone.is_some() {

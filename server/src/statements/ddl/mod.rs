@@ -1,5 +1,5 @@
-//! DDL against the persistent catalog: `CREATE SCHEMA`, `CREATE TABLE [AS]`, `CREATE VIEW` and
-//! `DROP`. Each statement is one catalog transaction (see `oxbow_storage::Database`); the
+//! DDL against the persistent catalog: `CREATE SCHEMA`, `CREATE TABLE [AS]`, `CREATE VIEW`,
+//! `ALTER TABLE ... ADD COLUMN` and `DROP`. Each statement is one catalog transaction (see `oxbow_storage::Database`); the
 //! parsing of `WITH (...)` table options is in [`table_options`].
 //!
 //! Owns: turning sqlparser's DDL into catalog definitions, and refusing (0A000) every clause
@@ -9,8 +9,10 @@
 //! Later `CREATE SOURCE` / `CREATE SINK` (the `ingest` crate's connectors) get a sibling room
 //! under `statements/`, not a branch here.
 
+mod alter_table;
 mod create_table;
 mod drop;
+mod partition_by;
 mod table_as;
 pub mod table_options;
 mod view;
@@ -54,6 +56,7 @@ pub async fn execute(
             Ok(Response::Execution(Tag::new("CREATE SCHEMA")))
         }
         Statement::CreateTable(create) => create_table::create_table(db, create, ctx).await,
+        Statement::AlterTable(alter) => alter_table::alter_table(db, alter, ctx).await,
         Statement::CreateView(create) => view::create_view(db, create, ctx).await,
         Statement::Drop {
             object_type,
