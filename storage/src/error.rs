@@ -32,7 +32,8 @@ pub enum Error {
     },
 
     /// A write would give a keyed table a second row with an existing key (23505).
-    #[error("duplicate key value violates unique constraint \"{constraint}\" (Key {key} already exists.)")]
+    /// The key travels apart from the message: the wire sends it as PostgreSQL's DETAIL.
+    #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation {
         table: String,
         constraint: String,
@@ -43,6 +44,10 @@ pub enum Error {
     /// `ON CONFLICT DO UPDATE` met the same key twice in one statement (21000).
     #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
     CardinalityViolation,
+
+    /// `MERGE` matched one target row with several source rows (21000).
+    #[error("MERGE command cannot affect row a second time")]
+    MergeCardinalityViolation,
 
     #[error("write-ahead log: {0}")]
     Wal(String),

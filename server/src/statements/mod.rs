@@ -38,8 +38,8 @@ mod ddl;
 mod dml;
 pub mod flush;
 mod insert_values;
-mod on_conflict;
 pub mod lakehouse;
+mod on_conflict;
 pub mod privileges;
 mod roles;
 pub(crate) mod select;
@@ -62,8 +62,6 @@ use oxbow_storage::Database;
 use pgwire::api::ClientInfo;
 use pgwire::api::results::Response;
 use pgwire::error::PgWireResult;
-
-use crate::error::ServerError;
 
 pub use copy::{CopyInHandler, CopyInSlot};
 pub use ddl::plan_view;
@@ -97,7 +95,7 @@ impl OxbowStatements {
                 | Statement::Copy { .. }
                 | Statement::Truncate(_)
                 | Statement::ShowTables { .. }
-        ) || on_conflict::is_own(statement)
+        )
     }
 
     async fn execute(
@@ -139,7 +137,7 @@ impl QueryHook for OxbowStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        if let Some(result) = on_conflict::try_execute(statement, ctx, &self.db).await {
+        if let Some(result) = on_conflict::try_execute(statement, None, ctx, &self.db).await {
             return Some(result.map_err(Into::into));
         }
         if let Some(result) = insert_values::try_execute(statement, ctx, &self.db).await {
@@ -161,9 +159,16 @@ impl QueryHook for OxbowStatements {
     async fn handle_extended_parse_query(
         &self,
         statement: &Statement,
-        _ctx: &SessionContext,
+        ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
+        if on_conflict::is_own(statement) {
+            return Some(
+                on_conflict::plan_for_parse(statement, ctx)
+                    .await
+                    .map_err(Into::into),
+            );
+        }
         Self::is_own(statement).then(|| Ok(empty_plan()))
     }
 
@@ -176,17 +181,7 @@ impl QueryHook for OxbowStatements {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if on_conflict::is_own(statement) {
-            let no_params = match params {
-                ParamValues::List(values) => values.is_empty(),
-                ParamValues::Map(values) => values.is_empty(),
-            };
-            if !no_params {
-                return Some(Err(ServerError::Unsupported(
-                    "parameters in INSERT ... ON CONFLICT (send the values inline)".into(),
-                )
-                .into()));
-            }
-            return on_conflict::try_execute(statement, ctx, &self.db)
+            return on_conflict::try_execute(statement, Some(params), ctx, &self.db)
                 .await
                 .map(|r| r.map_err(Into::into));
         }

@@ -16,12 +16,14 @@ use datafusion::arrow::array::{Array, BooleanArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::DFSchema;
+use datafusion::common::ParamValues;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, ConflictTarget, DoUpdate, Expr as SqlExpr, Ident, Insert, OnConflict,
-    OnConflictAction, OnInsert, Statement, TableObject, visit_expressions_mut,
+    OnConflictAction, OnInsert, Statement, TableObject, Value, visit_expressions,
+    visit_expressions_mut,
 };
 use oxbow_storage::keyed::OnConflict as KeyedConflict;
 use oxbow_storage::{Appender, Database, OxbowTable};
@@ -32,8 +34,11 @@ use crate::sql::names::{ident, object_name};
 
 /// Runs `statement` if it is an `INSERT ... ON CONFLICT` (or refuses MySQL's `ON DUPLICATE
 /// KEY UPDATE`); `None` for any other statement.
+/// `params` are the bound values of the extended protocol (`None` in a simple query): they
+/// may stand for the inserted values, not in `SET` or `WHERE`.
 pub async fn try_execute(
     statement: &Statement,
+    params: Option<&ParamValues>,
     ctx: &SessionContext,
     db: &Database,
 ) -> Option<Result<Response, ServerError>> {
@@ -41,11 +46,13 @@ pub async fn try_execute(
         return None;
     };
     match &insert.on {
-        Some(OnInsert::OnConflict(on)) => Some(execute(insert, on, ctx, db).await),
+        Some(OnInsert::OnConflict(on)) => Some(execute(insert, on, params, ctx, db).await),
         Some(OnInsert::DuplicateKeyUpdate(_)) => Some(Err(ServerError::Unsupported(
             "ON DUPLICATE KEY UPDATE (use ON CONFLICT ... DO UPDATE)".into(),
         ))),
-        Some(_) => Some(Err(ServerError::Unsupported(format!("INSERT clause {insert}")))),
+        Some(_) => Some(Err(ServerError::Unsupported(format!(
+            "INSERT clause {insert}"
+        )))),
         None => None,
     }
 }
@@ -55,31 +62,80 @@ pub fn is_own(statement: &Statement) -> bool {
     matches!(statement, Statement::Insert(insert) if insert.on.is_some())
 }
 
+/// The plan of the statement without its `ON CONFLICT` clause, which is what the extended
+/// protocol describes (the types of its parameters come from the table's columns).
+pub async fn plan_for_parse(
+    statement: &Statement,
+    ctx: &SessionContext,
+) -> Result<LogicalPlan, ServerError> {
+    let Statement::Insert(insert) = statement else {
+        return Err(ServerError::Unsupported(format!("{statement}")));
+    };
+    let mut plain = insert.clone();
+    plain.on = None;
+    // The alias names the existing row in `DO UPDATE`; DataFusion plans no INSERT alias.
+    plain.table_alias = None;
+    Ok(ctx
+        .state()
+        .statement_to_plan(DfStatement::Statement(Box::new(Statement::Insert(plain))))
+        .await?)
+}
+
+/// Whether `expr` holds a `$n` parameter.
+fn has_placeholder(expr: &SqlExpr) -> bool {
+    visit_expressions(expr, |e| match e {
+        SqlExpr::Value(v) if matches!(v.value, Value::Placeholder(_)) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
+}
+
 async fn execute(
     insert: &Insert,
     on: &OnConflict,
+    params: Option<&ParamValues>,
     ctx: &SessionContext,
     db: &Database,
 ) -> Result<Response, ServerError> {
     if insert.returning.is_some() {
-        return Err(ServerError::Unsupported("RETURNING with ON CONFLICT".into()));
+        return Err(ServerError::Unsupported(
+            "RETURNING with ON CONFLICT".into(),
+        ));
     }
     let TableObject::TableName(table_name) = &insert.table else {
-        return Err(ServerError::Unsupported(format!("INSERT INTO {}", insert.table)));
+        return Err(ServerError::Unsupported(format!(
+            "INSERT INTO {}",
+            insert.table
+        )));
     };
     let name = object_name(table_name, ctx)?;
     let table = db
         .table(&name)
         .ok_or_else(|| oxbow_catalog::Error::RelationNotFound(name.to_string()))?;
     check_target(&table, on)?;
+    if let OnConflictAction::DoUpdate(update) = &on.action
+        && (update.assignments.iter().any(|a| has_placeholder(&a.value))
+            || update.selection.as_ref().is_some_and(has_placeholder))
+    {
+        return Err(ServerError::Unsupported(
+            "parameters in ON CONFLICT DO UPDATE SET or WHERE (use EXCLUDED.column)".into(),
+        ));
+    }
     let mut plain = insert.clone();
     plain.on = None;
-    let plan = ctx
+    // The alias names the existing row in `DO UPDATE`; DataFusion plans no INSERT alias.
+    plain.table_alias = None;
+    let mut plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(Box::new(Statement::Insert(plain))))
         .await?;
+    if let Some(params) = params {
+        plan = plan.replace_params_with_values(params)?;
+    }
     let LogicalPlan::Dml(dml) = plan else {
-        return Err(ServerError::Unsupported("this form of INSERT with ON CONFLICT".into()));
+        return Err(ServerError::Unsupported(
+            "this form of INSERT with ON CONFLICT".into(),
+        ));
     };
     let batches = ctx
         .execute_logical_plan(dml.input.as_ref().clone())
@@ -114,11 +170,13 @@ async fn execute(
 fn check_target(table: &OxbowTable, on: &OnConflict) -> Result<(), ServerError> {
     let def = table.table().def();
     if !def.is_keyed() {
-        return Err(ServerError::NoConflictTarget(if def.primary_key.is_empty() {
-            String::new()
-        } else {
-            " (the table was created before primary keys were enforced)".into()
-        }));
+        return Err(ServerError::NoConflictTarget(
+            if def.primary_key.is_empty() {
+                String::new()
+            } else {
+                " (the table was created before primary keys were enforced)".into()
+            },
+        ));
     }
     match &on.conflict_target {
         None if matches!(on.action, OnConflictAction::DoNothing) => Ok(()),
@@ -169,7 +227,9 @@ async fn do_update(
     let mut assignments: Vec<(usize, SqlExpr)> = Vec::new();
     for assignment in &update.assignments {
         let AssignmentTarget::ColumnName(target) = &assignment.target else {
-            return Err(ServerError::Unsupported("SET (a, b) = ... in ON CONFLICT".into()));
+            return Err(ServerError::Unsupported(
+                "SET (a, b) = ... in ON CONFLICT".into(),
+            ));
         };
         let column = target
             .0
@@ -177,10 +237,12 @@ async fn do_update(
             .and_then(|p| p.as_ident())
             .map(ident)
             .unwrap_or_default();
-        let index = schema.index_of(&column).map_err(|_| ServerError::UndefinedColumn {
-            table: storage.def().name.name.clone(),
-            column: column.clone(),
-        })?;
+        let index = schema
+            .index_of(&column)
+            .map_err(|_| ServerError::UndefinedColumn {
+                table: storage.def().name.name.clone(),
+                column: column.clone(),
+            })?;
         if key.contains(&column) {
             return Err(ServerError::Unsupported(
                 "changing a key column in ON CONFLICT DO UPDATE".into(),
@@ -191,7 +253,8 @@ async fn do_update(
     let Some(batches) = Appender::prepare(storage, batches)? else {
         return Ok(0);
     };
-    let proposed = concat_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?;
+    let proposed =
+        concat_batches(&schema, &batches).map_err(datafusion::error::DataFusionError::from)?;
     let guard = storage.lock_keys().await;
     let keys = storage.keys_of(&proposed)?;
     let mut seen = std::collections::HashSet::new();
@@ -200,9 +263,15 @@ async fn do_update(
     }
     let (current, at) = storage.current_rows(&guard, &proposed).await?;
     let free = BooleanArray::from(at.iter().map(|a| a.is_none()).collect::<Vec<_>>());
-    let inserts = filter_record_batch(&proposed, &free).map_err(datafusion::error::DataFusionError::from)?;
-    let conflicting: Vec<u32> = (0..proposed.num_rows() as u32).filter(|i| at[*i as usize].is_some()).collect();
-    let existing: Vec<u32> = conflicting.iter().map(|i| at[*i as usize].expect("conflicting") as u32).collect();
+    let inserts =
+        filter_record_batch(&proposed, &free).map_err(datafusion::error::DataFusionError::from)?;
+    let conflicting: Vec<u32> = (0..proposed.num_rows() as u32)
+        .filter(|i| at[*i as usize].is_some())
+        .collect();
+    let existing: Vec<u32> = conflicting
+        .iter()
+        .map(|i| at[*i as usize].expect("conflicting") as u32)
+        .collect();
     let excluded = take_record_batch(&proposed, &UInt32Array::from(conflicting))
         .map_err(datafusion::error::DataFusionError::from)?;
     let existing = take_record_batch(&current, &UInt32Array::from(existing))
@@ -210,7 +279,15 @@ async fn do_update(
     let updated = if existing.num_rows() == 0 {
         None
     } else {
-        Some(evaluate(&schema, existing, excluded, &assignments, update.selection.as_ref(), alias, ctx)?)
+        Some(evaluate(
+            &schema,
+            existing,
+            excluded,
+            &assignments,
+            update.selection.as_ref(),
+            alias,
+            ctx,
+        )?)
     };
     let mut upserts = vec![inserts];
     let mut rows = upserts[0].num_rows() as u64;
@@ -280,9 +357,14 @@ fn evaluate(
     let keep = keep
         .as_any()
         .downcast_ref::<BooleanArray>()
-        .ok_or_else(|| ServerError::InvalidInsert("the WHERE of ON CONFLICT DO UPDATE must be boolean".into()))?;
+        .ok_or_else(|| {
+            ServerError::InvalidInsert("the WHERE of ON CONFLICT DO UPDATE must be boolean".into())
+        })?;
     // NULL counts as false, as in a WHERE.
-    let keep = datafusion::arrow::compute::prep_null_mask_filter(keep);
+    let keep = match keep.null_count() {
+        0 => keep.clone(),
+        _ => datafusion::arrow::compute::prep_null_mask_filter(keep),
+    };
     Ok(filter_record_batch(&updated, &keep).map_err(datafusion::error::DataFusionError::from)?)
 }
 

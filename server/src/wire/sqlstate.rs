@@ -69,12 +69,34 @@ pub mod code {
 pub fn to_user_error(error: &mut PgWireError) {
     if let PgWireError::ApiError(inner) = error {
         let (code, message) = classify(inner.as_ref());
-        *error = PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            code.into(),
-            message,
-        )));
+        let mut info = ErrorInfo::new("ERROR".into(), code.into(), message);
+        info.detail = detail(inner.as_ref());
+        *error = PgWireError::UserError(Box::new(info));
     }
+}
+
+/// The DETAIL line PostgreSQL sends with an error, where Oxbow has one: `Key (id)=(1) already
+/// exists.` for a unique violation (drivers and ORMs show it, some parse it).
+pub fn detail(error: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(oxbow_storage::Error::UniqueViolation { key, .. }) =
+        error.downcast_ref::<oxbow_storage::Error>()
+    {
+        return Some(format!("Key {key} already exists."));
+    }
+    if let Some(ServerError::Storage(inner)) = error.downcast_ref::<ServerError>() {
+        return detail(inner);
+    }
+    if let Some(e) = error.downcast_ref::<DataFusionError>() {
+        return match e {
+            DataFusionError::External(inner) => detail(inner.as_ref()),
+            DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+                detail(inner.as_ref())
+            }
+            DataFusionError::Shared(inner) => detail(inner.as_ref()),
+            _ => None,
+        };
+    }
+    error.source().and_then(detail)
 }
 
 /// The SQLSTATE and message of an error.
@@ -168,7 +190,9 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         S::Catalog(inner) => (catalog_code(inner), inner.to_string()),
         S::NotNullViolation { .. } => (code::NOT_NULL_VIOLATION, e.to_string()),
         S::UniqueViolation { .. } => (code::UNIQUE_VIOLATION, e.to_string()),
-        S::CardinalityViolation => (code::CARDINALITY_VIOLATION, e.to_string()),
+        S::CardinalityViolation | S::MergeCardinalityViolation => {
+            (code::CARDINALITY_VIOLATION, e.to_string())
+        }
         S::InvalidValue { too_long: true, .. } => {
             (code::STRING_DATA_RIGHT_TRUNCATION, e.to_string())
         }

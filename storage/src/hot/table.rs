@@ -103,7 +103,9 @@ impl HotTable {
             return first_row;
         }
         self.bytes += batch.get_array_memory_size();
-        let dead = self.keyed.then(|| Arc::new(DeadMarks::new(batch.num_rows())));
+        let dead = self
+            .keyed
+            .then(|| Arc::new(DeadMarks::new(batch.num_rows())));
         self.batches.push(Arc::new(HotBatch {
             first_seq: seq,
             last_seq: seq,

@@ -30,11 +30,17 @@ impl KeyCodec {
         let mut indices = Vec::with_capacity(names.len());
         let mut fields = Vec::with_capacity(names.len());
         for name in names {
-            let index = schema.index_of(name).map_err(|e| Error::DataFusion(e.into()))?;
+            let index = schema
+                .index_of(name)
+                .map_err(|e| Error::DataFusion(e.into()))?;
             fields.push(SortField::new(schema.field(index).data_type().clone()));
             indices.push(index);
         }
-        let key_schema = Arc::new(schema.project(&indices).map_err(|e| Error::DataFusion(e.into()))?);
+        let key_schema = Arc::new(
+            schema
+                .project(&indices)
+                .map_err(|e| Error::DataFusion(e.into()))?,
+        );
         Ok(Self {
             names: names.to_vec(),
             indices,

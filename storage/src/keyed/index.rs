@@ -98,8 +98,8 @@ impl ShadowSet {
 /// Where the newest hot version of a key is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HotSlot {
-    /// The row with this hot row id (see `HotTable`).
-    Live(u64),
+    /// The row with hot row id `row` (see `HotTable`), written by the change at `seq`.
+    Live { row: u64, seq: u64 },
     /// Deleted by the change with this sequence number.
     Deleted(u64),
 }
@@ -135,7 +135,7 @@ impl KeyIndex {
 
     pub fn locate(&self, key: &Key) -> Located {
         match self.hot.get(key) {
-            Some(HotSlot::Live(row)) => Located::Hot(*row),
+            Some(HotSlot::Live { row, .. }) => Located::Hot(*row),
             Some(HotSlot::Deleted(_)) => Located::Absent,
             None if self.lake.contains(key) => Located::Lake,
             None => Located::Absent,
@@ -158,8 +158,22 @@ impl KeyIndex {
     pub fn set(&mut self, key: Key, slot: HotSlot, seq: u64) -> Option<u64> {
         self.shadow.add(&key, seq);
         match self.hot.insert(key, slot) {
-            Some(HotSlot::Live(row)) => Some(row),
+            Some(HotSlot::Live { row, .. }) => Some(row),
             _ => None,
+        }
+    }
+
+    /// What a snapshot at high-water `high` sees of `key` in the hot tier, provided no flush
+    /// came between it and now (the caller checks): `Some(Some(row))` that hot row,
+    /// `Some(None)` no hot version, `None` unknown here (the key changed after `high`; the
+    /// index keeps only the newest version).
+    pub fn hot_version_at(&self, key: &Key, high: u64) -> Option<Option<u64>> {
+        match self.hot.get(key) {
+            // Any change since the last flush has an entry, so the snapshot saw none either.
+            None => Some(None),
+            Some(HotSlot::Live { row, seq }) if *seq <= high => Some(Some(*row)),
+            Some(HotSlot::Deleted(seq)) if *seq <= high => Some(None),
+            Some(_) => None,
         }
     }
 
@@ -176,13 +190,19 @@ impl KeyIndex {
     /// `deleted`; hot rows below `first_hot_row` are gone. Keys whose newest version is still
     /// hot shadow the new Delta version from now on, in a new [`ShadowSet`] (queries that
     /// captured the old one keep it, with the Delta version it matches).
-    pub fn flushed(&mut self, through: u64, first_hot_row: u64, upserted: Vec<Key>, deleted: Vec<Key>) {
+    pub fn flushed(
+        &mut self,
+        through: u64,
+        first_hot_row: u64,
+        upserted: Vec<Key>,
+        deleted: Vec<Key>,
+    ) {
         for key in deleted {
             self.lake.remove(&key);
         }
         self.lake.extend(upserted);
         self.hot.retain(|_, slot| match slot {
-            HotSlot::Live(row) => *row >= first_hot_row,
+            HotSlot::Live { row, .. } => *row >= first_hot_row,
             HotSlot::Deleted(seq) => *seq > through,
         });
         let shadow = ShadowSet::default();
@@ -214,7 +234,10 @@ mod tests {
         let marks = DeadMarks::new(3);
         assert!(marks.live_mask(10).is_none());
         marks.mark(1, 7);
-        assert!(marks.live_mask(6).is_none(), "a snapshot before the change sees the row");
+        assert!(
+            marks.live_mask(6).is_none(),
+            "a snapshot before the change sees the row"
+        );
         let mask = marks.live_mask(7).unwrap();
         assert_eq!(mask, BooleanArray::from(vec![true, false, true]));
         let longer = marks.extended(2);

@@ -38,7 +38,11 @@ pub async fn merge(
             .fields()
             .iter()
             .map(|f| Field::new(f.name(), f.data_type().clone(), true))
-            .chain(std::iter::once(Field::new(DELETED, DataType::Boolean, false)))
+            .chain(std::iter::once(Field::new(
+                DELETED,
+                DataType::Boolean,
+                false,
+            )))
             .collect::<Vec<_>>(),
     ));
     let mut source = Vec::with_capacity(live.len() + deleted.len());
@@ -84,7 +88,10 @@ pub async fn merge(
         .with_commit_properties(commit)
         .when_matched_delete(|d| d.predicate(qualified("source", DELETED)))
         .map_err(table_err)?;
-    let others: Vec<&String> = values.iter().filter(|n| !codec.names().contains(n)).collect();
+    let others: Vec<&String> = values
+        .iter()
+        .filter(|n| !codec.names().contains(n))
+        .collect();
     if !others.is_empty() {
         builder = builder
             .when_matched_update(|mut u| {
@@ -116,4 +123,3 @@ fn qualified(relation: &str, name: &str) -> Expr {
 fn batch_of(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| Error::DataFusion(e.into()))
 }
-

@@ -125,7 +125,8 @@ impl ExecutionPlan for ShadowFilterExec {
         let schema = Arc::clone(&self.schema);
         let stream = input.map(move |batch| {
             let batch = batch?;
-            let columns: Vec<ArrayRef> = keys.iter().map(|i| Arc::clone(batch.column(*i))).collect();
+            let columns: Vec<ArrayRef> =
+                keys.iter().map(|i| Arc::clone(batch.column(*i))).collect();
             let encoded = codec.encode_columns(&columns)?;
             let keep: BooleanArray = shadow
                 .hidden(&encoded, high)

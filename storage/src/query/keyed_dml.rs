@@ -37,7 +37,9 @@ pub(super) async fn delete(
         .filter(|b| b.num_rows() > 0)
         .map(|b| change::delete_batch(&codec, b.columns().to_vec()))
         .collect::<Result<Vec<_>>>()?;
-    appender.write_changes(&guard, table, deletes, Vec::new()).await?;
+    appender
+        .write_changes(&guard, table, deletes, Vec::new())
+        .await?;
     Ok(rows as u64)
 }
 
@@ -75,7 +77,11 @@ pub(super) async fn update(
     for batch in matched.into_iter().filter(|b| b.num_rows() > 0) {
         let old = batch.columns()[width..].to_vec();
         old_keys.extend(codec.encode_columns(&old)?);
-        new_rows.push(batch.project(&(0..width).collect::<Vec<_>>()).map_err(|e| Error::DataFusion(e.into()))?);
+        new_rows.push(
+            batch
+                .project(&(0..width).collect::<Vec<_>>())
+                .map_err(|e| Error::DataFusion(e.into()))?,
+        );
     }
     let rows = old_keys.len();
     let Some(new_rows) = Appender::prepare(table, new_rows)? else {
@@ -110,7 +116,9 @@ pub(super) async fn update(
             deletes.push(change::delete_batch(&codec, codec.decode(&gone)?)?);
         }
     }
-    appender.write_changes(&guard, table, deletes, new_rows).await?;
+    appender
+        .write_changes(&guard, table, deletes, new_rows)
+        .await?;
     Ok(rows as u64)
 }
 

@@ -28,12 +28,15 @@
 //! - Pushed-down filters are `Inexact`: each tier prunes with them, DataFusion re-applies them.
 
 mod dml_exec;
+mod key_lookup;
 mod keyed_dml;
+mod keyed_merge;
 mod provider;
 mod statement;
 mod tiers;
 
 pub use dml_exec::{DmlExec, DmlOp};
+pub use keyed_merge::MergeSpec;
 pub use provider::OxbowTable;
 pub use statement::{SnapshotPerStatement, StatementSnapshots};
 pub use tiers::TierScan;

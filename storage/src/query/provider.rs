@@ -23,12 +23,14 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
-use super::{DmlExec, DmlOp, StatementSnapshots};
+use super::{DmlExec, DmlOp, MergeSpec, StatementSnapshots};
 use crate::hot::HotScanExec;
-use crate::keyed::ShadowFilterExec;
 use crate::hot::prune::{overlaps, time_bounds, time_unit};
+use crate::keyed::ShadowFilterExec;
 use crate::write::transaction::{self, TransactionWrites};
 use crate::{Appender, Table};
+use datafusion::common::{DFSchemaRef, TableReference};
+use datafusion::logical_expr::dml::MergeIntoClause;
 
 #[derive(Debug)]
 pub struct OxbowTable {
@@ -263,16 +265,28 @@ impl TableProvider for OxbowTable {
             .unwrap_or_default();
         let total = snapshot.hot.len() + held.len();
         let keyed_high = snapshot.keyed.as_ref().map(|view| view.high);
-        let hot = snapshot
-            .hot
-            .iter()
-            .filter(|_| tiers.reads_hot())
-            .filter(|b| overlaps(b, low, high))
-            .map(|b| match keyed_high {
-                // A keyed table's older versions are left out (see `crate::keyed`).
-                Some(keyed_high) => Ok(b.visible(keyed_high)?),
-                None => Ok(b.batch.clone()),
-            })
+        // A keyed table's point lookup takes its hot rows from the key index.
+        let looked_up = match tiers.reads_hot() {
+            true => super::key_lookup::hot_rows(&self.table, &snapshot, filters),
+            false => None,
+        };
+        let key_lookup = looked_up.is_some();
+        let from_tier: Vec<Result<arrow::array::RecordBatch>> = match looked_up {
+            Some(rows) => rows.into_iter().map(Ok).collect(),
+            None => snapshot
+                .hot
+                .iter()
+                .filter(|_| tiers.reads_hot())
+                .filter(|b| overlaps(b, low, high))
+                .map(|b| match keyed_high {
+                    // A keyed table's older versions are left out (see `crate::keyed`).
+                    Some(keyed_high) => Ok(b.visible(keyed_high)?),
+                    None => Ok(b.batch.clone()),
+                })
+                .collect(),
+        };
+        let hot = from_tier
+            .into_iter()
             .chain(held.into_iter().filter(|_| tiers.reads_hot()).map(Ok))
             .map(|batch: Result<arrow::array::RecordBatch>| {
                 let batch = crate::hot::reshape::fit(&batch?, &schema)?;
@@ -286,12 +300,10 @@ impl TableProvider for OxbowTable {
             Some(p) => Arc::new(schema.project(p)?),
             None => schema,
         };
-        let hot_plan = Arc::new(HotScanExec::new(
-            self.table.def().name.to_string(),
-            hot_schema,
-            hot,
-            total,
-        ));
+        let hot_plan = Arc::new(
+            HotScanExec::new(self.table.def().name.to_string(), hot_schema, hot, total)
+                .with_key_lookup(key_lookup),
+        );
         UnionExec::try_new(vec![delta_plan, hot_plan])
     }
 
@@ -342,6 +354,51 @@ impl TableProvider for OxbowTable {
                 assignments,
                 predicate: bare_predicate(filters),
             },
+        )))
+    }
+
+    /// `MERGE INTO` a keyed table ([`super::keyed_merge`]). A table without an enforced key
+    /// has nothing to match rows by: refused (0A000).
+    async fn merge_into(
+        &self,
+        _state: &dyn Session,
+        source: Arc<dyn ExecutionPlan>,
+        merge_schema: DFSchemaRef,
+        on: Expr,
+        clauses: Vec<MergeIntoClause>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !self.table.is_keyed() {
+            return not_impl_err!(
+                "MERGE INTO a table without a PRIMARY KEY (table {})",
+                self.table.def().name
+            );
+        }
+        let width = self.described.fields().len();
+        let qualifier = |i: usize| merge_schema.qualified_field(i).0.cloned();
+        let Some(target) = qualifier(0) else {
+            return not_impl_err!("MERGE INTO with an unqualified target");
+        };
+        let sources: Vec<Option<TableReference>> = (width..merge_schema.fields().len())
+            .map(qualifier)
+            .collect();
+        let source_name = match sources.first() {
+            Some(Some(first)) if sources.iter().all(|q| q.as_ref() == Some(first)) => first.clone(),
+            _ => {
+                return not_impl_err!(
+                    "MERGE INTO ... USING a source without one name (give it an alias)"
+                );
+            }
+        };
+        let spec = MergeSpec {
+            target,
+            source: source_name,
+            on,
+            clauses,
+        };
+        Ok(Arc::new(DmlExec::new(
+            Arc::clone(&self.table),
+            Arc::clone(&self.appender),
+            DmlOp::Merge { source, spec },
         )))
     }
 }

@@ -27,7 +27,9 @@ impl Table {
             // in between (the key lock).
             let _keys = match table.is_keyed() {
                 true if predicate.is_some() => {
-                    return Err(Error::Wal("a keyed table's DELETE goes through the WAL".into()));
+                    return Err(Error::Wal(
+                        "a keyed table's DELETE goes through the WAL".into(),
+                    ));
                 }
                 true => Some(table.key_lock.lock().await),
                 false => None,

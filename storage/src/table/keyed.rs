@@ -47,7 +47,12 @@ pub(super) async fn open_key_index(
     }
     let codec = KeyCodec::new(schema, &def.primary_key)?;
     let mut lake = HashSet::new();
-    if delta.snapshot().map(|s| s.log_data().num_files()).unwrap_or(0) > 0 {
+    if delta
+        .snapshot()
+        .map(|s| s.log_data().num_files())
+        .unwrap_or(0)
+        > 0
+    {
         let ctx = SessionContext::new();
         delta
             .update_datafusion_session(&ctx.state())
@@ -112,7 +117,14 @@ pub(super) fn apply(
         };
         let first_row = hot.insert(seq, batch, time_index);
         for (i, key) in encoded.into_iter().enumerate() {
-            if let Some(row) = keys.set(key, HotSlot::Live(first_row + i as u64), seq) {
+            if let Some(row) = keys.set(
+                key,
+                HotSlot::Live {
+                    row: first_row + i as u64,
+                    seq,
+                },
+                seq,
+            ) {
                 hot.mark_dead(row, seq);
             }
         }
@@ -189,7 +201,8 @@ impl Table {
                 }
             }
             let mask = arrow::array::BooleanArray::from(keep);
-            let batch = filter_record_batch(&batch, &mask).map_err(|e| Error::DataFusion(e.into()))?;
+            let batch =
+                filter_record_batch(&batch, &mask).map_err(|e| Error::DataFusion(e.into()))?;
             if batch.num_rows() > 0 {
                 kept.push(batch);
             }
@@ -238,7 +251,11 @@ impl Table {
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| Error::delta(&self.def().name, e))?;
             let provider = delta.table_provider().await.map_err(Error::DataFusion)?;
-            let rows = ctx.read_table(provider)?.filter(predicate)?.collect().await?;
+            let rows = ctx
+                .read_table(provider)?
+                .filter(predicate)?
+                .collect()
+                .await?;
             let wanted: std::collections::HashMap<&Key, usize> =
                 lake_rows.iter().map(|i| (&keys[*i], *i)).collect();
             for rows in rows {
@@ -253,9 +270,13 @@ impl Table {
         let mut parts = Vec::with_capacity(found.len());
         for (n, (i, row)) in found.into_iter().enumerate() {
             at[i] = Some(n);
-            parts.push(row.with_schema(self.schema()).map_err(|e| Error::DataFusion(e.into()))?);
+            parts.push(
+                row.with_schema(self.schema())
+                    .map_err(|e| Error::DataFusion(e.into()))?,
+            );
         }
-        let rows = concat_batches(&self.schema(), &parts).map_err(|e| Error::DataFusion(e.into()))?;
+        let rows =
+            concat_batches(&self.schema(), &parts).map_err(|e| Error::DataFusion(e.into()))?;
         Ok((rows, at))
     }
 
@@ -265,9 +286,12 @@ impl Table {
         let (delta, live, deleted, codec) = {
             let mut state = self.state.write().expect("table state lock");
             let taken = state.hot.seal();
-            let Some(through) = taken.last().map(|b| b.last_seq) else {
+            // Not the last hot batch's sequence: a change that only deletes keys adds no hot
+            // batch, and its deletes must reach Delta with the flush that covers it.
+            let through = state.applied_seq;
+            if through <= state.flushed_seq {
                 return Ok(None);
-            };
+            }
             let live = taken
                 .iter()
                 .map(|b| b.visible(through))
@@ -275,7 +299,12 @@ impl Table {
                 .map_err(|e| Error::DataFusion(e.into()))?;
             let index = state.keys.as_ref().expect("a keyed table");
             let deleted = index.deleted_through(through);
-            (state.delta.clone(), (through, live), deleted, index.codec.clone())
+            (
+                state.delta.clone(),
+                (through, live),
+                deleted,
+                index.codec.clone(),
+            )
         };
         let (through, live) = live;
         let live: Vec<RecordBatch> = live.into_iter().filter(|b| b.num_rows() > 0).collect();
@@ -368,6 +397,25 @@ impl Table {
         Ok(Some(through))
     }
 
+    /// The hot row ids of the versions of `keys` that a snapshot with `flushed_seq` and
+    /// high-water `high` sees, from the key index: a point lookup without a scan of the hot
+    /// tier. `None` when the index cannot answer for that snapshot (a flush came since, or
+    /// one of the keys changed after it); the caller then scans.
+    pub fn hot_rows_at(&self, flushed_seq: u64, high: u64, keys: &[Key]) -> Option<Vec<u64>> {
+        let state = self.state.read().expect("table state lock");
+        if state.flushed_seq != flushed_seq {
+            return None;
+        }
+        let index = state.keys.as_ref()?;
+        let mut rows = Vec::new();
+        for key in keys {
+            if let Some(row) = index.hot_version_at(key, high)? {
+                rows.push(row);
+            }
+        }
+        Some(rows)
+    }
+
     /// After TRUNCATE of a keyed table committed: no key is left.
     pub(super) fn keys_truncated(&self) {
         let mut state = self.state.write().expect("table state lock");
@@ -387,11 +435,18 @@ fn key_predicate(codec: &KeyCodec, batch: &RecordBatch, row: usize) -> Result<Ex
         let value = datafusion::common::ScalarValue::try_from_array(column, row)?;
         parts.push(col(datafusion::common::Column::new_unqualified(name)).eq(lit(value)));
     }
-    Ok(parts.into_iter().reduce(Expr::and).expect("a key has a column"))
+    Ok(parts
+        .into_iter()
+        .reduce(Expr::and)
+        .expect("a key has a column"))
 }
 
 /// Batches of the key columns of `keys` (decoded back from their row format).
-fn deleted_key_batches(codec: &KeyCodec, keys: &[Key], _schema: &SchemaRef) -> Result<Vec<RecordBatch>> {
+fn deleted_key_batches(
+    codec: &KeyCodec,
+    keys: &[Key],
+    _schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
