@@ -311,7 +311,13 @@ impl Table {
             bytes: state.hot.bytes(),
             batches: state.hot.len(),
             oldest: state.hot.oldest(),
-            min_seq: state.hot.min_seq(),
+            // A keyed table's change that only deletes keys adds no hot batch, yet its WAL
+            // record must outlive truncation until a flush covers it: every record above
+            // `flushed_seq` is unflushed, so the next one bounds them all from below.
+            min_seq: match state.keys {
+                Some(_) if state.applied_seq > state.flushed_seq => Some(state.flushed_seq + 1),
+                _ => state.hot.min_seq(),
+            },
         }
     }
 
