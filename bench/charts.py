@@ -40,6 +40,8 @@ COLORS = {
     "DuckDB": "#e8a33d",
     "DataFusion": "#3c9d5d",
     "DataFusion on Oxbow's files": "#9ccfae",
+    "chDB": "#f2c14e",
+    "chDB MergeTree": "#b5651d",
 }
 DPI = 110
 # Short x labels for the streaming methods (the report has the full statements).
@@ -131,7 +133,8 @@ def ingest_charts(data, out_dir):
 def tpch_chart(data, out_dir):
     results, meta = data["results"], data["meta"]
     queries = list(results)
-    engines = [e for e in ("Oxbow", "DataFusion", "DuckDB", "DataFusion on Oxbow's files")
+    engines = [e for e in ("Oxbow", "DataFusion", "DuckDB", "chDB", "chDB MergeTree",
+                                "DataFusion on Oxbow's files")
                if any(e in results[q] for q in queries)]
 
     def value(q, e):
@@ -147,15 +150,16 @@ def tpch_chart(data, out_dir):
     ax.set_xticklabels([f"Q{q}" for q in queries])
     ax.set_ylabel("hot median ms (lower is better)")
     ax.legend(fontsize=8)
-    fig.suptitle(f"TPC-H SF{meta.get('sf', '?'):g} over the same data: Oxbow over pgwire, DataFusion and DuckDB "
-                 f"in process\n{subtitle(meta)}", fontsize=10)
+    fig.suptitle(f"TPC-H SF{meta.get('sf', '?'):g} over the same data: Oxbow over pgwire; DataFusion, DuckDB and "
+                 f"chDB in process\n{subtitle(meta)}", fontsize=10)
     save(fig, out_dir, "tpch")
 
 
 def events_chart(data, out_dir):
     results, meta = data["results"], data["meta"]
     queries = list(results)
-    engines = [e for e in ("Oxbow lake", "Oxbow hot", "Oxbow split", "DuckDB", "DataFusion")
+    engines = [e for e in ("Oxbow lake", "Oxbow hot", "Oxbow split", "DuckDB", "DataFusion", "chDB",
+                                "chDB MergeTree")
                if any(e in results[q] for q in queries)]
     cols = 4
     rows = -(-len(queries) // cols)
@@ -188,7 +192,7 @@ def events_chart(data, out_dir):
     fig.legend(handles, engines, loc="lower center", ncol=len(engines), fontsize=8, bbox_to_anchor=(0.5, -0.03))
     rows_n = data.get("data", {}).get("rows")
     fig.suptitle(f"Events dashboard, {rows_n:,} rows: Oxbow (pgwire) with all rows in Delta (lake), all hot, or "
-                 f"split; DuckDB and DataFusion on Parquet (lower is better)\n{subtitle(meta)}", fontsize=10)
+                 f"split; DuckDB, DataFusion and chDB on Parquet, chDB on MergeTree (lower is better)\n{subtitle(meta)}", fontsize=10)
     fig.tight_layout(rect=(0, 0.02, 1, 0.95))
     save(fig, out_dir, "events")
 

@@ -38,9 +38,11 @@ import argparse
 import datetime
 import itertools
 import os
+import re
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 import datafusion
@@ -50,7 +52,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-from tpch import arrow_rows, check, error_text, fmt_ms  # noqa: E402
+from tpch import arrow_rows, chdb_session, chdb_version, check, error_text, fmt_ms  # noqa: E402
 
 ROWS, ROWS_QUICK = 20_000_000, 200_000
 HOT_RUNS = 3
@@ -63,6 +65,7 @@ FLUSH_EVERY_ROWS = 1_000_000  # the default flush_rows of a table, so Delta file
 COPY_STATEMENTS = 200
 COPY_MIN_ROWS = 10_000
 LAYOUTS = ("lake", "hot", "split")
+PEERS = ("DuckDB", "DataFusion", "chDB", "chDB MergeTree")
 # The generator's version: bump it when the data changes, so that cached files are not reused.
 DATA_VERSION = 1
 
@@ -352,6 +355,46 @@ class DataFusion:
         pass
 
 
+def clickhouse_dialect(sql):
+    """The dashboard's SQL in ClickHouse's spelling: the only two constructs it does not share.
+    A `TIMESTAMPTZ '... +00'` literal becomes toDateTime64(..., 6, 'UTC'), and percentile_cont
+    (linear interpolation, PostgreSQL's definition) becomes quantileExactInclusive, the same
+    definition."""
+    sql = re.sub(r"TIMESTAMPTZ '([^']*)\+00'", r"toDateTime64('\1', 6, 'UTC')", sql)
+    return re.sub(r"percentile_cont\(([0-9.]+)\) WITHIN GROUP \(ORDER BY (\w+)\)",
+                  r"quantileExactInclusive(\1)(\2)", sql)
+
+
+class ChDB:
+    """ClickHouse in process (chDB), over the Parquet file through a `file()` view, or on its own
+    MergeTree table (ORDER BY event_time) loaded from it before the queries (not timed). Session
+    time zone UTC, as the other engines; `join_use_nulls` does not matter here (no joins)."""
+
+    def __init__(self, parquet, merge_tree):
+        self.name = "chDB MergeTree" if merge_tree else "chDB"
+        self.db = "events_mergetree" if merge_tree else "events_parquet"
+        self.session = chdb_session()
+        self.session.query(f"CREATE DATABASE IF NOT EXISTS {self.db}")
+        self.session.query(f"DROP TABLE IF EXISTS {self.db}.hits")
+        source = f"file('{parquet}', Parquet)"
+        if merge_tree:
+            self.session.query(f"CREATE TABLE {self.db}.hits ENGINE = MergeTree ORDER BY event_time "
+                               "SETTINGS allow_nullable_key = 1 AS "
+                               f"SELECT * FROM {source} SETTINGS session_timezone = 'UTC'")
+        else:
+            self.session.query(f"CREATE VIEW {self.db}.hits AS SELECT * FROM {source}")
+
+    def run(self, sql):
+        sql = clickhouse_dialect(sql.format(t="hits")) + " SETTINGS session_timezone = 'UTC', aggregate_functions_null_for_empty = 1"
+        self.session.query(f"USE {self.db}")  # both engines share the process's one chDB server
+        started = time.perf_counter()
+        table = self.session.query(sql, "ArrowTable")
+        return time.perf_counter() - started, arrow_rows(table.to_batches())
+
+    def close(self):
+        self.session.query(f"DROP DATABASE IF EXISTS {self.db}")
+
+
 def utc_rows(rows):
     """Timestamps in UTC, so that a zone's name (Etc/UTC, UTC) does not count as a difference."""
     return [
@@ -421,7 +464,7 @@ def header(args, info, shape, paths, duck):
     mode = "quick (`bench/run --quick`)" if args.quick else "full (`bench/run`)"
     hot_limit = f"{args.hot_memory_mb:,} MB" if args.hot_memory_mb else "not given"
     return [
-        "# Events: dashboard queries over pgwire, Oxbow in three tier layouts, DuckDB and plain DataFusion",
+        "# Events: dashboard queries over pgwire, Oxbow in three tier layouts, DuckDB, plain DataFusion and chDB",
         "",
         f"- date: {info['date']}; {shape['rows']:,} rows; run: {mode}",
         f"- machine: {info['cpus']} CPUs, {info['memory_gib']} GiB memory, {info['cpu']}; 1-minute load average "
@@ -443,7 +486,11 @@ def header(args, info, shape, paths, duck):
         "and the client's parsing of rows; DuckDB: `con.sql(q).to_arrow_table()`; DataFusion: "
         "`ctx.sql(q).collect()`. Oxbow's cold run is the first query on that table after its load (the files are "
         "in the OS page cache either way); the peers' is the first run of the query in their process",
-        f"- result check: every Oxbow and DataFusion result against DuckDB's (row count, then values in order: "
+        f"- chDB {chdb_version()}: ClickHouse in process (Python `chdb`), session time zone UTC, `session.query(q, 'ArrowTable')`; "
+        "\"chDB\" is a view over `file()` of the Parquet file, \"chDB MergeTree\" its own MergeTree table "
+        "(`ORDER BY event_time`) loaded from it before the queries; the SQL is the same but for two spellings "
+        "(`clickhouse_dialect`: timestamp literals, percentile_cont as quantileExactInclusive)",
+        f"- result check: every other engine's result against DuckDB's (row count, then values in order: "
         "numbers within a relative 1e-6, timestamps in UTC)",
         "",
         common.chart_link("events", "events: hot-run medians per query, engine and layout"),
@@ -505,17 +552,22 @@ def query_lines(results, engines):
         "",
         "## Results (ms; hot = median of the hot runs)",
         "",
-        "DuckDB and DataFusion read the Parquet file, so their figures repeat on each layout's line; the ratios "
-        "are Oxbow's hot median over theirs (below 1: Oxbow faster).",
+        "The peers read the Parquet file (chDB MergeTree: its own table loaded from it), so their figures repeat "
+        "on each layout's line; the ratios are Oxbow's hot median over theirs (below 1: Oxbow faster); best peer "
+        "= the fastest of the four.",
         "",
-        "| query | layout | Oxbow cold | Oxbow hot | DuckDB hot | DataFusion hot | Oxbow/DuckDB | Oxbow/DataFusion "
-        "| rows | match |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| query | layout | Oxbow cold | Oxbow hot | DuckDB hot | DataFusion hot | chDB hot | chDB MergeTree hot "
+        "| Oxbow/DuckDB | Oxbow/DataFusion | Oxbow/best peer | rows | match |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     totals = {e: 0.0 for e in engines}
     complete = 0
     for name, per_engine in results.items():
         duck, df = per_engine["DuckDB"], per_engine["DataFusion"]
+        ch, chm = per_engine["chDB"], per_engine["chDB MergeTree"]
+        peers = [per_engine[p]["median_s"] for p in PEERS if per_engine[p]["median_s"] is not None
+                 and not per_engine[p]["check"]]
+        best = min(peers) if peers else None
         if all(per_engine[e]["median_s"] is not None for e in engines):
             complete += 1
             for e in engines:
@@ -526,8 +578,9 @@ def query_lines(results, engines):
             match = "**error**" if o["error"] else f"**MISMATCH**: {o['check']}" if o["check"] else "ok"
             lines.append(
                 f"| {name} | {e.split()[1]} | {cell(o, 'cold_s')} | {cell(o, 'median_s')} | {cell(duck, 'median_s')} "
-                f"| {cell(df, 'median_s')} | {ratio(o['median_s'], duck['median_s'])} | "
-                f"{ratio(o['median_s'], df['median_s'])} | {rows} | {match} |"
+                f"| {cell(df, 'median_s')} | {cell(ch, 'median_s')} | {cell(chm, 'median_s')} | "
+                f"{ratio(o['median_s'], duck['median_s'])} | {ratio(o['median_s'], df['median_s'])} | "
+                f"{ratio(o['median_s'], best)} | {rows} | {match} |"
             )
     scope = "" if complete == len(results) else f" ({complete} of {len(results)} queries that all engines ran)"
     lines += [
@@ -624,7 +677,9 @@ def main():
     for load in loads.values():
         load["rss_mb"] = rss
 
-    engines = [Oxbow(args.oxbow, layout) for layout in LAYOUTS] + [DuckDB(paths["parquet"]), DataFusion(paths["parquet"])]
+    engines = [Oxbow(args.oxbow, layout) for layout in LAYOUTS] + [
+        DuckDB(paths["parquet"]), DataFusion(paths["parquet"]),
+        ChDB(paths["parquet"], merge_tree=False), ChDB(paths["parquet"], merge_tree=True)]
     log(f"running {len(QUERIES)} queries: 1 cold + {HOT_RUNS} hot runs per engine")
     info["load_before"] = os.getloadavg()[0]
     results = run_queries(engines)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""TPC-H over pgwire: Oxbow side by side with plain DataFusion and DuckDB on the same data.
+"""TPC-H over pgwire: Oxbow side by side with plain DataFusion, DuckDB and chDB on the same data.
 
 1. Generates TPC-H data with `tpchgen-cli` at scale factor SF as Parquet (read by DataFusion and
    DuckDB) and as CSV with a header row (loaded into Oxbow), cached under
@@ -28,6 +28,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import tempfile
 import urllib.parse
 import sys
 import time
@@ -73,7 +74,8 @@ TABLES = {
     "l_shipinstruct text NOT NULL, l_shipmode text NOT NULL, l_comment text NOT NULL",
 }
 
-ENGINES = ("Oxbow", "DataFusion", "DuckDB")
+ENGINES = ("Oxbow", "DataFusion", "DuckDB", "chDB", "chDB MergeTree")
+PEERS = ENGINES[1:]
 REFERENCE = "DuckDB"
 # With --oxbow-data-dir: plain DataFusion over the Parquet files of Oxbow's own Delta tables, which
 # tells how much of Oxbow's time is the layout of its files and how much the server's path.
@@ -254,6 +256,55 @@ class DuckDB:
 
     def close(self):
         self.conn.close()
+
+
+def chdb_version():
+    import chdb
+    return f"{chdb.__version__} (ClickHouse {chdb_session().query('SELECT version()', 'CSV').data().strip().strip(chr(34))})"
+
+
+class ChDB:
+    """ClickHouse in process (chDB), either over the same Parquet files through `file()` views or on
+    its own MergeTree tables loaded from them (the load is not timed). `join_use_nulls = 1` gives
+    outer joins SQL's NULLs (ClickHouse fills in type defaults otherwise, which changes Q13)."""
+
+    def __init__(self, parquet_dir, merge_tree):
+        self.name = "chDB MergeTree" if merge_tree else "chDB"
+        self.db = "tpch_mergetree" if merge_tree else "tpch_parquet"
+        self.session = chdb_session()
+        self.session.query(f"CREATE DATABASE IF NOT EXISTS {self.db}")
+        for table in TABLES:
+            path = os.path.join(parquet_dir, f"{table}.parquet").replace("'", "\\'")
+            self.session.query(f"DROP TABLE IF EXISTS {self.db}.{table}")
+            if merge_tree:
+                self.session.query(f"CREATE TABLE {self.db}.{table} ENGINE = MergeTree ORDER BY tuple() AS "
+                                   f"SELECT * FROM file('{path}', Parquet)")
+            else:
+                self.session.query(f"CREATE VIEW {self.db}.{table} AS SELECT * FROM file('{path}', Parquet)")
+
+    def run(self, sql):
+        sql = sql.strip().rstrip(";") + "\nSETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1"
+        self.session.query(f"USE {self.db}")  # both engines share the process's one chDB server
+        started = time.perf_counter()
+        table = self.session.query(sql, "ArrowTable")
+        elapsed = time.perf_counter() - started
+        return elapsed, arrow_rows(table.to_batches())
+
+    def close(self):
+        self.session.query(f"DROP DATABASE IF EXISTS {self.db}")
+
+
+_CHDB = None
+
+
+def chdb_session():
+    """The process's chDB session: chDB embeds one ClickHouse server per process, bound to one data
+    directory, so every chDB engine of a run shares it (each in its own database)."""
+    global _CHDB
+    if _CHDB is None:
+        import chdb.session
+        _CHDB = chdb.session.Session(tempfile.mkdtemp(prefix="oxbow-bench-chdb."))
+    return _CHDB
 
 
 def oxbow_table_dir(dsn, table):
@@ -454,7 +505,7 @@ def header(args, sf, duck, loads):
     df_partitions = df_partitions[0].get("value") if df_partitions else "unknown"
     mode = "quick (`bench/run --quick`)" if args.quick else "full"
     return [
-        f"# TPC-H SF{sf:g}: Oxbow over pgwire, plain DataFusion and DuckDB",
+        f"# TPC-H SF{sf:g}: Oxbow over pgwire, plain DataFusion, DuckDB and ClickHouse (chDB)",
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; scale factor {sf:g}; run: {mode}",
         f"- machine: {nproc} CPUs, {mem_gib:.1f} GiB memory, {cpu}; 1-minute load average {loads[0]:.2f} before "
@@ -465,6 +516,9 @@ def header(args, sf, duck, loads):
         f"- DataFusion: Python `datafusion` {datafusion.__version__} (`SessionContext` defaults, target_partitions "
         f"{df_partitions}), `register_parquet` of one file per table",
         f"- DuckDB {duckdb.__version__} ({duck_threads} threads), views over `read_parquet` of the same files",
+        f"- chDB {chdb_version()} (ClickHouse in process, default settings plus `join_use_nulls = 1, aggregate_functions_null_for_empty = 1`, SQL's NULLs for outer joins and empty aggregates): \"chDB\" "
+        "reads the same Parquet files through `file()` views; \"chDB MergeTree\" reads its own MergeTree tables "
+        "(`ORDER BY tuple()`) loaded from them before the queries (not timed); `session.query(q, 'ArrowTable')`",
         f"- data: {tpchgen} (Parquet: Snappy, its default row groups; CSV with a header row for Oxbow)",
         f"- client: Python {platform.python_version()}, psycopg {psycopg.__version__}, on the same machine, "
         "TCP to 127.0.0.1",
@@ -472,7 +526,7 @@ def header(args, sf, duck, loads):
         "runs in milliseconds. Oxbow: `execute` + `fetchall` through psycopg (simple query protocol, text "
         "results), so it includes the wire and the client's parsing of rows; DataFusion: `ctx.sql(q).collect()`; "
         "DuckDB: `con.sql(q).to_arrow_table()`",
-        f"- result check: every Oxbow and DataFusion result against DuckDB's (row count, then values: numbers "
+        f"- result check: every other engine's result against DuckDB's (row count, then values: numbers "
         "within a relative 1e-6, in order where the query has ORDER BY)",
         f"- **acceptance target: total Oxbow time within {TARGET_RATIO}x of plain DataFusion on the same "
         "Parquet files**",
@@ -524,8 +578,8 @@ def query_lines(results, sf):
         "",
         "## Queries (median of hot runs, ms)",
         "",
-        "| query | Oxbow ms | DataFusion ms | DuckDB ms | Oxbow/DataFusion | result check |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| query | " + " | ".join(f"{name} ms" for name in ENGINES) + " | Oxbow/DataFusion | Oxbow/best peer | result check |",
+        "| --- |" + " ---: |" * (len(ENGINES) + 2) + " --- |",
     ]
     totals = {name: 0.0 for name in ENGINES}
     counted = 0
@@ -558,12 +612,16 @@ def query_lines(results, sf):
             counted += 1
             for name in ENGINES:
                 totals[name] += medians[name]
-        lines.append(f"| Q{q} | {' | '.join(cells)} | {ratio(medians['Oxbow'], medians['DataFusion'])} | {check_text} |")
+        peers = [medians[name] for name in PEERS if medians[name] is not None and not per_engine[name]["check"]]
+        best = min(peers) if peers else None
+        lines.append(f"| Q{q} | {' | '.join(cells)} | {ratio(medians['Oxbow'], medians['DataFusion'])} | "
+                     f"{ratio(medians['Oxbow'], best)} | {check_text} |")
     n = len(results)
     scope = "" if counted == n else f" ({counted} of {n} queries that all engines ran)"
     lines.append(
-        f"| **total**{scope} | **{fmt_ms(totals['Oxbow'])}** | **{fmt_ms(totals['DataFusion'])}** | "
-        f"**{fmt_ms(totals['DuckDB'])}** | **{ratio(totals['Oxbow'], totals['DataFusion'])}** | "
+        f"| **total**{scope} | " + " | ".join(f"**{fmt_ms(totals[name])}**" for name in ENGINES) + " | "
+        f"**{ratio(totals['Oxbow'], totals['DataFusion'])}** | "
+        f"**{ratio(totals['Oxbow'], min((totals[name] for name in PEERS if totals[name]), default=None))}** | "
         f"{'all ok' if not problems else f'{len(problems)} problem(s), below'} |"
     )
 
@@ -582,8 +640,8 @@ def query_lines(results, sf):
         "",
         "### Cold runs (first run of each query on each engine, ms)",
         "",
-        "| query | Oxbow | DataFusion | DuckDB |",
-        "| --- | ---: | ---: | ---: |",
+        "| query | " + " | ".join(ENGINES) + " |",
+        "| --- |" + " ---: |" * len(ENGINES),
     ]
     cold_totals = {name: 0.0 for name in ENGINES}
     for q, per_engine in results.items():
@@ -661,7 +719,8 @@ def main():
         load, tiers = load_oxbow(args.oxbow, dirs["csv"], expected_rows)
 
     tpchgen_files = {t: os.path.join(dirs["parquet"], f"{t}.parquet") for t in TABLES}
-    engines = [Oxbow(args.oxbow), DataFusion(tpchgen_files), DuckDB(dirs["parquet"])]
+    engines = [Oxbow(args.oxbow), DataFusion(tpchgen_files), DuckDB(dirs["parquet"]),
+               ChDB(dirs["parquet"], merge_tree=False), ChDB(dirs["parquet"], merge_tree=True)]
     if args.oxbow_data_dir:
         paths, why_not = oxbow_delta_dirs(args.oxbow)
         if paths:

@@ -15,6 +15,9 @@ step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 step "system packages"
 missing=()
 command -v psql >/dev/null || missing+=(postgresql-client)
+# A real PostgreSQL 15 server, the peer of tests/clients/test_pg_compat.py (started there with
+# initdb in a temp dir on a free port).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
 # The TLS client tests make their test CA with the openssl command line.
 command -v openssl >/dev/null || missing+=(openssl)
@@ -61,7 +64,7 @@ export OXBOW_BIN="$CARGO_TARGET_DIR/debug/oxbow"
 step "rust tests: unit, protocol, persistence, sqllogictest"
 cargo test --workspace
 
-step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3, Kafka (noida-db)"
+step "client tests: psql, psycopg, psycopg2, asyncpg, SQLAlchemy, JDBC, ODBC, node, deltalake, S3, Kafka (noida-db), PostgreSQL compatibility"
 PATH="$venv/bin:$PATH" "$venv/bin/pytest" -q -p no:cacheprovider tests/clients
 
 step "all tests passed"

@@ -86,6 +86,26 @@ pub async fn base_context(
         ScalarValue::Boolean(Some(true)),
     ));
     datafusion_pg_functions::register_all(&mut ctx);
+    // PostgreSQL's pattern forms of to_char/to_date/to_timestamp and EXTRACT's extra fields,
+    // each wrapping DataFusion's function of the same name for the forms it keeps.
+    let existing = |name: &str| {
+        datafusion::execution::FunctionRegistry::udf(&ctx, name)
+            .ok()
+            .map(|f| f.as_ref().clone())
+    };
+    let mut replacements = crate::pg_compat::functions::to_char::pattern_functions(existing);
+    if let Some(date_part) = existing("date_part") {
+        replacements.push(crate::pg_compat::functions::date_part::date_part(date_part));
+    }
+    for function in replacements {
+        ctx.register_udf(function);
+    }
+    if let Ok(date_part) = datafusion::execution::FunctionRegistry::udf(&ctx, "date_part") {
+        ctx.add_analyzer_rule(Arc::new(
+            crate::sql::analyzer::date_part_fields::DatePartFields::new(date_part),
+        ));
+    }
+    crate::pg_compat::functions::aliases::register(&ctx);
     if let Ok(format) = datafusion::execution::FunctionRegistry::udf(&ctx, "format") {
         ctx.register_udf(crate::pg_compat::functions::row_wise(
             format.as_ref().clone(),

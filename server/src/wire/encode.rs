@@ -1,6 +1,8 @@
 //! Row encoding where PostgreSQL's wire form differs from arrow-pg's: binary `jsonb` starts
-//! with a version byte, and text timestamps carry only the fraction digits that are not zero
-//! (`oxbow_ingest::formats::timestamp_text`). Rows that need no change pass without a copy.
+//! with a version byte, text timestamps carry only the fraction digits that are not zero
+//! (`oxbow_ingest::formats::timestamp_text`), and text floats are spelled as PostgreSQL spells
+//! them (`2`, `1e+20`, `Infinity`: [`super::float_text`]). Rows that need no change pass
+//! without a copy.
 
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use pgwire::api::results::{FieldFormat, QueryResponse};
 use pgwire::messages::data::DataRow;
 
 use super::describe::describe;
+use super::float_text;
 
 /// Rewrites a query response's description, and its rows where the wire encoding differs from
 /// arrow-pg's: binary `jsonb` starts with a version byte, and PostgreSQL writes timestamps in
@@ -31,6 +34,7 @@ pub fn adapt_response(
             (&Type::TIMESTAMP | &Type::TIMESTAMPTZ, FieldFormat::Text) => {
                 Some(ValueRewrite::TrimFraction)
             }
+            (&Type::FLOAT4 | &Type::FLOAT8, FieldFormat::Text) => Some(ValueRewrite::FloatText),
             _ => None,
         })
         .collect();
@@ -55,6 +59,8 @@ enum ValueRewrite {
     JsonbVersion,
     /// Text timestamps: trailing zeros of the fraction dropped, and the point if none is left.
     TrimFraction,
+    /// Text floats: PostgreSQL's spelling (`2` for `2.0`, `1e+20`, `Infinity`).
+    FloatText,
 }
 
 /// `row` (each value an i32 length, -1 for NULL, then that many bytes) with the non-null
@@ -86,7 +92,12 @@ fn rewrite_values(row: DataRow, rewrites: &[Option<ValueRewrite>]) -> DataRow {
                 out.extend_from_slice(&(trimmed.len() as i32).to_be_bytes());
                 out.extend_from_slice(&trimmed);
             }
-            None => {
+            Some(ValueRewrite::FloatText) if float_text::needs_rewrite(value) => {
+                let spelled = float_text::pg_float_text(value);
+                out.extend_from_slice(&(spelled.len() as i32).to_be_bytes());
+                out.extend_from_slice(&spelled);
+            }
+            _ => {
                 out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(value);
             }
@@ -111,6 +122,7 @@ fn needs_rewrite(row: &DataRow, rewrites: &[Option<ValueRewrite>]) -> bool {
         match rewrites.get(column).copied().flatten() {
             Some(ValueRewrite::JsonbVersion) => return true,
             Some(ValueRewrite::TrimFraction) if has_trailing_zero(value) => return true,
+            Some(ValueRewrite::FloatText) if float_text::needs_rewrite(value) => return true,
             _ => {}
         }
     }

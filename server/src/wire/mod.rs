@@ -17,13 +17,14 @@
 //! - [`simple`]: the simple-query flow; [`extended`]: Parse, Bind, Describe and Execute.
 //! - [`parameters`]: how statement parameters are described and decoded.
 //! - [`describe`]: the RowDescription of a result (PostgreSQL's names, type OIDs, typmods).
-//! - [`encode`]: row values where PostgreSQL's wire form differs from arrow-pg's.
+//! - [`encode`]: row values where PostgreSQL's wire form differs from arrow-pg's;
+//!   [`float_text`]: PostgreSQL's spelling of text floats.
 //! - [`portals`]: protocol portals and cursors, and `MOVE`.
 //! - [`sqlstate`]: the one mapping of every crate's errors to SQLSTATE codes.
 //!
 //! Invariant: an error reaches the client with its SQLSTATE and the connection stays usable.
 //!
-//! The HTTP API (push ingest, JSON query, metrics, health) will be a sibling room,
+//! The HTTP API (push ingest, JSON query, metrics, health) is a sibling room,
 //! `crate::http`, sharing the session and statements with this one, not a second server.
 
 pub mod cancel;
@@ -31,6 +32,7 @@ pub mod connection;
 pub mod describe;
 pub mod encode;
 pub mod extended;
+mod float_text;
 pub mod framing;
 pub mod frontend;
 #[cfg(test)]

@@ -9,12 +9,20 @@
 //! - [`sets`]: `_pg_expandarray()`.
 //! - [`row_wise`]: [`constant`] and [`row_wise`] adapters.
 //! - [`signatures`]: `pg_get_function_result()` and its siblings, read from `pg_proc`.
+//! - [`datetime_format`] and [`to_char`]: `to_char`, `to_date`, `to_timestamp` with
+//!   PostgreSQL's patterns (`YYYY-MM-DD HH24:MI:SS`).
+//! - [`date_part`]: `EXTRACT(century | decade | millennium | julian ...)`.
+//! - [`aliases`]: `every`, `variance`, `isfinite`.
 
+pub mod aliases;
+pub mod date_part;
+pub mod datetime_format;
 pub mod json;
 pub mod row_wise;
 pub mod session;
 pub mod sets;
 pub mod signatures;
+pub mod to_char;
 pub mod types;
 
 use datafusion::common::{Result, ScalarValue};

@@ -5,6 +5,9 @@
 //!   `boolin` reads them (placed before type coercion).
 //! - [`bytea_literals`]: text literals in PostgreSQL's hex format cast to `bytea` read as hex
 //!   input, not as the bytes of the text.
+//! - [`date_part_fields`]: `EXTRACT` planned with the session's `date_part`, which knows
+//!   PostgreSQL's `century`, `decade`, `millennium` and `julian`.
 
 pub mod boolean_literals;
 pub mod bytea_literals;
+pub mod date_part_fields;

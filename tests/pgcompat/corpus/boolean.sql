@@ -1,0 +1,24 @@
+-- Boolean input, output, operators and three-valued logic.
+CREATE TABLE bool_t (id integer, a boolean, b boolean);
+INSERT INTO bool_t VALUES (1, true, true), (2, true, false), (3, false, false), (4, NULL, true), (5, false, NULL), (6, NULL, NULL);
+SELECT true AS t, false AS f;
+SELECT 't'::boolean, 'yes'::boolean, 'on'::boolean, '1'::boolean, 'f'::boolean, 'no'::boolean, 'off'::boolean, '0'::boolean;
+SELECT 'TRUE'::boolean, ' true '::boolean, 'FaLsE'::boolean;
+SELECT id, a AND b, a OR b, NOT a FROM bool_t ORDER BY id;
+SELECT id, a IS TRUE, a IS NOT TRUE, a IS FALSE, a IS NOT FALSE, a IS UNKNOWN FROM bool_t ORDER BY id;
+SELECT id, a = b, a <> b, a IS DISTINCT FROM b, a IS NOT DISTINCT FROM b FROM bool_t ORDER BY id;
+SELECT count(*) FILTER (WHERE a), count(*) FILTER (WHERE NOT a), count(*) FILTER (WHERE a IS NULL) FROM bool_t;
+SELECT bool_and(a), bool_or(a), every(b) FROM bool_t;
+SELECT bool_and(a), bool_or(a) FROM bool_t WHERE id > 100;
+SELECT id FROM bool_t WHERE a ORDER BY id;
+SELECT id FROM bool_t WHERE NOT b ORDER BY id;
+SELECT a, count(*) FROM bool_t GROUP BY a ORDER BY a NULLS FIRST;
+SELECT true < false, true > false, false < true;
+SELECT max(a::integer), min(b::integer) FROM bool_t;
+SELECT CAST(1 AS boolean), CAST(0 AS boolean);
+SELECT true::text, false::text, true::integer;
+SELECT id, CASE WHEN a THEN 'yes' WHEN NOT a THEN 'no' ELSE 'unknown' END FROM bool_t ORDER BY id;
+SELECT id, coalesce(a, b, false) FROM bool_t ORDER BY id;
+SELECT id, a AND NULL, a OR NULL FROM bool_t ORDER BY id;
+SELECT NOT NULL::boolean IS NULL;
+SELECT 'maybe'::boolean;

@@ -1,0 +1,23 @@
+-- CASE, COALESCE, NULLIF, GREATEST, LEAST.
+CREATE TABLE case_t (i integer, s text, x double precision);
+INSERT INTO case_t VALUES (1, 'one', 1.5), (2, 'two', NULL), (3, NULL, -2.25), (4, 'four', 0), (NULL, 'none', 10);
+SELECT CASE WHEN 1 < 2 THEN 'a' ELSE 'b' END;
+SELECT CASE 3 WHEN 1 THEN 'one' WHEN 3 THEN 'three' END;
+SELECT CASE WHEN false THEN 1 END;
+SELECT i, CASE i WHEN 1 THEN 'odd' WHEN 3 THEN 'odd' WHEN 2 THEN 'even' ELSE 'other' END FROM case_t ORDER BY i NULLS LAST;
+SELECT i, CASE WHEN x > 0 THEN 'pos' WHEN x < 0 THEN 'neg' WHEN x = 0 THEN 'zero' END FROM case_t ORDER BY i NULLS LAST;
+SELECT sum(CASE WHEN s IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN x IS NULL THEN 1 ELSE 0 END) FROM case_t;
+SELECT i, coalesce(s, 'missing'), coalesce(x, -1) FROM case_t ORDER BY i NULLS LAST;
+SELECT coalesce(NULL, NULL, 3), coalesce(NULL::text, 'z');
+SELECT i, nullif(i, 2), nullif(s, 'one') FROM case_t ORDER BY i NULLS LAST;
+SELECT greatest(1, 5, 3), least(1, 5, 3), greatest('a', 'c', 'b'), least(2.5, 1);
+SELECT greatest(1, NULL, 3), least(NULL, 2);
+SELECT i, greatest(i, x), least(i, x) FROM case_t ORDER BY i NULLS LAST;
+SELECT CASE WHEN i IS NULL THEN 'null' ELSE i::text END FROM case_t ORDER BY 1;
+SELECT CASE WHEN i > 2 THEN x ELSE i END FROM case_t ORDER BY 1 NULLS FIRST;
+SELECT count(CASE WHEN i % 2 = 0 THEN 1 END) AS evens FROM case_t;
+SELECT CASE WHEN s LIKE 't%' THEN upper(s) ELSE lower(s) END FROM case_t ORDER BY 1 NULLS LAST;
+SELECT i, CASE WHEN i = 1 THEN 1.5 ELSE 2 END FROM case_t WHERE i IS NOT NULL ORDER BY i;
+SELECT CASE 1 WHEN 1 THEN 'x' WHEN 1/0 THEN 'y' END;
+SELECT i FROM case_t WHERE CASE WHEN i < 3 THEN true ELSE false END ORDER BY i;
+SELECT coalesce(max(i), 0) FROM case_t WHERE i > 100;

@@ -1,0 +1,27 @@
+-- Inner, outer, cross, self, USING and NATURAL joins; joins with NULL keys.
+CREATE TABLE j_left (id integer, name text, dept integer);
+CREATE TABLE j_right (dept integer, title text);
+INSERT INTO j_left VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cat', NULL), (4, 'dan', 40), (5, 'eve', 10);
+INSERT INTO j_right VALUES (10, 'eng'), (20, 'ops'), (30, 'hr'), (NULL, 'nobody');
+SELECT l.name, r.title FROM j_left l JOIN j_right r ON l.dept = r.dept ORDER BY l.name;
+SELECT l.name, r.title FROM j_left l LEFT JOIN j_right r ON l.dept = r.dept ORDER BY l.name;
+SELECT l.name, r.title FROM j_left l RIGHT JOIN j_right r ON l.dept = r.dept ORDER BY r.title, l.name;
+SELECT l.name, r.title FROM j_left l FULL JOIN j_right r ON l.dept = r.dept ORDER BY l.name NULLS LAST, r.title NULLS LAST;
+SELECT count(*) FROM j_left CROSS JOIN j_right;
+SELECT name, title FROM j_left JOIN j_right USING (dept) ORDER BY name;
+SELECT dept, name, title FROM j_left LEFT JOIN j_right USING (dept) ORDER BY name;
+SELECT * FROM j_left NATURAL JOIN j_right ORDER BY id;
+SELECT a.name, b.name FROM j_left a JOIN j_left b ON a.dept = b.dept AND a.id < b.id ORDER BY a.name;
+SELECT l.name FROM j_left l LEFT JOIN j_right r ON l.dept = r.dept WHERE r.dept IS NULL ORDER BY l.name;
+SELECT l.name, r.title FROM j_left l LEFT JOIN j_right r ON l.dept = r.dept AND r.title <> 'eng' ORDER BY l.name;
+SELECT l.name, r.title FROM j_left l JOIN j_right r ON l.dept < r.dept ORDER BY l.name, r.title;
+SELECT r.title, count(l.id) FROM j_right r LEFT JOIN j_left l ON l.dept = r.dept GROUP BY r.title ORDER BY r.title;
+SELECT l.name FROM j_left l WHERE EXISTS (SELECT 1 FROM j_right r WHERE r.dept = l.dept) ORDER BY 1;
+SELECT l.name FROM j_left l WHERE NOT EXISTS (SELECT 1 FROM j_right r WHERE r.dept = l.dept) ORDER BY 1;
+SELECT x.a, y.b FROM (VALUES (1), (2)) AS x(a) JOIN (VALUES (2), (3)) AS y(b) ON x.a = y.b;
+SELECT x.a, y.b FROM (VALUES (1), (2)) AS x(a) FULL JOIN (VALUES (2), (3)) AS y(b) ON x.a = y.b ORDER BY 1 NULLS LAST, 2;
+SELECT l.name, r.title FROM j_left l, j_right r WHERE l.dept = r.dept AND r.title LIKE 'e%' ORDER BY 1;
+SELECT l.name, s.total FROM j_left l JOIN (SELECT dept, count(*) AS total FROM j_left GROUP BY dept) s ON s.dept = l.dept ORDER BY l.name;
+SELECT l.name, r.title FROM j_left l JOIN LATERAL (SELECT title FROM j_right r WHERE r.dept = l.dept) r ON true ORDER BY 1;
+SELECT count(*) FROM j_left l JOIN j_right r ON true;
+SELECT l.name, r.title FROM j_left l LEFT JOIN j_right r ON l.dept IS NOT DISTINCT FROM r.dept ORDER BY l.name;

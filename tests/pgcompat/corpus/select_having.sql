@@ -1,0 +1,20 @@
+-- GROUP BY with HAVING.
+CREATE TABLE hav_t (g text, h integer, v integer);
+INSERT INTO hav_t VALUES ('a', 1, 10), ('a', 2, 20), ('b', 1, 5), ('b', 1, 7), ('c', 3, NULL), ('c', 3, 1), ('d', NULL, 100);
+SELECT g, sum(v) FROM hav_t GROUP BY g HAVING sum(v) > 10 ORDER BY g;
+SELECT g, count(*) FROM hav_t GROUP BY g HAVING count(*) = 2 ORDER BY g;
+SELECT g FROM hav_t GROUP BY g HAVING min(v) < 6 ORDER BY g;
+SELECT g, max(v) - min(v) AS spread FROM hav_t GROUP BY g HAVING max(v) - min(v) > 1 ORDER BY g;
+SELECT h, count(*) FROM hav_t GROUP BY h HAVING h IS NOT NULL ORDER BY h;
+SELECT count(*) FROM hav_t HAVING count(*) > 3;
+SELECT count(*) FROM hav_t HAVING count(*) > 30;
+SELECT g, avg(v) FROM hav_t GROUP BY g HAVING avg(v) IS NOT NULL ORDER BY g;
+SELECT g, sum(v) FROM hav_t WHERE h = 1 GROUP BY g HAVING sum(v) >= 12 ORDER BY g;
+SELECT g, h, sum(v) FROM hav_t GROUP BY g, h HAVING count(v) > 0 ORDER BY g, h;
+SELECT upper(g), count(*) FROM hav_t GROUP BY upper(g) HAVING count(*) > 1 ORDER BY 1;
+SELECT g FROM hav_t GROUP BY g HAVING bool_or(v > 50) ORDER BY g;
+SELECT g, count(DISTINCT h) FROM hav_t GROUP BY g HAVING count(DISTINCT h) = 1 ORDER BY g;
+SELECT min(g), max(g) FROM hav_t HAVING min(v) > 0;
+SELECT g, sum(v) AS s FROM hav_t GROUP BY g HAVING sum(v) > (SELECT avg(v) FROM hav_t) ORDER BY s DESC;
+SELECT 1 AS one FROM hav_t HAVING 1 = 1;
+SELECT g, string_agg(v::text, ',' ORDER BY v) FROM hav_t GROUP BY g HAVING count(*) > 1 ORDER BY g;

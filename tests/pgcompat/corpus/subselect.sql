@@ -1,0 +1,26 @@
+-- Scalar, IN, EXISTS, ANY/ALL and correlated subqueries.
+CREATE TABLE sub_a (id integer, v integer);
+CREATE TABLE sub_b (id integer, w integer);
+INSERT INTO sub_a VALUES (1, 10), (2, 20), (3, 30), (4, NULL);
+INSERT INTO sub_b VALUES (1, 5), (1, 15), (3, 25), (5, 35), (NULL, 0);
+SELECT (SELECT max(v) FROM sub_a);
+SELECT id, (SELECT count(*) FROM sub_b WHERE sub_b.id = sub_a.id) FROM sub_a ORDER BY id;
+SELECT id, (SELECT max(w) FROM sub_b WHERE sub_b.id = sub_a.id) FROM sub_a ORDER BY id;
+SELECT id FROM sub_a WHERE id IN (SELECT id FROM sub_b) ORDER BY id;
+SELECT id FROM sub_a WHERE id NOT IN (SELECT id FROM sub_b WHERE id IS NOT NULL) ORDER BY id;
+SELECT id FROM sub_a WHERE id NOT IN (SELECT id FROM sub_b) ORDER BY id;
+SELECT id FROM sub_a WHERE EXISTS (SELECT 1 FROM sub_b WHERE sub_b.id = sub_a.id) ORDER BY id;
+SELECT id FROM sub_a WHERE v > ALL (SELECT w FROM sub_b WHERE w < 20) ORDER BY id;
+SELECT id FROM sub_a WHERE v > ANY (SELECT w FROM sub_b) ORDER BY id;
+SELECT id FROM sub_a WHERE v = (SELECT max(v) FROM sub_a);
+SELECT * FROM (SELECT id, v * 2 AS dv FROM sub_a) s WHERE dv > 20 ORDER BY id;
+SELECT id, v FROM sub_a a WHERE v > (SELECT avg(v) FROM sub_a) ORDER BY id;
+SELECT id FROM sub_a WHERE (id, v) IN (SELECT id, w * 2 FROM sub_b) ORDER BY id;
+SELECT (SELECT w FROM sub_b WHERE id = 5), (SELECT w FROM sub_b WHERE id = 99);
+SELECT id, EXISTS (SELECT 1 FROM sub_b WHERE sub_b.id = sub_a.id) AS has_b FROM sub_a ORDER BY id;
+SELECT id, id IN (SELECT id FROM sub_b) FROM sub_a ORDER BY id;
+SELECT count(*) FROM sub_a WHERE v IN (10, 30, NULL);
+SELECT ARRAY(SELECT id FROM sub_a ORDER BY id);
+SELECT s.id, s.total FROM (SELECT id, sum(w) AS total FROM sub_b GROUP BY id) s WHERE s.total > 10 ORDER BY s.id;
+SELECT (SELECT w FROM sub_b WHERE id = 1);
+SELECT id FROM sub_a WHERE v >= (SELECT min(w) FROM sub_b WHERE sub_b.id > sub_a.id) ORDER BY id;

@@ -1,0 +1,27 @@
+-- Temporary tables as psql, dbt and ORMs use them.
+CREATE TEMPORARY TABLE tmp_a (id integer, v text);
+INSERT INTO tmp_a VALUES (1, 'x'), (2, 'y');
+SELECT id, v FROM tmp_a ORDER BY id;
+CREATE TEMP TABLE tmp_b AS SELECT id * 10 AS id FROM tmp_a;
+SELECT id FROM tmp_b ORDER BY id;
+UPDATE tmp_a SET v = 'z' WHERE id = 2;
+SELECT v FROM tmp_a ORDER BY id;
+DELETE FROM tmp_a WHERE id = 1;
+SELECT count(*) FROM tmp_a;
+CREATE TEMP TABLE IF NOT EXISTS tmp_a (id integer);
+SELECT count(*) FROM pg_temp.tmp_a;
+SELECT relpersistence FROM pg_class WHERE relname = 'tmp_a';
+CREATE TABLE tmp_shadow (id integer);
+INSERT INTO tmp_shadow VALUES (1);
+CREATE TEMP TABLE tmp_shadow (id integer);
+SELECT count(*) FROM tmp_shadow;
+SELECT count(*) FROM public.tmp_shadow;
+DROP TABLE tmp_shadow;
+SELECT count(*) FROM tmp_shadow;
+SELECT pg_my_temp_schema() = (SELECT oid FROM pg_namespace WHERE nspname = 'pg_temp_1') OR pg_my_temp_schema() <> 0;
+TRUNCATE tmp_b;
+SELECT count(*) FROM tmp_b;
+DROP TABLE tmp_b;
+CREATE TEMP TABLE tmp_c (LIKE tmp_a);
+INSERT INTO tmp_c SELECT * FROM tmp_a;
+SELECT * FROM tmp_c;

@@ -1,0 +1,23 @@
+-- Window functions and frames.
+CREATE TABLE win_t (dept text, emp text, salary integer, hired date);
+INSERT INTO win_t VALUES ('eng', 'a', 100, '2020-01-01'), ('eng', 'b', 120, '2020-03-01'), ('eng', 'c', 120, '2021-06-01'), ('ops', 'd', 80, '2019-05-05'), ('ops', 'e', 90, '2022-02-02'), ('hr', 'f', 70, '2018-08-08');
+SELECT emp, row_number() OVER (ORDER BY salary DESC, emp) FROM win_t ORDER BY emp;
+SELECT emp, rank() OVER (ORDER BY salary DESC), dense_rank() OVER (ORDER BY salary DESC) FROM win_t ORDER BY emp;
+SELECT emp, sum(salary) OVER (PARTITION BY dept) FROM win_t ORDER BY emp;
+SELECT emp, sum(salary) OVER (PARTITION BY dept ORDER BY hired) FROM win_t ORDER BY emp;
+SELECT emp, avg(salary) OVER (PARTITION BY dept) FROM win_t ORDER BY emp;
+SELECT emp, lag(salary) OVER (ORDER BY hired), lead(salary, 1, 0) OVER (ORDER BY hired) FROM win_t ORDER BY emp;
+SELECT emp, first_value(emp) OVER (PARTITION BY dept ORDER BY salary), last_value(emp) OVER (PARTITION BY dept ORDER BY salary ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM win_t ORDER BY emp;
+SELECT emp, count(*) OVER (ORDER BY salary RANGE BETWEEN 10 PRECEDING AND 10 FOLLOWING) FROM win_t ORDER BY emp;
+SELECT emp, sum(salary) OVER (ORDER BY hired ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM win_t ORDER BY emp;
+SELECT emp, ntile(3) OVER (ORDER BY salary, emp) FROM win_t ORDER BY emp;
+SELECT emp, percent_rank() OVER (ORDER BY salary), cume_dist() OVER (ORDER BY salary) FROM win_t ORDER BY emp;
+SELECT emp, nth_value(emp, 2) OVER (PARTITION BY dept ORDER BY emp ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM win_t ORDER BY emp;
+SELECT dept, emp FROM (SELECT dept, emp, row_number() OVER (PARTITION BY dept ORDER BY salary DESC, emp) AS r FROM win_t) s WHERE r = 1 ORDER BY dept;
+SELECT emp, salary - avg(salary) OVER (PARTITION BY dept) FROM win_t ORDER BY emp;
+SELECT emp, sum(salary) OVER w, max(salary) OVER w FROM win_t WINDOW w AS (PARTITION BY dept) ORDER BY emp;
+SELECT emp, count(*) OVER () FROM win_t ORDER BY emp;
+SELECT emp, sum(salary) OVER (ORDER BY salary GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM win_t ORDER BY emp;
+SELECT emp, sum(salary) OVER (ORDER BY hired ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE CURRENT ROW) FROM win_t ORDER BY emp;
+SELECT emp, count(*) OVER (ORDER BY hired RANGE BETWEEN INTERVAL '1 year' PRECEDING AND CURRENT ROW) FROM win_t ORDER BY emp;
+SELECT dept, sum(sum(salary)) OVER (ORDER BY dept) FROM win_t GROUP BY dept ORDER BY dept;

@@ -1,0 +1,20 @@
+-- Common table expressions, including recursive ones.
+CREATE TABLE with_t (id integer, parent integer, name text);
+INSERT INTO with_t VALUES (1, NULL, 'root'), (2, 1, 'a'), (3, 1, 'b'), (4, 2, 'aa'), (5, 4, 'aaa');
+WITH x AS (SELECT 1 AS a) SELECT a FROM x;
+WITH x AS (SELECT id, name FROM with_t WHERE parent = 1) SELECT name FROM x ORDER BY name;
+WITH x AS (SELECT count(*) AS c FROM with_t), y AS (SELECT c * 2 AS d FROM x) SELECT d FROM y;
+WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT sum(n) FROM r;
+WITH RECURSIVE r(n) AS (VALUES (1) UNION ALL SELECT n * 2 FROM r WHERE n < 100) SELECT n FROM r ORDER BY n;
+WITH RECURSIVE tree AS (SELECT id, name, 0 AS depth FROM with_t WHERE parent IS NULL UNION ALL SELECT t.id, t.name, tree.depth + 1 FROM with_t t JOIN tree ON t.parent = tree.id) SELECT name, depth FROM tree ORDER BY depth, name;
+WITH RECURSIVE up AS (SELECT id, parent FROM with_t WHERE id = 5 UNION ALL SELECT w.id, w.parent FROM with_t w JOIN up ON w.id = up.parent) SELECT count(*) FROM up;
+WITH x AS (SELECT id FROM with_t) SELECT a.id, b.id FROM x a JOIN x b ON a.id + 1 = b.id ORDER BY a.id;
+WITH x AS MATERIALIZED (SELECT id FROM with_t) SELECT count(*) FROM x;
+WITH x AS NOT MATERIALIZED (SELECT id FROM with_t) SELECT max(id) FROM x;
+WITH x(a, b) AS (VALUES (1, 'one'), (2, 'two')) SELECT b FROM x WHERE a = 2;
+SELECT * FROM (WITH y AS (SELECT 42 AS v) SELECT v FROM y) s;
+WITH x AS (SELECT 1 AS v UNION ALL SELECT 2) SELECT v FROM x ORDER BY v DESC;
+WITH RECURSIVE fib(a, b) AS (SELECT 0, 1 UNION ALL SELECT b, a + b FROM fib WHERE b < 50) SELECT a FROM fib ORDER BY a;
+WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT n FROM r) SELECT n FROM r;
+WITH ins AS (SELECT id * 10 AS id FROM with_t WHERE id < 3) SELECT id FROM ins ORDER BY id;
+WITH RECURSIVE paths(id, path) AS (SELECT id, name FROM with_t WHERE parent IS NULL UNION ALL SELECT w.id, p.path || '/' || w.name FROM with_t w JOIN paths p ON w.parent = p.id) SELECT path FROM paths ORDER BY path;
