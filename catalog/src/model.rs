@@ -91,9 +91,10 @@ pub struct TableDef {
     pub location: String,
     #[serde(default)]
     pub options: TableOptions,
-    /// The columns of the declared `PRIMARY KEY`, in key order (empty: none). Oxbow does not
-    /// enforce uniqueness (rows arrive as an append-only stream); the key is recorded so that
-    /// `pg_index`, `pg_constraint` and `information_schema` describe it to tools.
+    /// The columns of the declared `PRIMARY KEY`, in key order (empty: none), described to
+    /// tools by `pg_index`, `pg_constraint` and `information_schema`. Enforced (one row per
+    /// key, newest version wins) only when [`TableOptions::keyed`] is set, which every table
+    /// created with a key since keyed tables exist has; older tables stay append-only.
     #[serde(default)]
     pub primary_key: Vec<String>,
 }
@@ -110,6 +111,13 @@ pub struct TableOptions {
     /// The column holding event time (`time_column = 'ts'`): hot batches keep its min/max so
     /// that time filters skip them.
     pub time_column: Option<String>,
+    /// The table keeps one row per `PRIMARY KEY` value (set by `CREATE TABLE` when a key is
+    /// declared; not a `WITH` option). Tables from catalogs older than keyed tables read
+    /// `false` and keep their rows as they were written.
+    pub keyed: bool,
+    /// Every write is an upsert: a row whose key exists replaces it instead of failing with
+    /// 23505 (`WITH (upsert = true)`, what sources into keyed tables want).
+    pub upsert: bool,
     /// The partition columns of the Delta table (`PARTITION BY (day(ts))`), in order; empty:
     /// not partitioned.
     pub partition_by: Vec<PartitionColumn>,
@@ -121,6 +129,8 @@ impl Default for TableOptions {
             flush_interval_ms: 10_000,
             flush_rows: 1_000_000,
             time_column: None,
+            keyed: false,
+            upsert: false,
             partition_by: Vec::new(),
         }
     }
@@ -200,6 +210,11 @@ impl TableDef {
     /// created again under an old name gets a directory of its own.
     pub fn location_for_id(id: &str) -> String {
         format!("{TABLE_DIR}/{id}")
+    }
+
+    /// Whether this table keeps one row per primary key (see [`TableOptions::keyed`]).
+    pub fn is_keyed(&self) -> bool {
+        self.options.keyed && !self.primary_key.is_empty()
     }
 
     /// Whether this table's location is the one its id gives: only then does storage know the

@@ -47,6 +47,10 @@ pub enum ServerError {
     #[error("{0}")]
     ObjectInUse(String),
 
+    /// `ON CONFLICT (cols)` that names no key of the table (42P10), as PostgreSQL words it.
+    #[error("there is no unique or exclusion constraint matching the ON CONFLICT specification{0}")]
+    NoConflictTarget(String),
+
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     UndefinedColumn { table: String, column: String },
 

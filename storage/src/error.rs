@@ -31,6 +31,24 @@ pub enum Error {
         too_long: bool,
     },
 
+    /// A write would give a keyed table a second row with an existing key (23505).
+    /// The key travels apart from the message: the wire sends it as PostgreSQL's DETAIL.
+    #[error("duplicate key value violates unique constraint \"{constraint}\"")]
+    UniqueViolation {
+        table: String,
+        constraint: String,
+        /// `(id)=(1)`.
+        key: String,
+    },
+
+    /// `ON CONFLICT DO UPDATE` met the same key twice in one statement (21000).
+    #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
+    CardinalityViolation,
+
+    /// `MERGE` matched one target row with several source rows (21000).
+    #[error("MERGE command cannot affect row a second time")]
+    MergeCardinalityViolation,
+
     #[error("write-ahead log: {0}")]
     Wal(String),
 

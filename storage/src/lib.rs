@@ -12,6 +12,8 @@
 //! - [`registry`]: the open tables by id, through which WAL records reach their table.
 //! - [`table`]: [`Table`], one table's two tiers and the exactly-once handoff (flush) between
 //!   them, and DELETE/UPDATE.
+//! - [`keyed`]: tables with an enforced primary key: the key index, how newer versions hide
+//!   older ones in both tiers, and the MERGE a keyed flush commits.
 //! - [`hot`]: the hot tier, a table's rows that are in the WAL but not yet in Delta, and its
 //!   scan plan and time pruning.
 //! - [`lake`]: [`LakeRoot`], the root of the lakehouse tier (a local directory or an
@@ -37,6 +39,7 @@ pub mod error;
 pub mod flush;
 pub mod fs;
 pub mod hot;
+pub mod keyed;
 pub mod lake;
 pub mod query;
 pub mod registry;

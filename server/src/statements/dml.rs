@@ -1,4 +1,4 @@
-//! `INSERT`, `UPDATE` and `DELETE`: planned by DataFusion (which calls the table's
+//! `INSERT`, `UPDATE`, `DELETE` and `MERGE`: planned by DataFusion (which calls the table's
 //! `insert_into` / `update` / `delete_from`), executed here so that the client gets the
 //! PostgreSQL command tag with the row count.
 
@@ -17,6 +17,8 @@ pub enum DmlKind {
     Insert,
     Update,
     Delete,
+    /// `MERGE INTO` (DataFusion plans it; keyed tables run it, others refuse it with 0A000).
+    Merge,
 }
 
 impl DmlKind {
@@ -25,6 +27,7 @@ impl DmlKind {
             Statement::Insert(_) => Some(DmlKind::Insert),
             Statement::Update(_) => Some(DmlKind::Update),
             Statement::Delete(_) => Some(DmlKind::Delete),
+            Statement::Merge(_) => Some(DmlKind::Merge),
             _ => None,
         }
     }
@@ -35,6 +38,7 @@ impl DmlKind {
             DmlKind::Insert => Tag::new("INSERT").with_oid(0).with_rows(rows),
             DmlKind::Update => Tag::new("UPDATE").with_rows(rows),
             DmlKind::Delete => Tag::new("DELETE").with_rows(rows),
+            DmlKind::Merge => Tag::new("MERGE").with_rows(rows),
         }
     }
 }

@@ -12,6 +12,7 @@
 //!   `WITH (...)` table options.
 //! - [`truncate`], [`show_tables`]: `TRUNCATE` and `SHOW TABLES`.
 //! - [`insert_values`]: the `INSERT ... VALUES` fast path (no DataFusion plan);
+//!   [`on_conflict`]: `INSERT ... ON CONFLICT` on keyed tables;
 //!   [`dml`]: the command tags of planned `INSERT`, `UPDATE` and `DELETE`.
 //! - [`copy`]: the `COPY ... FROM STDIN | TO STDOUT` conversation (the formats themselves are
 //!   `oxbow_ingest::formats`).
@@ -38,6 +39,7 @@ mod dml;
 pub mod flush;
 mod insert_values;
 pub mod lakehouse;
+mod on_conflict;
 pub mod privileges;
 mod roles;
 pub(crate) mod select;
@@ -135,6 +137,9 @@ impl QueryHook for OxbowStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if let Some(result) = on_conflict::try_execute(statement, None, ctx, &self.db).await {
+            return Some(result.map_err(Into::into));
+        }
         if let Some(result) = insert_values::try_execute(statement, ctx, &self.db).await {
             return Some(result.map_err(Into::into));
         }
@@ -154,9 +159,16 @@ impl QueryHook for OxbowStatements {
     async fn handle_extended_parse_query(
         &self,
         statement: &Statement,
-        _ctx: &SessionContext,
+        ctx: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
+        if on_conflict::is_own(statement) {
+            return Some(
+                on_conflict::plan_for_parse(statement, ctx)
+                    .await
+                    .map_err(Into::into),
+            );
+        }
         Self::is_own(statement).then(|| Ok(empty_plan()))
     }
 
@@ -168,6 +180,11 @@ impl QueryHook for OxbowStatements {
         ctx: &SessionContext,
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
+        if on_conflict::is_own(statement) {
+            return on_conflict::try_execute(statement, Some(params), ctx, &self.db)
+                .await
+                .map(|r| r.map_err(Into::into));
+        }
         if let Some(kind) = dml::DmlKind::of(statement) {
             return Some(
                 dml::execute_plan(kind, plan, params, ctx)

@@ -102,6 +102,19 @@ fn needs(statement: &Statement, session: &str) -> Needs {
                 }
             }
         }
+        Statement::Merge(merge) => {
+            // As PostgreSQL: the privilege of each action the clauses name.
+            if let TableFactor::Table { name, .. } = &merge.table {
+                for clause in &merge.clauses {
+                    let privilege = match clause.action {
+                        ast::MergeAction::Insert(_) => Privilege::Insert,
+                        ast::MergeAction::Update(_) => Privilege::Update,
+                        ast::MergeAction::Delete { .. } => Privilege::Delete,
+                    };
+                    writes.push((name.clone(), privilege));
+                }
+            }
+        }
         Statement::Copy { source, to, .. } => {
             return match source {
                 CopySource::Table { table_name, .. } => Needs::Relations(vec![(

@@ -39,6 +39,9 @@ pub mod code {
     pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
     pub const DATA_EXCEPTION: &str = "22000";
     pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const INVALID_COLUMN_REFERENCE: &str = "42P10";
+    pub const CARDINALITY_VIOLATION: &str = "21000";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const NO_ACTIVE_SQL_TRANSACTION: &str = "25P01";
@@ -66,12 +69,34 @@ pub mod code {
 pub fn to_user_error(error: &mut PgWireError) {
     if let PgWireError::ApiError(inner) = error {
         let (code, message) = classify(inner.as_ref());
-        *error = PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            code.into(),
-            message,
-        )));
+        let mut info = ErrorInfo::new("ERROR".into(), code.into(), message);
+        info.detail = detail(inner.as_ref());
+        *error = PgWireError::UserError(Box::new(info));
     }
+}
+
+/// The DETAIL line PostgreSQL sends with an error, where Oxbow has one: `Key (id)=(1) already
+/// exists.` for a unique violation (drivers and ORMs show it, some parse it).
+pub fn detail(error: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(oxbow_storage::Error::UniqueViolation { key, .. }) =
+        error.downcast_ref::<oxbow_storage::Error>()
+    {
+        return Some(format!("Key {key} already exists."));
+    }
+    if let Some(ServerError::Storage(inner)) = error.downcast_ref::<ServerError>() {
+        return detail(inner);
+    }
+    if let Some(e) = error.downcast_ref::<DataFusionError>() {
+        return match e {
+            DataFusionError::External(inner) => detail(inner.as_ref()),
+            DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+                detail(inner.as_ref())
+            }
+            DataFusionError::Shared(inner) => detail(inner.as_ref()),
+            _ => None,
+        };
+    }
+    error.source().and_then(detail)
 }
 
 /// The SQLSTATE and message of an error.
@@ -118,6 +143,7 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::CopyAborted(_) => (code::QUERY_CANCELED, e.to_string()),
         ServerError::CopyInputTooLarge { .. } => (code::PROGRAM_LIMIT_EXCEEDED, e.to_string()),
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
+        ServerError::NoConflictTarget(_) => (code::INVALID_COLUMN_REFERENCE, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
         ServerError::InsufficientPrivilege(_) => (code::INSUFFICIENT_PRIVILEGE, e.to_string()),
         ServerError::ObjectInUse(_) => (code::OBJECT_IN_USE, e.to_string()),
@@ -163,6 +189,10 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
     match e {
         S::Catalog(inner) => (catalog_code(inner), inner.to_string()),
         S::NotNullViolation { .. } => (code::NOT_NULL_VIOLATION, e.to_string()),
+        S::UniqueViolation { .. } => (code::UNIQUE_VIOLATION, e.to_string()),
+        S::CardinalityViolation | S::MergeCardinalityViolation => {
+            (code::CARDINALITY_VIOLATION, e.to_string())
+        }
         S::InvalidValue { too_long: true, .. } => {
             (code::STRING_DATA_RIGHT_TRUNCATION, e.to_string())
         }

@@ -27,11 +27,19 @@ pub struct HotScanExec {
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
     total_batches: usize,
+    /// The rows came from a keyed table's key index (a point lookup), not from a scan.
+    key_lookup: bool,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl HotScanExec {
+    /// Marks the rows as a key lookup's ([`crate::query`]), which `EXPLAIN` shows.
+    pub fn with_key_lookup(mut self, key_lookup: bool) -> Self {
+        self.key_lookup = key_lookup;
+        self
+    }
+
     pub fn new(
         table: String,
         schema: SchemaRef,
@@ -49,6 +57,7 @@ impl HotScanExec {
             schema,
             batches,
             total_batches,
+            key_lookup: false,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -58,6 +67,13 @@ impl HotScanExec {
 impl DisplayAs for HotScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let rows: usize = self.batches.iter().map(|b| b.num_rows()).sum();
+        if self.key_lookup {
+            return write!(
+                f,
+                "OxbowHotScan: table={} key lookup rows={rows}",
+                self.table
+            );
+        }
         write!(
             f,
             "OxbowHotScan: table={} batches={}/{} (pruned by time: {}) rows={}",

@@ -13,6 +13,8 @@ use arrow::array::{Array, Int64Array, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::DataType;
 
+use crate::keyed::DeadMarks;
+
 /// Batches smaller than this are merged with the previous one.
 const COALESCE_ROWS: usize = 8192;
 
@@ -25,6 +27,21 @@ pub struct HotBatch {
     pub time_range: Option<(i64, i64)>,
     /// When the oldest row of this batch arrived.
     pub created: Instant,
+    /// The hot row id of the first row (row ids count every row the tier ever took).
+    pub first_row: u64,
+    /// Keyed tables: which rows newer versions replaced (see [`crate::keyed`]).
+    pub dead: Option<Arc<DeadMarks>>,
+}
+
+impl HotBatch {
+    /// The rows a snapshot at high-water sequence `high` sees: all of them, unless a newer
+    /// version of a key replaced some of them at or below `high`.
+    pub fn visible(&self, high: u64) -> arrow::error::Result<RecordBatch> {
+        match self.dead.as_ref().and_then(|d| d.live_mask(high)) {
+            Some(mask) => arrow::compute::filter_record_batch(&self.batch, &mask),
+            None => Ok(self.batch.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -34,13 +51,28 @@ pub struct HotTable {
     bytes: usize,
     /// A flush has taken every batch up to this sequence number: do not merge into them.
     sealed_through: u64,
+    /// The row id the next inserted row gets.
+    next_row: u64,
+    /// Batches carry [`DeadMarks`] (a keyed table).
+    keyed: bool,
 }
 
 impl HotTable {
-    pub fn insert(&mut self, seq: u64, batch: RecordBatch, time_column: Option<usize>) {
-        if batch.num_rows() == 0 {
-            return;
+    /// The hot tier of a keyed table: its batches carry [`DeadMarks`].
+    pub fn keyed() -> Self {
+        Self {
+            keyed: true,
+            ..Self::default()
         }
+    }
+
+    /// Adds `batch`; returns the row id of its first row (the others follow in order).
+    pub fn insert(&mut self, seq: u64, batch: RecordBatch, time_column: Option<usize>) -> u64 {
+        let first_row = self.next_row;
+        if batch.num_rows() == 0 {
+            return first_row;
+        }
+        self.next_row += batch.num_rows() as u64;
         self.rows += batch.num_rows();
         let range = time_column.and_then(|i| time_range(batch.column(i).as_ref()));
         if let Some(last) = self.batches.last()
@@ -54,24 +86,63 @@ impl HotTable {
             };
             self.bytes -= last.batch.get_array_memory_size();
             self.bytes += merged.get_array_memory_size();
+            let dead = last
+                .dead
+                .as_ref()
+                .map(|d| Arc::new(d.extended(batch.num_rows())));
             let merged = HotBatch {
                 first_seq: last.first_seq,
                 last_seq: seq,
                 batch: merged,
                 time_range: merged_range,
                 created: last.created,
+                first_row: last.first_row,
+                dead,
             };
             *self.batches.last_mut().expect("checked above") = Arc::new(merged);
-            return;
+            return first_row;
         }
         self.bytes += batch.get_array_memory_size();
+        let dead = self
+            .keyed
+            .then(|| Arc::new(DeadMarks::new(batch.num_rows())));
         self.batches.push(Arc::new(HotBatch {
             first_seq: seq,
             last_seq: seq,
             batch,
             time_range: range,
             created: Instant::now(),
+            first_row,
+            dead,
         }));
+        first_row
+    }
+
+    /// Marks hot row `row` as replaced by the change at `seq` (a keyed table's older version).
+    pub fn mark_dead(&self, row: u64, seq: u64) {
+        let at = self.batches.partition_point(|b| b.first_row <= row);
+        let Some(batch) = at.checked_sub(1).and_then(|i| self.batches.get(i)) else {
+            return;
+        };
+        let offset = (row - batch.first_row) as usize;
+        if let Some(dead) = &batch.dead
+            && offset < batch.batch.num_rows()
+        {
+            dead.mark(offset, seq);
+        }
+    }
+
+    /// The row with id `row`, as a one-row batch, if it is still hot.
+    pub fn row(&self, row: u64) -> Option<RecordBatch> {
+        let at = self.batches.partition_point(|b| b.first_row <= row);
+        let batch = self.batches.get(at.checked_sub(1)?)?;
+        let offset = (row - batch.first_row) as usize;
+        (offset < batch.batch.num_rows()).then(|| batch.batch.slice(offset, 1))
+    }
+
+    /// The row id of the oldest row still hot (the next row's id when there is none).
+    pub fn first_row(&self) -> u64 {
+        self.batches.first().map_or(self.next_row, |b| b.first_row)
     }
 
     /// The batches as they are now (shared, not copied).
@@ -98,6 +169,8 @@ impl HotTable {
                 batch: super::reshape::fit(&b.batch, schema)?,
                 time_range: b.time_range,
                 created: b.created,
+                first_row: b.first_row,
+                dead: b.dead.clone(),
             }));
         }
         self.batches = refitted;

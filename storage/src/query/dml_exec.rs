@@ -22,6 +22,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, collect,
 };
 
+use super::{MergeSpec, keyed_dml, keyed_merge};
 use crate::write::transaction;
 use crate::{Appender, Table};
 
@@ -37,6 +38,11 @@ pub enum DmlOp {
     Update {
         assignments: Vec<(String, Expr)>,
         predicate: Option<Expr>,
+    },
+    /// `MERGE INTO` a keyed table with the rows `source` produces ([`super::keyed_merge`]).
+    Merge {
+        source: Arc<dyn ExecutionPlan>,
+        spec: MergeSpec,
     },
 }
 
@@ -78,6 +84,7 @@ impl DisplayAs for DmlExec {
             DmlOp::Append { .. } => "Append".to_string(),
             DmlOp::Delete { predicate } => format!("Delete: predicate={predicate:?}"),
             DmlOp::Update { predicate, .. } => format!("Update: predicate={predicate:?}"),
+            DmlOp::Merge { spec, .. } => format!("Merge: on={}", spec.on),
         };
         write!(f, "OxbowDmlExec: table={} op={verb}", self.table.def().name)
     }
@@ -99,6 +106,7 @@ impl ExecutionPlan for DmlExec {
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         match &self.op {
             DmlOp::Append { input } => vec![input],
+            DmlOp::Merge { source, .. } => vec![source],
             _ => vec![],
         }
     }
@@ -109,6 +117,10 @@ impl ExecutionPlan for DmlExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let op = match (&self.op, children.into_iter().next()) {
             (DmlOp::Append { .. }, Some(input)) => DmlOp::Append { input },
+            (DmlOp::Merge { spec, .. }, Some(source)) => DmlOp::Merge {
+                source,
+                spec: spec.clone(),
+            },
             (op, _) => op.clone(),
         };
         Ok(Arc::new(DmlExec::new(
@@ -141,6 +153,24 @@ impl ExecutionPlan for DmlExec {
                 DmlOp::Append { input } => {
                     let batches = collect(input, context).await?;
                     transaction::append(&config, &table, &appender, batches).await?
+                }
+                DmlOp::Delete { predicate } if table.is_keyed() => {
+                    transaction::write_held(&config).await?;
+                    keyed_dml::delete(&table, &appender, &config, predicate).await?
+                }
+                DmlOp::Update {
+                    assignments,
+                    predicate,
+                } if table.is_keyed() => {
+                    transaction::write_held(&config).await?;
+                    keyed_dml::update(&table, &appender, &config, assignments, predicate).await?
+                }
+                DmlOp::Merge { source, spec } => {
+                    let source_schema = source.schema();
+                    let rows = collect(source, context).await?;
+                    transaction::write_held(&config).await?;
+                    keyed_merge::merge(&table, &appender, &config, spec, source_schema, rows)
+                        .await?
                 }
                 DmlOp::Delete { predicate } => {
                     transaction::write_held(&config).await?;

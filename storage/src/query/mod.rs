@@ -9,7 +9,8 @@
 //! - `tiers.rs`: [`TierScan`], a session setting that limits scans to one tier (the HTTP
 //!   API's realtime / datalake routing).
 //! - `dml_exec.rs`: [`DmlExec`], the plan of an `INSERT`, `UPDATE` or `DELETE`, which writes
-//!   when executed, not when planned.
+//!   when executed, not when planned; `keyed_dml.rs`: UPDATE and DELETE of keyed tables,
+//!   through the WAL.
 //!
 //! This room does not name tables or schemas (the catalog and schema providers in
 //! [`crate::database`] do) and holds no state of its own: the rows are in [`crate::table`],
@@ -27,11 +28,15 @@
 //! - Pushed-down filters are `Inexact`: each tier prunes with them, DataFusion re-applies them.
 
 mod dml_exec;
+mod key_lookup;
+mod keyed_dml;
+mod keyed_merge;
 mod provider;
 mod statement;
 mod tiers;
 
 pub use dml_exec::{DmlExec, DmlOp};
+pub use keyed_merge::MergeSpec;
 pub use provider::OxbowTable;
 pub use statement::{SnapshotPerStatement, StatementSnapshots};
 pub use tiers::TierScan;

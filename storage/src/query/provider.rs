@@ -23,11 +23,14 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
-use super::{DmlExec, DmlOp, StatementSnapshots};
+use super::{DmlExec, DmlOp, MergeSpec, StatementSnapshots};
 use crate::hot::HotScanExec;
 use crate::hot::prune::{overlaps, time_bounds, time_unit};
+use crate::keyed::ShadowFilterExec;
 use crate::write::transaction::{self, TransactionWrites};
 use crate::{Appender, Table};
+use datafusion::common::{DFSchemaRef, TableReference};
+use datafusion::logical_expr::dml::MergeIntoClause;
 
 #[derive(Debug)]
 pub struct OxbowTable {
@@ -50,6 +53,11 @@ impl OxbowTable {
 
     pub fn table(&self) -> &Arc<Table> {
         &self.table
+    }
+
+    /// The write path of this table (keyed writes: `ON CONFLICT`, sources).
+    pub fn appender(&self) -> &Arc<Appender> {
+        &self.appender
     }
 
     /// The hot tier's memory budget in bytes (the cap of a COPY's buffered input).
@@ -172,9 +180,37 @@ impl TableProvider for OxbowTable {
         let tiers = super::TierScan::of(state.config());
         let delta_provider = provider.await?;
         let schema = Arc::clone(&self.described);
+        // A keyed table's Delta rows whose key a hot change shadows are filtered out, which
+        // needs the key columns (added to the projection, dropped again by the filter) and no
+        // limit below the filter.
+        let shadow = snapshot
+            .keyed
+            .as_ref()
+            .filter(|view| !view.shadow.is_empty() && tiers.reads_lake());
+        let (scanned, shadow_columns) = match shadow {
+            Some(view) => {
+                let all: Vec<usize> = (0..schema.fields().len()).collect();
+                let wanted = projection.cloned().unwrap_or(all);
+                let mut scanned = wanted.clone();
+                for key in view.codec.indices() {
+                    if !scanned.contains(key) {
+                        scanned.push(*key);
+                    }
+                }
+                let keys: Vec<usize> = view
+                    .codec
+                    .indices()
+                    .iter()
+                    .map(|k| scanned.iter().position(|c| c == k).expect("added above"))
+                    .collect();
+                let output: Vec<usize> = (0..wanted.len()).collect();
+                (Some(scanned), Some((keys, output)))
+            }
+            None => (projection.cloned(), None),
+        };
         // After `ADD COLUMN` a plan made against the old provider may meet the new snapshot
         // (or the reverse): columns are then matched by name, never by position.
-        let delta_projection = by_name(&schema, &delta_provider.schema(), projection)?;
+        let delta_projection = by_name(&schema, &delta_provider.schema(), scanned.as_ref())?;
         // A filter on a time-partitioned column also names its bucket column (`ts_day`), which
         // delta-rs prunes partitions by (`crate::lake::partition_pruning`).
         let def = self.table.def();
@@ -184,14 +220,26 @@ impl TableProvider for OxbowTable {
             &self.table.schema(),
             filters,
         ));
+        let delta_limit = if shadow.is_some() { None } else { limit };
         let delta_plan = delta_provider
             .scan(
                 state,
-                delta_projection.as_ref().or(projection),
+                delta_projection.as_ref().or(scanned.as_ref()),
                 &lake_filters,
-                limit,
+                delta_limit,
             )
             .await?;
+        let delta_plan: Arc<dyn ExecutionPlan> = match (shadow, shadow_columns) {
+            (Some(view), Some((keys, output))) => Arc::new(ShadowFilterExec::try_new(
+                delta_plan,
+                view.codec.clone(),
+                Arc::clone(&view.shadow),
+                view.high,
+                keys,
+                output,
+            )?),
+            _ => delta_plan,
+        };
         // One tier only (`TierScan`): the other side reads no rows, at the same snapshot.
         let delta_plan: Arc<dyn ExecutionPlan> = if tiers.reads_lake() {
             delta_plan
@@ -216,15 +264,32 @@ impl TableProvider for OxbowTable {
             .map(|block| block.held(&self.table.def().id))
             .unwrap_or_default();
         let total = snapshot.hot.len() + held.len();
-        let hot = snapshot
-            .hot
-            .iter()
-            .filter(|_| tiers.reads_hot())
-            .filter(|b| overlaps(b, low, high))
-            .map(|b| &b.batch)
-            .chain(held.iter().filter(|_| tiers.reads_hot()))
-            .map(|batch| {
-                let batch = crate::hot::reshape::fit(batch, &schema)?;
+        let keyed_high = snapshot.keyed.as_ref().map(|view| view.high);
+        // A keyed table's point lookup takes its hot rows from the key index.
+        let looked_up = match tiers.reads_hot() {
+            true => super::key_lookup::hot_rows(&self.table, &snapshot, filters),
+            false => None,
+        };
+        let key_lookup = looked_up.is_some();
+        let from_tier: Vec<Result<arrow::array::RecordBatch>> = match looked_up {
+            Some(rows) => rows.into_iter().map(Ok).collect(),
+            None => snapshot
+                .hot
+                .iter()
+                .filter(|_| tiers.reads_hot())
+                .filter(|b| overlaps(b, low, high))
+                .map(|b| match keyed_high {
+                    // A keyed table's older versions are left out (see `crate::keyed`).
+                    Some(keyed_high) => Ok(b.visible(keyed_high)?),
+                    None => Ok(b.batch.clone()),
+                })
+                .collect(),
+        };
+        let hot = from_tier
+            .into_iter()
+            .chain(held.into_iter().filter(|_| tiers.reads_hot()).map(Ok))
+            .map(|batch: Result<arrow::array::RecordBatch>| {
+                let batch = crate::hot::reshape::fit(&batch?, &schema)?;
                 match projection {
                     Some(p) => Ok(batch.project(p)?),
                     None => Ok(batch),
@@ -235,12 +300,10 @@ impl TableProvider for OxbowTable {
             Some(p) => Arc::new(schema.project(p)?),
             None => schema,
         };
-        let hot_plan = Arc::new(HotScanExec::new(
-            self.table.def().name.to_string(),
-            hot_schema,
-            hot,
-            total,
-        ));
+        let hot_plan = Arc::new(
+            HotScanExec::new(self.table.def().name.to_string(), hot_schema, hot, total)
+                .with_key_lookup(key_lookup),
+        );
         UnionExec::try_new(vec![delta_plan, hot_plan])
     }
 
@@ -291,6 +354,51 @@ impl TableProvider for OxbowTable {
                 assignments,
                 predicate: bare_predicate(filters),
             },
+        )))
+    }
+
+    /// `MERGE INTO` a keyed table ([`super::keyed_merge`]). A table without an enforced key
+    /// has nothing to match rows by: refused (0A000).
+    async fn merge_into(
+        &self,
+        _state: &dyn Session,
+        source: Arc<dyn ExecutionPlan>,
+        merge_schema: DFSchemaRef,
+        on: Expr,
+        clauses: Vec<MergeIntoClause>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if !self.table.is_keyed() {
+            return not_impl_err!(
+                "MERGE INTO a table without a PRIMARY KEY (table {})",
+                self.table.def().name
+            );
+        }
+        let width = self.described.fields().len();
+        let qualifier = |i: usize| merge_schema.qualified_field(i).0.cloned();
+        let Some(target) = qualifier(0) else {
+            return not_impl_err!("MERGE INTO with an unqualified target");
+        };
+        let sources: Vec<Option<TableReference>> = (width..merge_schema.fields().len())
+            .map(qualifier)
+            .collect();
+        let source_name = match sources.first() {
+            Some(Some(first)) if sources.iter().all(|q| q.as_ref() == Some(first)) => first.clone(),
+            _ => {
+                return not_impl_err!(
+                    "MERGE INTO ... USING a source without one name (give it an alias)"
+                );
+            }
+        };
+        let spec = MergeSpec {
+            target,
+            source: source_name,
+            on,
+            clauses,
+        };
+        Ok(Arc::new(DmlExec::new(
+            Arc::clone(&self.table),
+            Arc::clone(&self.appender),
+            DmlOp::Merge { source, spec },
         )))
     }
 }

@@ -22,6 +22,18 @@ impl Table {
     pub async fn delete(self: &Arc<Self>, predicate: Option<Expr>) -> Result<u64> {
         let table = Arc::clone(self);
         run_detached("DELETE", async move {
+            // A keyed table's DELETE ... WHERE goes through the WAL (`query::keyed_dml`); what
+            // comes here is TRUNCATE, which empties the key index too, with no keyed write
+            // in between (the key lock).
+            let _keys = match table.is_keyed() {
+                true if predicate.is_some() => {
+                    return Err(Error::Wal(
+                        "a keyed table's DELETE goes through the WAL".into(),
+                    ));
+                }
+                true => Some(table.key_lock.lock().await),
+                false => None,
+            };
             let _guard = table.write_lock.lock().await;
             table.check_not_dropped()?;
             table.flush_locked().await?;
@@ -35,6 +47,7 @@ impl Table {
                 .map_err(|e| Error::delta(&table.def().name, e));
             let (delta, metrics) = table.settle_dml(&base, committed).await?;
             table.state.write().expect("table state lock").delta = delta;
+            table.keys_truncated();
             Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
         })
         .await

@@ -51,6 +51,9 @@ impl Table {
         if self.is_dropped() {
             return Ok(None);
         }
+        if self.is_keyed() {
+            return self.flush_keyed_locked().await;
+        }
         let (delta, taken) = {
             let mut state = self.state.write().expect("table state lock");
             (state.delta.clone(), state.hot.seal())

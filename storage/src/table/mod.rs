@@ -36,8 +36,10 @@
 mod alter;
 mod dml;
 mod flush;
+mod keyed;
 mod maintenance;
 
+pub use keyed::{KeyGuard, KeyedView};
 pub use maintenance::OptimizeOutcome;
 
 use std::future::Future;
@@ -62,6 +64,8 @@ pub struct TableSnapshot {
     pub delta: DeltaTable,
     pub flushed_seq: u64,
     pub hot: Vec<Arc<HotBatch>>,
+    /// Keyed tables: what hides older versions of keys from this snapshot.
+    pub keyed: Option<KeyedView>,
 }
 
 /// Hot-tier figures for introspection and flush decisions.
@@ -81,6 +85,10 @@ struct TableState {
     hot: HotTable,
     /// The last Delta version made durable on a local lake (`None` before the first sync).
     synced_version: Option<u64>,
+    /// Keyed tables: where the newest version of each key is ([`crate::keyed`]).
+    keys: Option<crate::keyed::KeyIndex>,
+    /// The highest sequence number applied to this table (a keyed snapshot's high-water mark).
+    applied_seq: u64,
 }
 
 /// What a table's rows look like: its definition and the Arrow schema of its rows. Replaced as
@@ -103,6 +111,9 @@ pub struct Table {
     write_lock: tokio::sync::Mutex<()>,
     /// Set by [`Table::retire`] under `write_lock`; read under it by every Delta commit.
     dropped: AtomicBool,
+    /// Keyed tables: held by a write from deciding its conflicts until its rows are applied,
+    /// so that two writers cannot both find a key free ([`Table::lock_keys`]).
+    key_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Table {
@@ -153,6 +164,12 @@ impl Table {
             .time_column
             .as_ref()
             .and_then(|c| schema.index_of(c).ok());
+        let keys = keyed::open_key_index(&def, &schema, &delta).await?;
+        let hot = if keys.is_some() {
+            HotTable::keyed()
+        } else {
+            HotTable::default()
+        };
         let lake_dir = if root.is_local() {
             root.url().to_file_path().ok()
         } else {
@@ -168,11 +185,14 @@ impl Table {
             state: RwLock::new(TableState {
                 delta: delta.clone(),
                 flushed_seq,
-                hot: HotTable::default(),
+                hot,
                 synced_version: None,
+                keys,
+                applied_seq: flushed_seq,
             }),
             write_lock: tokio::sync::Mutex::new(()),
             dropped: AtomicBool::new(false),
+            key_lock: tokio::sync::Mutex::new(()),
         };
         table.sync(&delta).await?;
         Ok(table)
@@ -272,6 +292,11 @@ impl Table {
             delta: state.delta.clone(),
             flushed_seq: state.flushed_seq,
             hot: state.hot.batches(),
+            keyed: state.keys.as_ref().map(|keys| KeyedView {
+                high: state.applied_seq,
+                shadow: keys.shadow(),
+                codec: keys.codec.clone(),
+            }),
         }
     }
 
@@ -286,7 +311,13 @@ impl Table {
             bytes: state.hot.bytes(),
             batches: state.hot.len(),
             oldest: state.hot.oldest(),
-            min_seq: state.hot.min_seq(),
+            // A keyed table's change that only deletes keys adds no hot batch, yet its WAL
+            // record must outlive truncation until a flush covers it: every record above
+            // `flushed_seq` is unflushed, so the next one bounds them all from below.
+            min_seq: match state.keys {
+                Some(_) if state.applied_seq > state.flushed_seq => Some(state.flushed_seq + 1),
+                _ => state.hot.min_seq(),
+            },
         }
     }
 
@@ -299,9 +330,14 @@ impl Table {
         if seq <= state.flushed_seq {
             return;
         }
+        state.applied_seq = state.applied_seq.max(seq);
         // Records written before an `ADD COLUMN` (and replayed after it) get the new columns
         // as NULL. Under the state lock, so an `ADD COLUMN` cannot come between.
         let schema = self.schema();
+        if state.keys.is_some() {
+            keyed::apply(&mut state, seq, batches, &schema, self.time_index);
+            return;
+        }
         for batch in batches {
             let batch = match crate::hot::reshape::fit(&batch, &schema) {
                 Ok(fitted) => fitted,

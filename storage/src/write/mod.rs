@@ -8,6 +8,7 @@
 //!   it is written and waits for flushes when they do not fit; rows held by transaction
 //!   blocks are counted too.
 //! - [`transaction`]: the rows a session's open transaction block holds until `COMMIT`.
+//! - [`keyed`]: writes to keyed tables, conflicts decided under the table's key lock.
 //!
 //! This room does not move rows out of the hot tier ([`crate::table`] and [`crate::flush`]
 //! do) and does not parse input formats (the server does).
@@ -28,6 +29,7 @@ mod appender;
 mod backpressure;
 mod conform;
 pub mod constraints;
+pub mod keyed;
 pub mod transaction;
 
 pub use appender::Appender;

@@ -286,6 +286,13 @@ pub async fn append(
     appender: &Arc<Appender>,
     batches: Vec<RecordBatch>,
 ) -> Result<u64> {
+    if table.is_keyed() {
+        // A keyed write decides conflicts against the table as it is, so it cannot wait for
+        // COMMIT: like UPDATE and DELETE it writes the block's earlier rows and commits now.
+        write_held(config).await?;
+        let on_conflict = super::keyed::default_on_conflict(table);
+        return appender.write_keyed(table, batches, on_conflict).await;
+    }
     match TransactionWrites::of(config) {
         Some(block) if block.is_open() => match Appender::prepare(table, batches)? {
             Some(batches) => {

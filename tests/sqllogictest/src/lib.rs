@@ -318,7 +318,11 @@ impl From<tokio_postgres::Error> for SltError {
         match e.as_db_error() {
             Some(db) => SltError {
                 sqlstate: Some(db.code().code().to_string()),
-                message: db.message().to_string(),
+                // On one line, so that a `statement error` regex can match the DETAIL too.
+                message: match db.detail() {
+                    Some(detail) => format!("{} DETAIL: {detail}", db.message()),
+                    None => db.message().to_string(),
+                },
             },
             None => SltError {
                 sqlstate: None,

@@ -49,7 +49,14 @@ pub async fn create_table(
                     primary_key = vec![ident(&column.name)];
                 }
                 ColumnOption::NotNull => nullable = false,
-                ColumnOption::Null | ColumnOption::Unique(_) | ColumnOption::Comment(_) => {}
+                ColumnOption::Null | ColumnOption::Comment(_) => {}
+                // Only the primary key is enforced; a UNIQUE that did nothing would mislead.
+                ColumnOption::Unique(_) => {
+                    return Err(ServerError::Unsupported(format!(
+                        "UNIQUE constraints other than the PRIMARY KEY (column \"{}\")",
+                        column.name
+                    )));
+                }
                 other => {
                     return Err(ServerError::Unsupported(format!(
                         "column option {other} (column \"{}\")",
@@ -79,7 +86,22 @@ pub async fn create_table(
         }
     }
     let mut options = table_options(&create.table_options, &columns)?;
+    if options.upsert && primary_key.is_empty() {
+        return Err(ServerError::InvalidTypeModifier(
+            "upsert = true needs a PRIMARY KEY".into(),
+        ));
+    }
+    // Every table declared with a key keeps one row per key (tables created before keyed
+    // tables existed have `keyed = false` and stay append-only).
+    options.keyed = !primary_key.is_empty();
     if let Some(expr) = &create.partition_by {
+        if options.keyed {
+            // A keyed flush is a Delta MERGE, which does not fill derived partition columns
+            // (`ts_day`) the way an append does.
+            return Err(ServerError::Unsupported(
+                "PARTITION BY on a table with a PRIMARY KEY".into(),
+            ));
+        }
         options.partition_by = super::partition_by::partition_by(expr, &columns)?;
     }
     db.create_table(name, columns, options, primary_key, create.if_not_exists)

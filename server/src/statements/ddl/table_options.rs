@@ -58,9 +58,20 @@ pub fn table_options(
                 }
                 result.time_column = Some(text);
             }
+            "upsert" => {
+                result.upsert = match text.to_ascii_lowercase().as_str() {
+                    "true" | "on" | "1" => true,
+                    "false" | "off" | "0" => false,
+                    _ => {
+                        return Err(ServerError::InvalidTypeModifier(format!(
+                            "upsert = {value}: expected true or false"
+                        )));
+                    }
+                };
+            }
             other => {
                 return Err(ServerError::Unsupported(format!(
-                    "table option \"{other}\" (known: flush_interval, flush_rows, time_column)"
+                    "table option \"{other}\" (known: flush_interval, flush_rows, time_column, upsert)"
                 )));
             }
         }
