@@ -94,7 +94,14 @@ mod tests {
                 "{same}"
             );
         }
-        for differs in ["2.0", "inf", "-inf", "1e20", "100000000000000000000.0", "0.000015"] {
+        for differs in [
+            "2.0",
+            "inf",
+            "-inf",
+            "1e20",
+            "100000000000000000000.0",
+            "0.000015",
+        ] {
             assert!(needs_rewrite(differs.as_bytes()), "{differs}");
             assert_ne!(pg(differs), differs);
         }
