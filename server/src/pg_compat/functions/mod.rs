@@ -9,7 +9,7 @@
 //! - [`sets`]: `_pg_expandarray()`.
 //! - [`row_wise`]: [`constant`] and [`row_wise`] adapters.
 //! - [`signatures`]: `pg_get_function_result()` and its siblings, read from `pg_proc`.
-//! - [`datetime_format`] and [`to_char`]: `to_char`, `to_date`, `to_timestamp` with
+//! - [`datetime_format`] (writing), [`datetime_read`] (reading) and [`to_char`]: `to_char`, `to_date`, `to_timestamp` with
 //!   PostgreSQL's patterns (`YYYY-MM-DD HH24:MI:SS`).
 //! - [`date_part`]: `EXTRACT(century | decade | millennium | julian ...)`.
 //! - [`aliases`]: `every`, `variance`, `isfinite`.
@@ -17,6 +17,7 @@
 pub mod aliases;
 pub mod date_part;
 pub mod datetime_format;
+pub mod datetime_read;
 pub mod json;
 pub mod row_wise;
 pub mod session;

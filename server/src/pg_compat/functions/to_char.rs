@@ -26,7 +26,8 @@ use datafusion::logical_expr::{
 
 use datafusion::logical_expr::type_coercion::functions::fields_with_udf;
 
-use super::datetime_format::{Piece, Zone, format, parse, parse_pattern};
+use super::datetime_format::{Piece, Zone, format, parse_pattern};
+use super::datetime_read::parse;
 
 /// Tokenized patterns by their text: a column formatted with one literal pattern tokenizes once.
 #[derive(Debug, Default)]
