@@ -27,6 +27,10 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// A relation another object depends on by name, which a rename would leave dangling: 55006.
+    #[error("cannot rename \"{name}\": {by}")]
+    RelationInUse { name: String, by: String },
+
     #[error("source \"{0}\" does not exist")]
     SourceNotFound(String),
 

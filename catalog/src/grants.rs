@@ -86,6 +86,26 @@ pub(crate) fn remove_where(
     Ok(())
 }
 
+/// Moves every entry of relation `from` to `to` (a rename).
+pub(crate) fn rename(txn: &WriteTransaction, from: &ObjectName, to: &ObjectName) -> Result<()> {
+    let mut table = txn.open_table(GRANTS)?;
+    let suffix = format!("\u{0}{}", from.key());
+    let mut moved = Vec::new();
+    for entry in table.iter()? {
+        let (k, v) = entry?;
+        if let Some(role) = k.value().strip_suffix(suffix.as_str())
+            && !role.contains('\u{0}')
+        {
+            moved.push((k.value().to_string(), key(role, to), v.value().to_string()));
+        }
+    }
+    for (old, new, value) in moved {
+        table.remove(old.as_str())?;
+        table.insert(new.as_str(), value.as_str())?;
+    }
+    Ok(())
+}
+
 impl Catalog {
     /// What `role` may do with `table` (nothing when no entry exists).
     pub fn table_privileges(&self, role: &str, table: &ObjectName) -> Result<TablePrivileges> {

@@ -6,6 +6,7 @@
 //!   [`partition`]: how a table's Delta files are partitioned.
 //! - [`source`]: [`SourceDef`], what `CREATE SOURCE` declared, and its place in the store.
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
+//! - [`rename`]: `RENAME TO` of a table or view, with its grants.
 //! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store;
 //!   [`grants`]: what each role may do with each table or view ([`TablePrivileges`]).
 //!
@@ -17,6 +18,7 @@ pub mod error;
 pub mod grants;
 pub mod model;
 pub mod partition;
+pub mod rename;
 pub mod roles;
 pub mod source;
 pub mod store;
@@ -29,6 +31,7 @@ pub use model::{
     check_identifier,
 };
 pub use partition::{PartitionColumn, PartitionTransform};
+pub use rename::Renamed;
 pub use roles::{RoleDef, ScramKey};
 pub use source::SourceDef;
 pub use store::Catalog;

@@ -20,6 +20,26 @@ use crate::{Catalog, Error, ObjectName, Result, check_identifier};
 /// `schema\0name` -> JSON [`SourceDef`].
 const SOURCES: TableDefinition<&str, &str> = TableDefinition::new("sources");
 
+/// The name of a source whose target is `table`, if any (read inside a catalog transaction).
+pub(crate) fn writing_into(
+    txn: &redb::WriteTransaction,
+    table: &ObjectName,
+) -> Result<Option<ObjectName>> {
+    let sources = match txn.open_table(SOURCES) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in sources.iter()? {
+        let (k, v) = entry?;
+        let def: SourceDef = decode(k.value(), v.value())?;
+        if &def.target == table {
+            return Ok(Some(def.name));
+        }
+    }
+    Ok(None)
+}
+
 /// What `CREATE SOURCE` declared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceDef {

@@ -51,6 +51,11 @@ pub enum ServerError {
     #[error("there is no unique or exclusion constraint matching the ON CONFLICT specification{0}")]
     NoConflictTarget(String),
 
+    /// A table definition PostgreSQL refuses as such (42P16), e.g. a temporary table in a
+    /// schema that is not `pg_temp`.
+    #[error("{0}")]
+    InvalidTableDefinition(String),
+
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     UndefinedColumn { table: String, column: String },
 

@@ -111,6 +111,14 @@ pub enum Error {
     #[error("table {table} is unavailable: {reason}")]
     TableUnavailable { table: String, reason: String },
 
+    /// A time-travel read or `RESTORE` of a version the table does not have (22023).
+    #[error("table {table} has no {wanted}: {oldest}")]
+    NoSuchVersion {
+        table: String,
+        wanted: String,
+        oldest: String,
+    },
+
     /// Work that must not be abandoned halfway (a Delta commit and installing it) runs as a
     /// task of its own; this is its runtime shutting down before it finished.
     #[error("{0} did not finish: the server is shutting down")]

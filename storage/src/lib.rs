@@ -50,7 +50,7 @@ pub mod write;
 pub use database::{Database, DatabaseConfig, OxbowCatalogProvider};
 pub use error::{Error, Result};
 pub use lake::LakeRoot;
-pub use query::{OxbowTable, SnapshotPerStatement, TierScan};
+pub use query::{OxbowTable, SnapshotPerStatement, TierScan, VersionedTable};
 pub use table::Table;
 pub use write::transaction::{TransactionWrites, write_held};
 pub use write::{Appender, conform_batch};

@@ -68,10 +68,9 @@ def seed_rows(name):
         return list(csv.DictReader(f))
 
 
-# `dbt run` replaces a relation by creating `<name>__dbt_tmp` and renaming it: Oxbow refuses
-# `ALTER TABLE/VIEW ... RENAME TO` with 0A000 (issue 16), so this fails at the first model
-# (`dbt seed` already passes). Strict: the marker must go when RENAME lands.
-@pytest.mark.xfail(strict=True, reason="ALTER TABLE/VIEW ... RENAME TO is not built (issue 16)")
+# `dbt run` replaces a relation by creating `<name>__dbt_tmp` and renaming it (ALTER TABLE /
+# ALTER VIEW ... RENAME TO); the incremental model's second run builds a temporary table
+# (CREATE TEMPORARY TABLE ... AS) and inserts from it.
 def test_dbt_seed_run_test_and_incremental(project, oxbow):
     run_dbt(project, oxbow, "seed")
     out = run_dbt(project, oxbow, "run")
@@ -120,3 +119,32 @@ def test_dbt_seed_run_test_and_incremental(project, oxbow):
         assert len(days) == 4, days
         assert int(days[-1][1]) == 2 and Decimal(days[-1][2]) == Decimal("10.00"), days
         assert sum(int(d[1]) for d in days) == len(orders) + 2
+
+    # A full rebuild replaces the tables again (rename to a backup, rename the new one in,
+    # drop the backup): the same figures, no leftovers.
+    run_dbt(project, oxbow, "run", "--full-refresh")
+    with psycopg.connect(f"host=127.0.0.1 port={oxbow.port} user=check dbname=oxbow",
+                         autocommit=True) as conn:
+        days = conn.execute(f"SELECT count(*), sum(orders) FROM {SCHEMA}.daily_orders").fetchone()
+        assert (int(days[0]), int(days[1])) == (4, len(orders) + 2)
+        names = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (SCHEMA,)).fetchall()]
+        assert not [n for n in names if "__dbt" in n], names
+
+
+def test_dbt_docs_generate_reads_the_catalog(project, oxbow):
+    """`dbt docs generate` runs dbt-postgres's catalog query (pg_class, pg_attribute,
+    pg_is_other_temp_schema, ...) and writes every model's columns to target/catalog.json."""
+    import json
+
+    run_dbt(project, oxbow, "seed")
+    run_dbt(project, oxbow, "run")
+    run_dbt(project, oxbow, "docs", "generate")
+    catalog = json.loads((project / "target" / "catalog.json").read_text())
+    nodes = {key.split(".")[-1]: node for key, node in catalog["nodes"].items()}
+    for model in ("stg_orders", "customer_revenue", "daily_orders"):
+        assert model in nodes, sorted(nodes)
+    columns = {c.lower() for c in nodes["customer_revenue"]["columns"]}
+    assert {"customer_id", "name", "country", "orders", "revenue"} <= columns, columns
+    assert nodes["stg_orders"]["metadata"]["type"].upper() == "VIEW", nodes["stg_orders"]["metadata"]

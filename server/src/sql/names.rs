@@ -1,6 +1,7 @@
 //! Resolving the names a statement uses to catalog [`ObjectName`]s, the way PostgreSQL does:
 //! unquoted identifiers fold to lower case, quoted ones keep their case, and an unqualified
-//! name lives in the session's current schema.
+//! name is the session's temporary table of that name if there is one, else lives in the
+//! session's current schema.
 
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{self, Ident};
@@ -38,6 +39,15 @@ pub fn object_name(
         })
         .collect::<Result<Vec<_>, _>>()?;
     match parts.as_slice() {
+        // The connection's temporary tables are searched first, as in PostgreSQL.
+        [name]
+            if crate::sql::temp_tables::TempTables::of(ctx).is_some_and(|t| t.contains(name)) =>
+        {
+            Ok(ObjectName::new(
+                crate::sql::temp_tables::TEMP_SCHEMA,
+                name.clone(),
+            ))
+        }
         [name] => Ok(ObjectName::new(current_schema(ctx), name.clone())),
         [schema, name] | [_, schema, name] => Ok(ObjectName::new(schema.clone(), name.clone())),
         _ => Err(ServerError::Unsupported(format!("the name {name}"))),

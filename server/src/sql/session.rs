@@ -85,6 +85,26 @@ pub async fn base_context(
         "pg_collation_is_visible",
         ScalarValue::Boolean(Some(true)),
     ));
+    // Every type is in pg_catalog, which is always on the search path (SQLAlchemy's domain and
+    // enum reflection, which Superset runs, filters with it).
+    ctx.register_udf(crate::pg_compat::functions::constant(
+        "pg_type_is_visible",
+        ScalarValue::Boolean(Some(true)),
+    ));
+    // A connection's temporary tables are not in pg_namespace, so no schema listed there is
+    // another session's temporary schema (dbt's catalog query asks), and the session's own
+    // has no OID: 0, which PostgreSQL answers for a session without one.
+    ctx.register_udf(crate::pg_compat::functions::constant(
+        "pg_is_other_temp_schema",
+        ScalarValue::Boolean(Some(false)),
+    ));
+    ctx.register_udf(create_udf(
+        "pg_my_temp_schema",
+        vec![],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(0))))),
+    ));
     datafusion_pg_functions::register_all(&mut ctx);
     // PostgreSQL's pattern forms of to_char/to_date/to_timestamp and EXTRACT's extra fields,
     // each wrapping DataFusion's function of the same name for the forms it keeps.

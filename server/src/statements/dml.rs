@@ -48,9 +48,12 @@ pub async fn execute_statement(
     statement: &Statement,
     ctx: &SessionContext,
 ) -> Result<Response, ServerError> {
+    let mut statement = statement.clone();
+    let _versions = crate::sql::time_travel::resolve(&mut statement, ctx).await?;
+    crate::sql::temp_tables::qualify(&mut statement, ctx);
     let plan = ctx
         .state()
-        .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await?;
     run(kind, plan, ctx).await
 }

@@ -1,5 +1,7 @@
 //! The Delta maintenance statements, spelled as Delta/Databricks SQL spells them:
-//! `OPTIMIZE t` (compaction) and `VACUUM t [RETAIN n HOURS] [DRY RUN]`.
+//! `OPTIMIZE t` (compaction), `VACUUM t [RETAIN n HOURS] [DRY RUN]`, `DESCRIBE HISTORY t
+//! [LIMIT n]` (the table's Delta commits) and `RESTORE [TABLE] t TO VERSION AS OF n | TO
+//! TIMESTAMP AS OF '...'` (`oxbow_storage::table` says what a restore keeps).
 //!
 //! sqlparser's PostgreSQL dialect parses neither (its `VACUUM` is Redshift's), so, like
 //! `FLUSH TABLE`, they are recognised as a whole simple query (psql, `batch_execute`), not in
@@ -38,16 +40,37 @@ pub enum LakeStatement {
         retain: Option<Duration>,
         dry_run: bool,
     },
+    History {
+        table: ast::ObjectName,
+        limit: Option<usize>,
+    },
+    Restore {
+        table: ast::ObjectName,
+        to: RestoreTo,
+    },
+}
+
+#[derive(Debug, PartialEq)]
+pub enum RestoreTo {
+    Version(u64),
+    /// The timestamp literal's text.
+    Timestamp(String),
 }
 
 /// Whether `query` is one of these statements (its first word): then [`parse`] decides.
 pub fn is_lake_statement(query: &str) -> bool {
-    let first = query
+    let mut words = query
         .trim_start()
         .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("");
-    first.eq_ignore_ascii_case("optimize") || first.eq_ignore_ascii_case("vacuum")
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or("");
+    ["optimize", "vacuum", "restore"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
+        || (first.eq_ignore_ascii_case("describe")
+            && words
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("history")))
 }
 
 fn syntax(message: String) -> ServerError {
@@ -113,6 +136,49 @@ pub fn parse(query: &str) -> Result<LakeStatement, ServerError> {
             retain,
             dry_run,
         }
+    } else if word(&mut parser, "describe") && word(&mut parser, "history") {
+        let table = parser
+            .parse_object_name(false)
+            .map_err(|e| ServerError::DataFusion(e.into()))?;
+        let limit = if parser.parse_keyword(Keyword::LIMIT) {
+            match parser.next_token().token {
+                Token::Number(n, _) => n.parse::<usize>().ok(),
+                _ => None,
+            }
+            .map(Some)
+            .ok_or_else(|| syntax("expected a number after LIMIT".into()))?
+        } else {
+            None
+        };
+        LakeStatement::History { table, limit }
+    } else if word(&mut parser, "restore") {
+        word(&mut parser, "table");
+        let table = parser
+            .parse_object_name(false)
+            .map_err(|e| ServerError::DataFusion(e.into()))?;
+        if !parser.parse_keyword(Keyword::TO) {
+            return Err(syntax(
+                "expected TO VERSION AS OF n or TO TIMESTAMP AS OF '...'".into(),
+            ));
+        }
+        let by_version = word(&mut parser, "version");
+        if !by_version && !parser.parse_keyword(Keyword::TIMESTAMP) {
+            return Err(syntax(
+                "expected VERSION or TIMESTAMP after RESTORE ... TO".into(),
+            ));
+        }
+        if !parser.parse_keyword(Keyword::AS) || !parser.parse_keyword(Keyword::OF) {
+            return Err(syntax("expected AS OF".into()));
+        }
+        let to = match (by_version, parser.next_token().token) {
+            (true, Token::Number(n, _)) => n
+                .parse::<u64>()
+                .map(RestoreTo::Version)
+                .map_err(|_| syntax(format!("not a version: {n}")))?,
+            (false, Token::SingleQuotedString(s)) => RestoreTo::Timestamp(s),
+            (_, other) => return Err(syntax(format!("unexpected {other} after AS OF"))),
+        };
+        LakeStatement::Restore { table, to }
     } else {
         return Err(syntax(format!("not a lakehouse statement: {text}")));
     };
@@ -164,12 +230,96 @@ pub async fn execute(
             RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(files))])
                 .map_err(|e| ServerError::DataFusion(e.into()))?
         }
+        LakeStatement::History { table, limit } => {
+            let name = object_name(&table, ctx)?;
+            let table = db.require_table(&name)?;
+            history_batch(table.table().history(limit).await?)?
+        }
+        LakeStatement::Restore { table, to } => {
+            let name = object_name(&table, ctx)?;
+            let table = db.require_table(&name)?;
+            let version = match to {
+                RestoreTo::Version(v) => v,
+                RestoreTo::Timestamp(text) => {
+                    let at = crate::sql::time_travel::parse_time(&text)?;
+                    table.table().version_at(at).await?
+                }
+            };
+            let done = table.table().restore(version).await?;
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("restored_version", DataType::Int64, false),
+                Field::new("table_version", DataType::Int64, false),
+                Field::new("files_removed", DataType::Int64, false),
+                Field::new("files_restored", DataType::Int64, false),
+            ]));
+            RecordBatch::try_new(
+                schema,
+                vec![
+                    Arc::new(Int64Array::from(vec![version as i64])),
+                    Arc::new(Int64Array::from(vec![done.version as i64])),
+                    Arc::new(Int64Array::from(vec![done.files_removed as i64])),
+                    Arc::new(Int64Array::from(vec![done.files_restored as i64])),
+                ],
+            )
+            .map_err(|e| ServerError::DataFusion(e.into()))?
+        }
     };
     let df = ctx.read_batch(batch)?;
     let options = Arc::new(FormatOptions::from_client_metadata(client_metadata));
     Ok(Response::Query(
         encode_dataframe(df, &Format::UnifiedText, Some(options)).await?,
     ))
+}
+
+/// `DESCRIBE HISTORY`'s rows, newest first, with Delta's column names in snake case.
+fn history_batch(
+    entries: Vec<oxbow_storage::table::HistoryEntry>,
+) -> Result<RecordBatch, ServerError> {
+    use datafusion::arrow::array::{BooleanArray, TimestampMillisecondArray};
+    use datafusion::arrow::datatypes::TimeUnit;
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("version", DataType::Int64, false),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("operation", DataType::Utf8, true),
+        Field::new("operation_parameters", DataType::Utf8, true),
+        Field::new("read_version", DataType::Int64, true),
+        Field::new("is_blind_append", DataType::Boolean, true),
+        Field::new("operation_metrics", DataType::Utf8, true),
+        Field::new("engine_info", DataType::Utf8, true),
+    ]));
+    let text = |f: fn(&oxbow_storage::table::HistoryEntry) -> Option<String>| {
+        Arc::new(StringArray::from(entries.iter().map(f).collect::<Vec<_>>()))
+    };
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(
+                entries.iter().map(|e| e.version as i64).collect::<Vec<_>>(),
+            )),
+            Arc::new(
+                TimestampMillisecondArray::from(
+                    entries.iter().map(|e| e.timestamp_ms).collect::<Vec<_>>(),
+                )
+                .with_timezone("UTC"),
+            ),
+            text(|e| e.operation.clone()),
+            text(|e| e.parameters.clone()),
+            Arc::new(Int64Array::from(
+                entries.iter().map(|e| e.read_version).collect::<Vec<_>>(),
+            )),
+            Arc::new(BooleanArray::from(
+                entries.iter().map(|e| e.blind_append).collect::<Vec<_>>(),
+            )),
+            text(|e| e.metrics.clone()),
+            text(|e| e.engine_info.clone()),
+        ],
+    )
+    .map_err(|e| ServerError::DataFusion(e.into()))
 }
 
 #[cfg(test)]
@@ -203,6 +353,27 @@ mod tests {
             Err(ServerError::Unsupported(_))
         ));
         assert!(parse("VACUUM t RETAIN soon").is_err());
+        assert!(is_lake_statement("describe history t"));
+        assert!(!is_lake_statement("DESCRIBE t"));
+        assert!(is_lake_statement("RESTORE TABLE t TO VERSION AS OF 1"));
+        assert_eq!(
+            parse("DESCRIBE HISTORY s.t LIMIT 2").unwrap(),
+            LakeStatement::History {
+                table: ast::ObjectName::from(vec![ast::Ident::new("s"), ast::Ident::new("t")]),
+                limit: Some(2)
+            }
+        );
+        match parse("RESTORE TABLE t TO VERSION AS OF 3").unwrap() {
+            LakeStatement::Restore { to, .. } => assert_eq!(to, RestoreTo::Version(3)),
+            other => panic!("{other:?}"),
+        }
+        match parse("restore t to timestamp as of '2026-12-01 10:00:00'").unwrap() {
+            LakeStatement::Restore { to, .. } => {
+                assert_eq!(to, RestoreTo::Timestamp("2026-12-01 10:00:00".into()))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse("RESTORE t TO VERSION AS OF 'x'").is_err());
         assert!(parse("VACUUM t EXTRA").is_err());
     }
 }

@@ -169,6 +169,21 @@ impl QueryHook for OxbowStatements {
                     .map_err(Into::into),
             );
         }
+        // DML naming a temporary table is planned here, where the name can be qualified.
+        if dml::DmlKind::of(statement).is_some() {
+            let mut qualified = statement.clone();
+            crate::sql::temp_tables::qualify(&mut qualified, ctx);
+            if &qualified != statement {
+                return Some(
+                    ctx.state()
+                        .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                            qualified,
+                        )))
+                        .await
+                        .map_err(|e| pgwire::error::PgWireError::ApiError(Box::new(e))),
+                );
+            }
+        }
         Self::is_own(statement).then(|| Ok(empty_plan()))
     }
 

@@ -61,6 +61,9 @@ pub(crate) async fn plan_statement(
     let state = ctx.state();
     let mut statement = statement.clone();
     crate::sql::rewrite::ast::rewrite(&mut statement, user);
+    // Registered for this planning only: the plan keeps the versions it reads.
+    let _versions = crate::sql::time_travel::resolve(&mut statement, ctx).await?;
+    crate::sql::temp_tables::qualify(&mut statement, ctx);
     let mut renamed = false;
     let mut aggregated = false;
     let mut booleans = false;

@@ -81,6 +81,13 @@ impl Frontend {
             Ok(None) => {}
             Err(e) => warn!(error = %e, "no session memory pool: the query runs unlimited"),
         }
+        // Its own temporary tables, as the schema pg_temp of its own view of the catalogs.
+        let temp = Arc::new(crate::sql::temp_tables::TempTables::default());
+        let catalogs = temp.catalogs(Arc::clone(state.catalog_list()));
+        state.config_mut().set_extension(temp);
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_catalog_list(catalogs)
+            .build();
         let ctx = Arc::new(SessionContext::new_with_state(state));
         let copy_in = Arc::new(CopyInSlot::default());
         // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);

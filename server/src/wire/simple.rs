@@ -98,7 +98,7 @@ impl OxbowSimpleQuery {
             crate::statements::privileges::require_superuser(
                 &self.db,
                 &*client,
-                "OPTIMIZE or VACUUM",
+                "OPTIMIZE, VACUUM, DESCRIBE HISTORY or RESTORE",
             )?;
             let metadata = client.metadata().clone();
             return Ok(vec![

@@ -59,6 +59,7 @@ pub mod code {
     pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const OBJECT_IN_USE: &str = "55006";
+    pub const INVALID_TABLE_DEFINITION: &str = "42P16";
     pub const INVALID_PASSWORD: &str = "28P01";
     pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
     pub const TOO_MANY_CLIENTS: &str = "53300";
@@ -145,6 +146,7 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::InvalidInsert(_) => (code::SYNTAX_ERROR, e.to_string()),
         ServerError::NoConflictTarget(_) => (code::INVALID_COLUMN_REFERENCE, e.to_string()),
         ServerError::UndefinedColumn { .. } => (code::UNDEFINED_COLUMN, e.to_string()),
+        ServerError::InvalidTableDefinition(_) => (code::INVALID_TABLE_DEFINITION, e.to_string()),
         ServerError::InsufficientPrivilege(_) => (code::INSUFFICIENT_PRIVILEGE, e.to_string()),
         ServerError::ObjectInUse(_) => (code::OBJECT_IN_USE, e.to_string()),
         ServerError::Storage(inner) => storage_error(inner),
@@ -216,6 +218,7 @@ fn storage_error(e: &oxbow_storage::Error) -> (&'static str, String) {
         S::TableUnavailable { .. } => (code::DATA_CORRUPTED, e.to_string()),
         S::ShuttingDown(_) => (code::ADMIN_SHUTDOWN, e.to_string()),
         S::Unsupported(_) => (code::FEATURE_NOT_SUPPORTED, e.to_string()),
+        S::NoSuchVersion { .. } => (code::INVALID_PARAMETER_VALUE, e.to_string()),
     }
 }
 
@@ -233,6 +236,7 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::RelationNotFound(_) => code::UNDEFINED_TABLE,
         C::RelationExists(_) => code::DUPLICATE_TABLE,
         C::WrongObjectType { .. } => code::WRONG_OBJECT_TYPE,
+        C::RelationInUse { .. } => code::OBJECT_IN_USE,
         C::UnsupportedType(_) => code::FEATURE_NOT_SUPPORTED,
         C::DuplicateColumn(_) => code::DUPLICATE_COLUMN,
         C::InvalidName { .. } => code::INVALID_NAME,

@@ -4,7 +4,7 @@
 //! - `mod.rs`: the lifecycle. Opening a database opens every table, replays the WAL into the
 //!   hot tier and starts the WAL writer and the flusher; shutting it down flushes every table.
 //! - `ddl.rs`: CREATE and DROP of schemas, tables and views, ordered so that a failure leaves
-//!   nothing half-made; `alter.rs`: `ALTER TABLE ... ADD COLUMN`.
+//!   nothing half-made; `alter.rs`: `ALTER TABLE ... ADD COLUMN`; `rename.rs`: `RENAME TO`.
 //! - `catalog_provider.rs`: [`OxbowCatalogProvider`], the DataFusion catalog and schema
 //!   providers that resolve names to tables and views.
 //! - [`system_tables`]: the `oxbow` schema: `oxbow.tables`, the engine's state as a table, and
@@ -37,6 +37,7 @@ mod alter;
 mod catalog_provider;
 mod ddl;
 pub mod ingest_tables;
+mod rename;
 pub mod system_tables;
 mod unavailable;
 mod writes;

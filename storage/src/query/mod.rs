@@ -6,6 +6,7 @@
 //!   session's open transaction block holds).
 //! - `statement.rs`: [`SnapshotPerStatement`], the session's `QueryPlanner`, and the
 //!   [`StatementSnapshots`] it gives each statement: one snapshot per table for all its scans.
+//! - `versioned.rs`: [`VersionedTable`], one older Delta version of a table (time travel).
 //! - `tiers.rs`: [`TierScan`], a session setting that limits scans to one tier (the HTTP
 //!   API's realtime / datalake routing).
 //! - `dml_exec.rs`: [`DmlExec`], the plan of an `INSERT`, `UPDATE` or `DELETE`, which writes
@@ -34,9 +35,11 @@ mod keyed_merge;
 mod provider;
 mod statement;
 mod tiers;
+mod versioned;
 
 pub use dml_exec::{DmlExec, DmlOp};
 pub use keyed_merge::MergeSpec;
 pub use provider::OxbowTable;
 pub use statement::{SnapshotPerStatement, StatementSnapshots};
 pub use tiers::TierScan;
+pub use versioned::VersionedTable;

@@ -25,6 +25,14 @@ use super::{Shape, Table, run_detached};
 use crate::{Error, Result};
 
 impl Table {
+    /// Gives the table the name of `def` (the same table, renamed in the catalog). Its id,
+    /// location, columns and rows are unchanged.
+    pub(crate) fn rename(&self, def: TableDef) {
+        let mut shape = self.shape.write().expect("table shape lock");
+        debug_assert_eq!(shape.def.id, def.id);
+        shape.def = Arc::new(def);
+    }
+
     /// Gives the table the columns of `def` (the same table with columns added at the end),
     /// in Delta and in the hot tier. Once it returns `Ok`, the Delta commit is durable and
     /// every scan planned after it sees the new columns (NULL in older rows).

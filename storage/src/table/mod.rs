@@ -7,6 +7,7 @@
 //! - `dml.rs`: DELETE and UPDATE, which commit to Delta after a flush.
 //! - `alter.rs`: `ADD COLUMN`, a Delta metadata commit and a refit of the hot batches.
 //! - `maintenance.rs`: `OPTIMIZE` (compaction) and `VACUUM`.
+//! - `time_travel.rs`: the Delta history, older versions, and `RESTORE`.
 //!
 //! This room does not log rows (the WAL and [`crate::write`] do), decide when to flush
 //! ([`crate::flush`]), or know where files live beyond asking [`crate::lake`].
@@ -38,9 +39,11 @@ mod dml;
 mod flush;
 mod keyed;
 mod maintenance;
+mod time_travel;
 
 pub use keyed::{KeyGuard, KeyedView};
 pub use maintenance::OptimizeOutcome;
+pub use time_travel::{HistoryEntry, RestoreOutcome};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -270,7 +273,8 @@ impl Table {
         Ok(())
     }
 
-    /// The table's definition as it is now (`ADD COLUMN` replaces it; id and name never change).
+    /// The table's definition as it is now (`ADD COLUMN` and `RENAME TO` replace it; the id never
+    /// changes).
     pub fn def(&self) -> Arc<TableDef> {
         Arc::clone(&self.shape.read().expect("table shape lock").def)
     }

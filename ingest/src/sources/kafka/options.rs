@@ -20,7 +20,14 @@ const OPTIONS: &[&str] = &[
     "sasl_username",
     "sasl_password",
     "ssl_ca",
+    "max_response_bytes",
 ];
+
+/// librdkafka refuses a fetch response larger than `receive.message.max.bytes` (100 MB by
+/// default) and retries it for ever, so a broker that ignores `fetch.max.bytes` (noida-db
+/// 0.2 answers a deep backlog with responses near 1 GB) would stall a source that reads
+/// nothing. The default is librdkafka's ceiling; `max_response_bytes` lowers it.
+const MAX_RESPONSE_BYTES: i64 = 2_147_483_647;
 
 /// Where a partition with no recorded offset starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +48,8 @@ pub struct KafkaOptions {
     pub max_batch_messages: usize,
     /// How often the topic's partitions are listed, to pick up new ones.
     pub partition_discovery: Duration,
+    /// The largest fetch response accepted (`receive.message.max.bytes`).
+    pub max_response_bytes: i64,
     /// Passed to librdkafka as they are (`security.protocol`, `sasl.*`, `ssl.ca.location`).
     security: Vec<(&'static str, String)>,
 }
@@ -63,6 +72,10 @@ impl KafkaOptions {
             .duration("partition_discovery")?
             .unwrap_or(Duration::from_secs(5))
             .max(Duration::from_millis(100));
+        let max_response_bytes = o
+            .number("max_response_bytes")?
+            .map(|n| n as i64)
+            .unwrap_or(MAX_RESPONSE_BYTES);
         let mut security = Vec::new();
         for (option, key) in [
             ("security_protocol", "security.protocol"),
@@ -90,6 +103,7 @@ impl KafkaOptions {
             group_id,
             max_batch_messages,
             partition_discovery,
+            max_response_bytes,
             security,
         };
         // librdkafka checks every key and value when a client is made (no connection yet).
@@ -130,6 +144,10 @@ impl KafkaOptions {
             // full, librdkafka stops fetching rather than buffering without end.
             .set("queued.max.messages.kbytes", "65536")
             .set("fetch.wait.max.ms", "100")
+            .set(
+                "receive.message.max.bytes",
+                self.max_response_bytes.to_string(),
+            )
             .set("reconnect.backoff.ms", "100")
             .set("reconnect.backoff.max.ms", "5000")
             .set("client.id", format!("oxbow-{}", self.group_id));

@@ -42,6 +42,14 @@
 //! reads `CREATE USER` as Snowflake's statement and refuses PostgreSQL's options, so a
 //! statement that starts with it becomes `CREATE ROLE name LOGIN ...`.
 //!
+//! `ALTER VIEW v RENAME TO w` (dbt renames every view it builds): sqlparser reads `ALTER VIEW`
+//! only as `ALTER VIEW v AS query`, so the statement becomes `ALTER TABLE v RENAME TO w`,
+//! which PostgreSQL also accepts for a view and which renames either.
+//!
+//! `t VERSION AS OF 3`, `t TIMESTAMP AS OF '...'` (Delta's time travel): neither sqlparser's
+//! PostgreSQL dialect nor DataFusion has table versions, so the clause rides in the name as a
+//! last, quoted part (`t."@version 3"`) that `crate::sql::time_travel` resolves before planning.
+//!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
@@ -61,6 +69,18 @@ static REGPROC_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
 static CREATE_USER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)^(\s*)CREATE\s+USER\s+("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(\s+WITH\b)?"#)
         .expect("valid regex")
+});
+
+static ALTER_VIEW_RENAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^(\s*)ALTER\s+VIEW(\s+.*?\s+RENAME\s+TO\s)").expect("valid regex")
+});
+
+static TIME_TRAVEL: LazyLock<Regex> = LazyLock::new(|| {
+    let part = r#"(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)"#;
+    Regex::new(&format!(
+        r#"(?i)({part}(?:\s*\.\s*{part})*)\s+(VERSION|TIMESTAMP)\s+AS\s+OF\s+(\d+|'(?:[^']|'')*')"#
+    ))
+    .expect("valid regex")
 });
 
 static CATALOG_REGCLASS: LazyLock<Regex> = LazyLock::new(|| {
@@ -131,7 +151,23 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             &sql[whole..]
         ));
     }
+    if let Some(c) = ALTER_VIEW_RENAME.captures(sql) {
+        let whole = c.get(0).expect("the match").end();
+        return Cow::Owned(format!("{}ALTER TABLE{}{}", &c[1], &c[2], &sql[whole..]));
+    }
     let mut sql = Cow::Borrowed(sql);
+    if has_word_of(&sql) {
+        sql = replace_outside_literals(sql, &TIME_TRAVEL, |c| {
+            let spec = &c[3];
+            let mark = if c[2].eq_ignore_ascii_case("version") {
+                format!("{}{spec}", crate::sql::time_travel::VERSION_MARK)
+            } else {
+                let text = spec[1..spec.len() - 1].replace("''", "'");
+                format!("{}{text}", crate::sql::time_travel::TIMESTAMP_MARK)
+            };
+            format!("{}.\"{}\"", &c[1], mark.replace('"', "\"\""))
+        });
+    }
     if sql.contains("search_path") && sql.contains("generate_series") {
         sql = replace_outside_literals(sql, &GRAFANA_SEARCH_PATH, |_| {
             "= current_schema()".to_string()
@@ -150,6 +186,17 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             Some(p) if p <= 24 => "::REAL".to_string(),
             _ => "::DOUBLE PRECISION".to_string(),
         }
+    })
+}
+
+/// Whether `text` has the word `OF` anywhere (a cheap test before the time-travel pattern,
+/// which most statements, long `INSERT`s among them, cannot match).
+fn has_word_of(text: &str) -> bool {
+    text.as_bytes().windows(4).any(|w| {
+        w[0].is_ascii_whitespace()
+            && w[1].eq_ignore_ascii_case(&b'o')
+            && w[2].eq_ignore_ascii_case(&b'f')
+            && w[3].is_ascii_whitespace()
     })
 }
 
@@ -285,6 +332,36 @@ impl<'a> ByteOffsets<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_travel_rides_in_the_name() {
+        assert_eq!(
+            rewrite("SELECT * FROM s.t VERSION AS OF 3 WHERE x = 1"),
+            r#"SELECT * FROM s.t."@version 3" WHERE x = 1"#
+        );
+        assert_eq!(
+            rewrite("select count(*) from \"T\" timestamp as of '2026-12-01 10:00:00' t2"),
+            r#"select count(*) from "T"."@timestamp 2026-12-01 10:00:00" t2"#
+        );
+        // Inside a literal it is text.
+        let literal = "SELECT 'x VERSION AS OF 3'";
+        assert_eq!(rewrite(literal), literal);
+    }
+
+    #[test]
+    fn alter_view_rename_becomes_alter_table_rename() {
+        assert_eq!(
+            rewrite(r#"alter view "db"."s"."v__dbt_tmp" rename to "v""#),
+            r#"ALTER TABLE "db"."s"."v__dbt_tmp" rename to "v""#
+        );
+        assert_eq!(
+            rewrite("ALTER VIEW IF EXISTS v RENAME TO w"),
+            "ALTER TABLE IF EXISTS v RENAME TO w"
+        );
+        // Not a rename: left for the parser (ALTER VIEW ... AS).
+        let other = "ALTER VIEW v AS SELECT 1";
+        assert_eq!(rewrite(other), other);
+    }
 
     #[test]
     fn create_user_becomes_create_role_with_login() {

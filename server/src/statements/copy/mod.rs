@@ -172,6 +172,9 @@ async fn copy_out(
         }
         CopySource::Query(query) => Statement::Query(query.clone()),
     };
+    let mut query = query;
+    let _versions = crate::sql::time_travel::resolve(&mut query, ctx).await?;
+    crate::sql::temp_tables::qualify(&mut query, ctx);
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(Box::new(query)))

@@ -2,15 +2,21 @@
 //! nullable columns in both tiers (`oxbow_storage::Database::add_columns`). Rows written before
 //! read NULL in them.
 //!
-//! Every other `ALTER TABLE` operation (DROP, RENAME, ALTER COLUMN TYPE, DEFAULT, NOT NULL,
-//! constraints) is refused with 0A000, and so is the whole statement when one of its
+//! `ALTER TABLE [IF EXISTS] t RENAME TO u`, alone in its statement, renames a table or a view
+//! (as in PostgreSQL, where `ALTER TABLE` renames views too; `ALTER VIEW v RENAME TO w`
+//! arrives here through a text rewrite, `crate::sql::rewrite::text`).
+//!
+//! Every other `ALTER TABLE` operation (DROP, RENAME COLUMN, ALTER COLUMN TYPE, DEFAULT, NOT
+//! NULL, constraints) is refused with 0A000, and so is the whole statement when one of its
 //! operations is: nothing of it is applied.
 
 use std::sync::Arc;
 
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{AlterTable, AlterTableOperation, ColumnOption};
-use oxbow_catalog::ColumnDef;
+use datafusion::sql::sqlparser::ast::{
+    AlterTable, AlterTableOperation, ColumnOption, RenameTableNameKind,
+};
+use oxbow_catalog::{ColumnDef, ObjectName};
 use oxbow_storage::Database;
 use pgwire::api::results::{Response, Tag};
 
@@ -27,6 +33,9 @@ pub async fn alter_table(
         return Err(ServerError::Unsupported(format!("{alter}")));
     }
     let name = object_name(&alter.name, ctx)?;
+    if let [AlterTableOperation::RenameTable { table_name }] = alter.operations.as_slice() {
+        return rename(db, &name, table_name, alter.if_exists).await;
+    }
     // (column, IF NOT EXISTS) per ADD COLUMN: the flag applies per operation in PostgreSQL.
     let mut adds: Vec<(ColumnDef, bool)> = Vec::new();
     for operation in &alter.operations {
@@ -38,7 +47,7 @@ pub async fn alter_table(
         } = operation
         else {
             return Err(ServerError::Unsupported(format!(
-                "ALTER TABLE ... {operation} (only ADD COLUMN is built)"
+                "ALTER TABLE ... {operation} (only ADD COLUMN, and RENAME TO alone, are built)"
             )));
         };
         if column_position.is_some() {
@@ -95,5 +104,38 @@ pub async fn alter_table(
     if !columns.is_empty() {
         db.add_columns(&name, columns, false).await?;
     }
+    Ok(Response::Execution(Tag::new("ALTER TABLE")))
+}
+
+/// `RENAME TO new`: the new name is a bare identifier and the relation stays in its schema,
+/// as in PostgreSQL (which refuses a qualified new name as a syntax error).
+async fn rename(
+    db: &Arc<Database>,
+    from: &ObjectName,
+    to: &RenameTableNameKind,
+    if_exists: bool,
+) -> Result<Response, ServerError> {
+    let RenameTableNameKind::To(to) = to else {
+        return Err(ServerError::Unsupported(format!(
+            "ALTER TABLE ... RENAME {to}"
+        )));
+    };
+    let new_name = match to.0.as_slice() {
+        [part] => part
+            .as_ident()
+            .map(ident)
+            .ok_or_else(|| ServerError::Unsupported(format!("the name {to}")))?,
+        _ => {
+            return Err(ServerError::Unsupported(format!(
+                "RENAME TO {to}: the new name cannot be qualified (a relation keeps its schema; SET SCHEMA is not built)"
+            )));
+        }
+    };
+    db.rename_relation(
+        from,
+        &ObjectName::new(from.schema.clone(), new_name),
+        if_exists,
+    )
+    .await?;
     Ok(Response::Execution(Tag::new("ALTER TABLE")))
 }

@@ -19,9 +19,6 @@ pub async fn create_table(
     create: &CreateTable,
     ctx: &SessionContext,
 ) -> Result<Response, ServerError> {
-    if create.temporary {
-        return Err(ServerError::Unsupported("temporary tables".into()));
-    }
     if create.external {
         return Err(ServerError::Unsupported("CREATE EXTERNAL TABLE".into()));
     }
@@ -29,6 +26,9 @@ pub async fn create_table(
         return Err(ServerError::Unsupported("CREATE OR REPLACE TABLE".into()));
     }
     refuse_unbuilt_clauses(create)?;
+    if create.temporary {
+        return super::temporary::create_temporary(create, ctx).await;
+    }
     let name = object_name(&create.name, ctx)?;
     if let Some(query) = &create.query {
         if create.partition_by.is_some() {
@@ -38,7 +38,10 @@ pub async fn create_table(
         }
         return super::table_as::create_table_as(db, name, query, create.if_not_exists, ctx).await;
     }
-    let mut columns = Vec::with_capacity(create.columns.len());
+    let mut columns = match &create.like {
+        Some(like) => super::like::like_columns(like, ctx).await?,
+        None => Vec::with_capacity(create.columns.len()),
+    };
     let mut primary_key = primary_key_of(&create.constraints)?;
     for column in &create.columns {
         let mut nullable = true;
@@ -116,8 +119,8 @@ fn refuse_unbuilt_clauses(create: &CreateTable) -> Result<(), ServerError> {
         "PARTITION OF (Oxbow partitions a table's Delta files: PARTITION BY (day(ts)))"
     } else if create.inherits.is_some() {
         "INHERITS"
-    } else if create.like.is_some() || create.clone.is_some() {
-        "CREATE TABLE ... LIKE / CLONE"
+    } else if create.clone.is_some() {
+        "CREATE TABLE ... CLONE"
     } else if create.cluster_by.is_some() || create.clustered_by.is_some() {
         "CLUSTER BY"
     } else if create.order_by.is_some() || create.primary_key.is_some() {

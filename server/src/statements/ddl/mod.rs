@@ -1,5 +1,6 @@
 //! DDL against the persistent catalog: `CREATE SCHEMA`, `CREATE TABLE [AS]`, `CREATE VIEW`,
-//! `ALTER TABLE ... ADD COLUMN` and `DROP`. Each statement is one catalog transaction (see `oxbow_storage::Database`); the
+//! `ALTER TABLE ... ADD COLUMN | RENAME TO` and `DROP`; and `CREATE TEMP TABLE`, whose tables
+//! are the connection's own ([`temporary`]). Each statement is one catalog transaction (see `oxbow_storage::Database`); the
 //! parsing of `WITH (...)` table options is in [`table_options`].
 //!
 //! Owns: turning sqlparser's DDL into catalog definitions, and refusing (0A000) every clause
@@ -12,9 +13,11 @@
 mod alter_table;
 mod create_table;
 mod drop;
+mod like;
 mod partition_by;
 mod table_as;
 pub mod table_options;
+mod temporary;
 mod view;
 
 use std::sync::Arc;

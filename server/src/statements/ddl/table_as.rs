@@ -24,11 +24,12 @@ pub async fn create_table_as(
     if_not_exists: bool,
     ctx: &SessionContext,
 ) -> Result<Response, ServerError> {
+    let mut statement = Statement::Query(Box::new(query.clone()));
+    let _versions = crate::sql::time_travel::resolve(&mut statement, ctx).await?;
+    crate::sql::temp_tables::qualify(&mut statement, ctx);
     let plan = ctx
         .state()
-        .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
-            Box::new(query.clone()),
-        ))))
+        .statement_to_plan(DfStatement::Statement(Box::new(statement)))
         .await?;
     let df = ctx.execute_logical_plan(plan).await?;
     let columns = df

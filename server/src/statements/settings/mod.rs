@@ -38,7 +38,16 @@ async fn answer(
     ctx: &SessionContext,
     client: &mut dyn HookClient,
 ) -> Option<PgWireResult<Response>> {
-    if is_discard(statement) {
+    if let Statement::Discard { object_type } = statement {
+        use datafusion::sql::sqlparser::ast::DiscardObject;
+        if matches!(object_type, DiscardObject::ALL | DiscardObject::TEMP)
+            && let Some(temp) = crate::sql::temp_tables::TempTables::of(ctx)
+        {
+            temp.clear();
+        }
+        if matches!(object_type, DiscardObject::TEMP) {
+            return Some(Ok(Response::Execution(Tag::new("DISCARD TEMP"))));
+        }
         let reset = reset::reset_all(ctx, client).await;
         return Some(reset.map(|_| Response::Execution(Tag::new("DISCARD ALL"))));
     }
