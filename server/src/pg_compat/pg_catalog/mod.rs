@@ -15,6 +15,7 @@
 //! - [`catalog_oids`]: PostgreSQL's fixed OIDs for the catalog tables themselves
 //!   (`pg_class` is 1259), which clients hard-code.
 //! - [`relation_functions`]: the functions that look relations up by OID.
+//! - [`tables_views`]: `pg_tables` without Oxbow's views, `pg_views` with them.
 //! - `pg_roles` lists the catalog's roles, and the other user names seen at login (trust); `pg_settings` gains `max_index_keys`, which
 //!   pgJDBC reads before listing keys.
 //!
@@ -41,6 +42,7 @@ mod catalog_oids;
 mod classes;
 mod keys;
 mod relation_functions;
+mod tables_views;
 
 use attributes::PgAttribute;
 use classes::PgClass;
@@ -123,6 +125,13 @@ impl SchemaProvider for PgCatalogOverlay {
                     schema: keys_schema(&inner.schema()),
                     keys,
                     constraints: lower == "pg_constraint",
+                })));
+            }
+            "pg_tables" | "pg_views" => {
+                return Ok(Some(Arc::new(tables_views::TablesOrViews {
+                    inner,
+                    db: Arc::clone(&self.db),
+                    views: lower == "pg_views",
                 })));
             }
             "pg_roles" => {
