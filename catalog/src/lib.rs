@@ -5,6 +5,7 @@
 //! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...);
 //!   [`partition`]: how a table's Delta files are partitioned.
 //! - [`source`]: [`SourceDef`], what `CREATE SOURCE` declared, and its place in the store.
+//! - [`sink`]: [`SinkDef`], what `CREATE SINK` declared, and [`SinkProgress`], how far it got.
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
 //! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store;
 //!   [`grants`]: what each role may do with each table or view ([`TablePrivileges`]).
@@ -18,6 +19,7 @@ pub mod grants;
 pub mod model;
 pub mod partition;
 pub mod roles;
+pub mod sink;
 pub mod source;
 pub mod store;
 pub mod types;
@@ -30,6 +32,7 @@ pub use model::{
 };
 pub use partition::{PartitionColumn, PartitionTransform};
 pub use roles::{RoleDef, ScramKey};
+pub use sink::{SinkDef, SinkProgress};
 pub use source::SourceDef;
 pub use store::Catalog;
 pub use types::{SQL_TYPE_METADATA_KEY, SqlType};

@@ -37,6 +37,7 @@ mod alter;
 mod dml;
 mod flush;
 mod keyed;
+mod lake_rows;
 mod maintenance;
 
 pub use keyed::{KeyGuard, KeyedView};
