@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(catalog.sink_progress("id-a").unwrap().position, Some(42));
         assert_eq!(catalog.all_sink_progress().unwrap().len(), 1);
         catalog.drop_sink(&ObjectName::new("public", "a")).unwrap();
-        assert_eq!(catalog.sink_progress("id-a").unwrap(), SinkProgress::default());
+        assert_eq!(
+            catalog.sink_progress("id-a").unwrap(),
+            SinkProgress::default()
+        );
         assert!(matches!(
             catalog.drop_sink(&ObjectName::new("public", "a")),
             Err(Error::SinkNotFound(_))

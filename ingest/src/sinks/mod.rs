@@ -182,7 +182,11 @@ impl SinkManager {
     }
 
     /// `CREATE SINK`. Returns `false` if it exists and `if_not_exists`.
-    pub async fn create(self: &Arc<Self>, def: SinkDef, if_not_exists: bool) -> Result<bool, IngestError> {
+    pub async fn create(
+        self: &Arc<Self>,
+        def: SinkDef,
+        if_not_exists: bool,
+    ) -> Result<bool, IngestError> {
         let _ddl = self.ddl.lock().await;
         if self.db.catalog().sink(&def.name)?.is_some() {
             return if if_not_exists {

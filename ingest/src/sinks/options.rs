@@ -98,7 +98,11 @@ impl SinkOptions {
                 }
                 "batch_interval" => {
                     parsed.batch_interval = parse_duration(value).ok_or_else(|| {
-                        IngestError::invalid_option(key, value, "a duration such as '1s' or '200ms'")
+                        IngestError::invalid_option(
+                            key,
+                            value,
+                            "a duration such as '1s' or '200ms'",
+                        )
                     })?
                 }
                 other => {
@@ -179,8 +183,13 @@ mod tests {
             SinkOptions::parse(&BTreeMap::from([("colour".into(), "red".into())])),
             Err(IngestError::UnknownOption { .. })
         ));
-        assert!(SinkOptions::parse(&BTreeMap::from([("max_batch_rows".into(), "0".into())])).is_err());
-        assert!(matches!(SinkFormat::parse("avro"), Err(IngestError::Unsupported(_))));
+        assert!(
+            SinkOptions::parse(&BTreeMap::from([("max_batch_rows".into(), "0".into())])).is_err()
+        );
+        assert!(matches!(
+            SinkFormat::parse("avro"),
+            Err(IngestError::Unsupported(_))
+        ));
         assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_duration("1h"), None);
     }

@@ -72,12 +72,15 @@ impl TableProvider for SinksTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let manager = self.manager.upgrade();
         let sinks = manager.as_ref().map(|m| m.all()).unwrap_or_default();
-        let applied = manager.as_ref().map_or(0, |m| m.database().wal().applied_seq());
+        let applied = manager
+            .as_ref()
+            .map_or(0, |m| m.database().wal().applied_seq());
         let now = now_us();
         let rows: Vec<_> = sinks.iter().map(|s| (s, s.stats.snapshot())).collect();
-        let text = |f: &dyn Fn(&(&Arc<super::RunningSink>, super::stats::SinkSnapshot)) -> String| {
-            Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef
-        };
+        let text =
+            |f: &dyn Fn(&(&Arc<super::RunningSink>, super::stats::SinkSnapshot)) -> String| {
+                Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef
+            };
         let target = |def: &oxbow_catalog::SinkDef| {
             let options: Vec<String> = def
                 .target_options
@@ -93,11 +96,18 @@ impl TableProvider for SinksTable {
             text(&|(s, _)| target(&s.def)),
             text(&|(s, _)| s.def.format.clone()),
             text(&|(_, st)| st.state.as_str().to_string()),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(_, st)| st.rows_out))),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|(_, st)| st.bytes_out))),
-            Arc::new(UInt64Array::from_iter(rows.iter().map(|(_, st)| st.position))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|(_, st)| st.rows_out),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|(_, st)| st.bytes_out),
+            )),
             Arc::new(UInt64Array::from_iter(
-                rows.iter().map(|(_, st)| st.position.map(|p| applied.saturating_sub(p))),
+                rows.iter().map(|(_, st)| st.position),
+            )),
+            Arc::new(UInt64Array::from_iter(
+                rows.iter()
+                    .map(|(_, st)| st.position.map(|p| applied.saturating_sub(p))),
             )),
             Arc::new(Int64Array::from_iter(rows.iter().map(|(_, st)| {
                 let behind = st.position.is_none_or(|p| p < applied);

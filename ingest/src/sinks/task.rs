@@ -69,7 +69,9 @@ async fn fail(db: &Arc<Database>, sink: &RunningSink, reason: String) {
         failed: Some(reason.clone()),
     };
     let store = Arc::clone(db);
-    let stored = tokio::task::spawn_blocking(move || store.catalog().set_sink_progress(&id, &progress)).await;
+    let stored =
+        tokio::task::spawn_blocking(move || store.catalog().set_sink_progress(&id, &progress))
+            .await;
     if !matches!(stored, Ok(Ok(()))) {
         warn!("cannot record the sink's failure in the catalog");
     }

@@ -55,12 +55,10 @@ impl DeltaSinkTable {
         } else {
             Url::parse(location).map_err(|e| invalid(e.to_string()))?
         };
-        let table = DeltaTable::try_from_url_with_storage_options(
-            url,
-            super::s3_options_from_env(),
-        )
-        .await
-        .map_err(|e| Error::delta(location, e))?;
+        let table =
+            DeltaTable::try_from_url_with_storage_options(url, super::s3_options_from_env())
+                .await
+                .map_err(|e| Error::delta(location, e))?;
         Ok(Self {
             table,
             location: location.to_string(),
@@ -117,7 +115,11 @@ impl DeltaSinkTable {
                 {
                     self.table = fresh;
                 }
-                if self.committed_position().await?.is_some_and(|p| p >= position) {
+                if self
+                    .committed_position()
+                    .await?
+                    .is_some_and(|p| p >= position)
+                {
                     self.sync().await
                 } else {
                     Err(error)

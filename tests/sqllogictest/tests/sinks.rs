@@ -95,7 +95,10 @@ fn assert_exactly_once(what: &str, ids: &[i64], n: i64) {
         *counts.entry(*id).or_default() += 1;
     }
     let doubled: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).take(10).collect();
-    let missing: Vec<i64> = (0..n).filter(|i| !counts.contains_key(i)).take(10).collect();
+    let missing: Vec<i64> = (0..n)
+        .filter(|i| !counts.contains_key(i))
+        .take(10)
+        .collect();
     assert!(
         doubled.is_empty() && missing.is_empty() && ids.len() as i64 == n,
         "{what}: {} rows for {n} ids; doubled (id, times): {doubled:?}; missing: {missing:?}",
@@ -123,7 +126,10 @@ async fn wait_until(server: &TestServer, what: &str, timeout: Duration, done: im
     let deadline = Instant::now() + timeout;
     while !done() {
         if Instant::now() > deadline {
-            panic!("timed out waiting for {what}\n--- server log ---\n{}", server.log());
+            panic!(
+                "timed out waiting for {what}\n--- server log ---\n{}",
+                server.log()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -171,13 +177,19 @@ async fn files_and_delta_sinks_hold_every_row_exactly_once_across_kill9() {
     let client = server.connect().await;
     insert_range(&client, 6000..8000, 50).await;
     client.batch_execute("FLUSH TABLE events").await.unwrap();
-    wait_until(&server, "the FILES sink to catch up", Duration::from_secs(120), || {
-        json_ids(&files).len() >= 8000
-    })
+    wait_until(
+        &server,
+        "the FILES sink to catch up",
+        Duration::from_secs(120),
+        || json_ids(&files).len() >= 8000,
+    )
     .await;
-    wait_until(&server, "the DELTA sink to catch up", Duration::from_secs(120), || {
-        delta_ids(&delta).len() >= 8000
-    })
+    wait_until(
+        &server,
+        "the DELTA sink to catch up",
+        Duration::from_secs(120),
+        || delta_ids(&delta).len() >= 8000,
+    )
     .await;
     // Once more, with no new rows: a second restart must not emit anything again.
     server.kill9();
@@ -194,12 +206,21 @@ async fn files_and_delta_sinks_hold_every_row_exactly_once_across_kill9() {
         .await
         .unwrap();
     let status: String = row.get(0);
-    assert_eq!(status, "running", "last error: {:?}", row.get::<_, Option<String>>(2));
+    assert_eq!(
+        status,
+        "running",
+        "last error: {:?}",
+        row.get::<_, Option<String>>(2)
+    );
     // The Delta table carries the sink's position as its txn.
     let txn = std::fs::read_dir(delta.join("_delta_log"))
         .unwrap()
         .flatten()
-        .any(|e| std::fs::read_to_string(e.path()).unwrap_or_default().contains("\"txn\""));
+        .any(|e| {
+            std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .contains("\"txn\"")
+        });
     assert!(txn, "no txn action in the Delta sink's log");
 }
 
@@ -209,7 +230,10 @@ async fn a_keyed_tables_sink_emits_upserts_and_deletes_and_earliest_starts_from_
     let changes = root.path().join("changes");
     let all = root.path().join("all");
     let server = TestServer::start_with(
-        vec!["--allow-file-root".into(), root.path().display().to_string()],
+        vec![
+            "--allow-file-root".into(),
+            root.path().display().to_string(),
+        ],
         Vec::new(),
     );
     let client = server.connect().await;
@@ -242,9 +266,12 @@ async fn a_keyed_tables_sink_emits_upserts_and_deletes_and_earliest_starts_from_
         ],
         "a 'latest' sink emits the changes after its creation, in commit order"
     );
-    wait_until(&server, "the earliest sink", Duration::from_secs(30), || {
-        json_rows(&all).len() >= 5
-    })
+    wait_until(
+        &server,
+        "the earliest sink",
+        Duration::from_secs(30),
+        || json_rows(&all).len() >= 5,
+    )
     .await;
     let mut rows = json_rows(&all);
     // The lake snapshot (ids 1 and 2, in any order) first, then the WAL in commit order.

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::SinkTarget;
 use crate::error::IngestError;
@@ -49,9 +49,8 @@ impl FilesTarget {
         let place = if path.contains("://") && !path.starts_with("file://") {
             let url = url::Url::parse(path)
                 .map_err(|e| IngestError::invalid_option("path", path, &format!("a URL ({e})")))?;
-            let (store, prefix) =
-                object_store::parse_url_opts(&url, access.storage_options.iter())
-                    .map_err(|e| IngestError::Connector(format!("cannot open {path}: {e}")))?;
+            let (store, prefix) = object_store::parse_url_opts(&url, access.storage_options.iter())
+                .map_err(|e| IngestError::Connector(format!("cannot open {path}: {e}")))?;
             Place::Store(Arc::from(store), prefix)
         } else {
             Place::Local(local_dir(path, access)?)
@@ -74,7 +73,9 @@ impl FilesTarget {
     /// The `<last>` of a file name of this sink.
     fn last_of(&self, name: &str) -> Option<u64> {
         let rest = name.strip_prefix(&self.sink_id)?.strip_prefix('-')?;
-        let rest = rest.strip_suffix(self.format.extension())?.strip_suffix('.')?;
+        let rest = rest
+            .strip_suffix(self.format.extension())?
+            .strip_suffix('.')?;
         let (first, last) = rest.split_once('-')?;
         first.parse::<u64>().ok()?;
         last.parse().ok()
@@ -86,7 +87,11 @@ impl FilesTarget {
 pub(crate) fn local_dir(path: &str, access: &FileAccess) -> Result<PathBuf, IngestError> {
     let local = path.strip_prefix("file://").unwrap_or(path);
     let dir = FsPath::new(local);
-    if !dir.is_absolute() || dir.components().any(|c| c == std::path::Component::ParentDir) {
+    if !dir.is_absolute()
+        || dir
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
         return Err(IngestError::invalid_option(
             "path",
             path,
@@ -101,7 +106,10 @@ pub(crate) fn local_dir(path: &str, access: &FileAccess) -> Result<PathBuf, Inge
         })
     };
     // Checked before the directory is created, and again once symbolic links are resolved.
-    let lexical = access.allowed_roots.iter().any(|root| dir.starts_with(root))
+    let lexical = access
+        .allowed_roots
+        .iter()
+        .any(|root| dir.starts_with(root))
         || under_root(dir);
     if !lexical {
         return Err(IngestError::PathNotAllowed { path: path.into() });
@@ -171,14 +179,18 @@ impl SinkTarget for FilesTarget {
                 })
                 .await
                 .map_err(|e| IngestError::Connector(format!("listing task failed: {e}")))?
-                .map_err(|e| IngestError::Connector(format!("cannot list the sink's directory: {e}")))?
+                .map_err(|e| {
+                    IngestError::Connector(format!("cannot list the sink's directory: {e}"))
+                })?
             }
             Place::Store(store, prefix) => store
                 .list(Some(prefix))
                 .map_ok(|meta| meta.location.filename().unwrap_or_default().to_string())
                 .try_collect()
                 .await
-                .map_err(|e| IngestError::Connector(format!("cannot list the sink's files: {e}")))?,
+                .map_err(|e| {
+                    IngestError::Connector(format!("cannot list the sink's files: {e}"))
+                })?,
         };
         Ok(names.iter().filter_map(|n| self.last_of(n)).max())
     }
@@ -201,13 +213,17 @@ impl SinkTarget for FilesTarget {
                 tokio::task::spawn_blocking(move || write_whole(&dir, &name, &bytes))
                     .await
                     .map_err(|e| IngestError::Connector(format!("writing task failed: {e}")))?
-                    .map_err(|e| IngestError::Connector(format!("cannot write the sink's file: {e}")))?;
+                    .map_err(|e| {
+                        IngestError::Connector(format!("cannot write the sink's file: {e}"))
+                    })?;
             }
             Place::Store(store, prefix) => {
                 store
                     .put(&prefix.clone().join(name.as_str()), bytes.into())
                     .await
-                    .map_err(|e| IngestError::Connector(format!("cannot put the sink's file: {e}")))?;
+                    .map_err(|e| {
+                        IngestError::Connector(format!("cannot put the sink's file: {e}"))
+                    })?;
             }
         }
         Ok(len)
@@ -242,16 +258,26 @@ mod tests {
         let mut target = FilesTarget::open(&options, SinkFormat::Json, "s-1", &access).unwrap();
         assert_eq!(target.committed_position().await.unwrap(), None);
         let schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
-            datafusion::arrow::datatypes::Field::new("a", datafusion::arrow::datatypes::DataType::Int32, false),
+            datafusion::arrow::datatypes::Field::new(
+                "a",
+                datafusion::arrow::datatypes::DataType::Int32,
+                false,
+            ),
         ]));
         let batch = RecordBatch::try_new(
             schema,
-            vec![std::sync::Arc::new(datafusion::arrow::array::Int32Array::from(vec![1, 2]))],
+            vec![std::sync::Arc::new(
+                datafusion::arrow::array::Int32Array::from(vec![1, 2]),
+            )],
         )
         .unwrap();
         target.write(vec![batch.clone()], 3, 9).await.unwrap();
         target.write(vec![batch], 10, 12).await.unwrap();
-        std::fs::write(out.join("other-00000000000000000001-00000000000000000099.json"), "").unwrap();
+        std::fs::write(
+            out.join("other-00000000000000000001-00000000000000000099.json"),
+            "",
+        )
+        .unwrap();
         assert_eq!(target.committed_position().await.unwrap(), Some(12));
         let text = std::fs::read_to_string(out.join(target.file_name(3, 9))).unwrap();
         assert_eq!(text, "{\"a\":1}\n{\"a\":2}\n");

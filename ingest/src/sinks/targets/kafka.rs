@@ -176,9 +176,7 @@ fn last_position_from(
                         let value = header.value.map(String::from_utf8_lossy);
                         match header.key {
                             SINK_HEADER => ours = value.as_deref() == Some(sink_id),
-                            POSITION_HEADER => {
-                                position = value.and_then(|v| v.parse::<u64>().ok())
-                            }
+                            POSITION_HEADER => position = value.and_then(|v| v.parse::<u64>().ok()),
                             _ => {}
                         }
                     }
