@@ -37,6 +37,12 @@ pub enum Error {
     #[error("source \"{0}\" already exists")]
     SourceExists(String),
 
+    #[error("sink \"{0}\" does not exist")]
+    SinkNotFound(String),
+
+    #[error("sink \"{0}\" already exists")]
+    SinkExists(String),
+
     #[error("type \"{0}\" is not supported")]
     UnsupportedType(String),
 

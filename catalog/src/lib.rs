@@ -5,6 +5,7 @@
 //! - [`model`]: the definitions kept for each object ([`TableDef`], [`ViewDef`], ...);
 //!   [`partition`]: how a table's Delta files are partitioned.
 //! - [`source`]: [`SourceDef`], what `CREATE SOURCE` declared, and its place in the store.
+//! - [`sink`]: [`SinkDef`], what `CREATE SINK` declared, and [`SinkProgress`], how far it got.
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
 //! - [`rename`]: `RENAME TO` of a table or view, with its grants.
 //! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod partition;
 pub mod rename;
 pub mod roles;
+pub mod sink;
 pub mod source;
 pub mod store;
 pub mod types;
@@ -33,6 +35,7 @@ pub use model::{
 pub use partition::{PartitionColumn, PartitionTransform};
 pub use rename::Renamed;
 pub use roles::{RoleDef, ScramKey};
+pub use sink::{SinkDef, SinkProgress};
 pub use source::SourceDef;
 pub use store::Catalog;
 pub use types::{SQL_TYPE_METADATA_KEY, SqlType};

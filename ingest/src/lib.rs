@@ -9,10 +9,12 @@
 //! - [`sources`]: the [`Source`] trait and the pulling connectors (DATAGEN, FILES, KAFKA).
 //! - [`runtime`]: [`SourceManager`], running the catalog's sources, HTTP pushes, and
 //!   `oxbow.sources`.
+//! - [`sinks`]: [`SinkManager`], `CREATE SINK`'s runtime: rows follow a table's WAL out to
+//!   FILES, DELTA or KAFKA, exactly once, and `oxbow.sinks`.
 //! - [`functions`]: SQL functions for the pipeline (`mask_email`, `mask`).
 //! - [`error`]: [`FormatError`] (what a format could not read), [`IngestError`].
 //!
-//! Not here yet: sinks and the Postgres CDC connector (it will implement [`Source`]).
+//! Not here yet: the Postgres CDC connector (it will implement [`Source`]).
 //!
 //! Dependencies point one way: `server → ingest → storage → catalog`. This crate knows no wire
 //! protocol and no SQL grammar: the server parses `CREATE SOURCE` into a
@@ -24,9 +26,11 @@ pub mod functions;
 pub mod pipeline;
 pub mod records;
 pub mod runtime;
+pub mod sinks;
 pub mod sources;
 
 pub use error::{FormatError, IngestError, Result};
 pub use records::Reject;
 pub use runtime::{SourceManager, SourcesConfig};
+pub use sinks::{SinkManager, SinksConfig};
 pub use sources::Source;

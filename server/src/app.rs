@@ -106,6 +106,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
                 // The lake's credentials, whether or not the lake itself is on S3.
                 storage_options: oxbow_storage::lake::s3_options_from_env(),
             },
+            max_wal_bytes: config.max_wal_bytes(),
         },
     )
     .await

@@ -54,6 +54,15 @@ impl TableRegistry {
         *pin = (*pin).min(seq);
     }
 
+    /// Keeps the WAL from `seq` on for `id` (a sink's pin: its position + 1), replacing the
+    /// pin it had, so a reader's pin moves forward as it consumes.
+    pub fn set_wal_pin(&self, id: &str, seq: u64) {
+        self.wal_pins
+            .write()
+            .expect("registry lock")
+            .insert(id.to_string(), seq);
+    }
+
     /// Releases the WAL pin of table `id` (dropped).
     pub fn unpin_wal(&self, id: &str) {
         self.wal_pins.write().expect("registry lock").remove(id);

@@ -50,6 +50,8 @@ pub const CONNECTORS: &[&str] = &["datagen", "files", "http", "kafka"];
 #[derive(Debug, Clone, Default)]
 pub struct SourcesConfig {
     pub files: FileAccess,
+    /// `max_wal_size` in bytes, which bounds how far a sink may fall behind.
+    pub max_wal_bytes: u64,
 }
 
 /// A registered source: its definition, pipeline and counters, and its task if it pulls.
@@ -118,6 +120,8 @@ pub struct SourceManager {
     config: SourcesConfig,
     sources: RwLock<BTreeMap<ObjectName, Arc<RunningSource>>>,
     ddl: tokio::sync::Mutex<()>,
+    /// The sinks run beside the sources and stop with them.
+    sinks: Arc<crate::sinks::SinkManager>,
 }
 
 impl std::fmt::Debug for SourceManager {
@@ -134,12 +138,20 @@ impl SourceManager {
         ctx: SessionContext,
         config: SourcesConfig,
     ) -> Result<Arc<Self>, IngestError> {
+        let sinks = crate::sinks::SinkManager::start(
+            Arc::clone(&db),
+            crate::sinks::SinksConfig {
+                files: config.files.clone(),
+                max_wal_bytes: config.max_wal_bytes,
+            },
+        )?;
         let manager = Arc::new(Self {
             db: Arc::clone(&db),
             ctx,
             config,
             sources: RwLock::new(BTreeMap::new()),
             ddl: tokio::sync::Mutex::new(()),
+            sinks,
         });
         for def in db.catalog().sources()? {
             let name = def.name.clone();
@@ -159,6 +171,11 @@ impl SourceManager {
 
     pub fn database(&self) -> &Arc<Database> {
         &self.db
+    }
+
+    /// The sinks (`CREATE SINK`), started with the sources.
+    pub fn sinks(&self) -> &Arc<crate::sinks::SinkManager> {
+        &self.sinks
     }
 
     /// Checks a definition (connector, format and pipeline options, the transform's SQL)
@@ -396,8 +413,9 @@ impl SourceManager {
             .collect()
     }
 
-    /// Stops every source's task (at server shutdown, before the database flushes).
+    /// Stops every source's and sink's task (at server shutdown, before the database flushes).
     pub async fn shutdown(&self) {
+        self.sinks.shutdown().await;
         let all = self.all();
         for running in &all {
             running.stop.stop();

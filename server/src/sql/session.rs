@@ -201,6 +201,12 @@ pub fn register_sources_table(
         "source_partitions".into(),
         Arc::new(oxbow_ingest::runtime::partitions_table::SourcePartitionsTable::new(sources)),
     )?;
+    schema.register_table(
+        "sinks".into(),
+        Arc::new(oxbow_ingest::sinks::status_table::SinksTable::new(
+            sources.sinks(),
+        )),
+    )?;
     Ok(())
 }
 

@@ -45,6 +45,7 @@ mod roles;
 pub(crate) mod select;
 pub mod settings;
 mod show_tables;
+pub mod sinks;
 pub mod sources;
 pub mod transactions;
 mod truncate;

@@ -243,6 +243,8 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::NameTooLong { .. } => code::NAME_TOO_LONG,
         C::SourceNotFound(_) => code::UNDEFINED_OBJECT,
         C::SourceExists(_) => code::DUPLICATE_OBJECT,
+        C::SinkNotFound(_) => code::UNDEFINED_OBJECT,
+        C::SinkExists(_) => code::DUPLICATE_OBJECT,
         C::RoleExists(_) => code::DUPLICATE_OBJECT,
         C::RoleNotFound(_) => code::UNDEFINED_OBJECT,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,

@@ -38,6 +38,7 @@ mod catalog_provider;
 mod ddl;
 pub mod ingest_tables;
 mod rename;
+pub mod sinks;
 pub mod system_tables;
 mod unavailable;
 mod writes;
@@ -160,6 +161,9 @@ impl Database {
             config.wal_limits,
             Arc::clone(&registry) as Arc<dyn WalApply>,
         )?;
+        // Before the flusher starts: the segments sinks have not read must outlive its first
+        // truncation.
+        sinks::pin_sinks(&catalog, &registry)?;
         let flush_wanted = Arc::new(Notify::new());
         let appender = Arc::new(Appender::new(
             wal,

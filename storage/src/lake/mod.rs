@@ -31,7 +31,9 @@ mod commit_sync;
 mod delta_table;
 pub mod partition_pruning;
 mod root;
+mod sink_delta;
 
 pub(crate) use commit_sync::sync_commits;
 pub(crate) use delta_table::{create_table, delete_table_files, open_table};
 pub use root::{LakeRoot, s3_options_from_env};
+pub use sink_delta::DeltaSinkTable;

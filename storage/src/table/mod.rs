@@ -38,6 +38,7 @@ mod alter;
 mod dml;
 mod flush;
 mod keyed;
+mod lake_rows;
 mod maintenance;
 mod time_travel;
 

@@ -75,10 +75,12 @@
 
 mod record;
 mod replay;
+mod tail;
 mod writer;
 
 pub use record::{MAX_RECORD_BYTES, SourceOffset, WalEntry};
 pub use replay::{Replayed, replay};
+pub use tail::{TailRead, TailTransaction, WalTail};
 pub use writer::{WalApply, WalPart, WalWriter};
 
 /// A segment is closed and a new one started once it passes this size (by default).

@@ -163,6 +163,11 @@ impl WalWriter {
             .map_err(|source| Error::WalWrite { source })
     }
 
+    /// The directory of the segment files (what [`super::WalTail`] reads).
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
     /// Every record up to this sequence number is durable and applied.
     pub fn applied_seq(&self) -> u64 {
         self.shared.applied.load(Ordering::Acquire)

@@ -32,7 +32,14 @@ async fn main() {
     let files = slt_files(filter.as_deref());
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().to_string();
-        let server = TestServer::start();
+        // Sinks (sinks.slt) write under the runner's `$__TEST_DIR__`, in the temp dir.
+        let server = TestServer::start_with(
+            vec![
+                "--allow-file-root".into(),
+                std::env::temp_dir().display().to_string(),
+            ],
+            Vec::new(),
+        );
         let conn_str = server.conn_str();
         let mut runner = Runner::new(move || {
             let conn_str = conn_str.clone();

@@ -33,13 +33,18 @@ pub fn changes_sources(query: &str) -> bool {
     is_source_statement(query) && !query.trim_start().to_ascii_lowercase().starts_with("show")
 }
 
-/// Runs a source statement.
+/// Runs a source statement (or a sink statement, which travels the same way: see
+/// `crate::statements::sinks`).
 pub async fn execute(
     manager: &Arc<SourceManager>,
     ctx: &SessionContext,
     query: &str,
     client_metadata: &HashMap<String, String>,
 ) -> Result<Response, ServerError> {
+    if crate::statements::sinks::is_sink_statement(query) {
+        return crate::statements::sinks::execute(manager.sinks(), ctx, query, client_metadata)
+            .await;
+    }
     match parse::parse(query)? {
         SourceStatement::Create(c) => {
             let def = SourceDef {

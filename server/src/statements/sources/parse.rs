@@ -73,8 +73,13 @@ pub fn split_statements(query: &str) -> Option<Vec<&str>> {
     Some(parts.into_iter().filter(|p| !p.trim().is_empty()).collect())
 }
 
-/// Whether `query` is a source statement (its first two words), without parsing it.
+/// Whether `query` is a source statement (its first two words), without parsing it. Sink
+/// statements count too: they are kept as text and run the same way.
 pub fn is_source_statement(query: &str) -> bool {
+    crate::statements::sinks::is_sink_statement(query) || is_source_statement_only(query)
+}
+
+fn is_source_statement_only(query: &str) -> bool {
     let mut words = without_leading_comments(query)
         .split(|c: char| c.is_whitespace() || c == ';')
         .filter(|w| !w.is_empty());
@@ -90,7 +95,7 @@ pub fn is_source_statement(query: &str) -> bool {
 }
 
 /// `query` after its leading whitespace and comments (`-- ...` lines, `/* ... */`).
-fn without_leading_comments(mut query: &str) -> &str {
+pub(crate) fn without_leading_comments(mut query: &str) -> &str {
     loop {
         query = query.trim_start();
         if let Some(rest) = query.strip_prefix("--") {
@@ -103,11 +108,11 @@ fn without_leading_comments(mut query: &str) -> &str {
     }
 }
 
-fn syntax(message: String) -> ServerError {
+pub(crate) fn syntax(message: String) -> ServerError {
     ServerError::DataFusion(DataFusionError::from(ParserError::ParserError(message)))
 }
 
-fn parser_error(e: ParserError) -> ServerError {
+pub(crate) fn parser_error(e: ParserError) -> ServerError {
     ServerError::DataFusion(DataFusionError::from(e))
 }
 
@@ -220,7 +225,7 @@ fn parse_create(p: &mut Parser, query: &str) -> Result<CreateSource, ServerError
 
 /// `( key = 'value', ... )`, or nothing. Keys are folded to lower case; values are string
 /// or number literals, or bare words (`true`).
-fn parse_options(p: &mut Parser) -> Result<BTreeMap<String, String>, ServerError> {
+pub(crate) fn parse_options(p: &mut Parser) -> Result<BTreeMap<String, String>, ServerError> {
     let mut options = BTreeMap::new();
     if !p.consume_token(&Token::LParen) {
         return Ok(options);
@@ -255,7 +260,7 @@ fn parse_options(p: &mut Parser) -> Result<BTreeMap<String, String>, ServerError
     }
 }
 
-fn next_word_is(p: &mut Parser, word: &str) -> bool {
+pub(crate) fn next_word_is(p: &mut Parser, word: &str) -> bool {
     match &p.peek_token().token {
         Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word) => {
             p.next_token();
@@ -265,7 +270,7 @@ fn next_word_is(p: &mut Parser, word: &str) -> bool {
     }
 }
 
-fn expect_word(p: &mut Parser, word: &str) -> Result<(), ServerError> {
+pub(crate) fn expect_word(p: &mut Parser, word: &str) -> Result<(), ServerError> {
     if next_word_is(p, word) {
         Ok(())
     } else {
