@@ -3,8 +3,8 @@
 //!
 //! A table keeps its id and its location (`tables/<id>`, or the name-made location of an
 //! older table): its files and its WAL records, which name tables by id, never move. A table
-//! that a source writes into is refused (the source names its target), so no source is left
-//! writing into a name that has gone.
+//! that a source writes into or a sink reads is refused (each names its table), so none is
+//! left pointing at a name that has gone.
 
 use redb::ReadableTable;
 
@@ -46,6 +46,12 @@ impl Catalog {
                     return Err(Error::RelationInUse {
                         name: from.name.clone(),
                         by: format!("source \"{source}\" writes into it"),
+                    });
+                }
+                if let Some(sink) = crate::sink::reading_from(&txn, from)? {
+                    return Err(Error::RelationInUse {
+                        name: from.name.clone(),
+                        by: format!("sink \"{sink}\" reads it"),
                     });
                 }
                 let mut def: TableDef = decode(&old_key, &json)?;

@@ -22,6 +22,22 @@ use crate::{Catalog, Error, ObjectName, Result, check_identifier};
 /// `schema\0name` -> JSON [`SinkDef`].
 const SINKS: TableDefinition<&str, &str> = TableDefinition::new("sinks");
 /// sink id -> JSON [`SinkProgress`].
+/// The name of a sink that reads `table`, if any (inside a catalog transaction: a rename).
+pub(crate) fn reading_from(
+    txn: &redb::WriteTransaction,
+    table: &ObjectName,
+) -> Result<Option<ObjectName>> {
+    let sinks = txn.open_table(SINKS)?;
+    for entry in sinks.iter()? {
+        let (k, v) = entry?;
+        let def: SinkDef = decode(k.value(), v.value())?;
+        if &def.from == table {
+            return Ok(Some(def.name));
+        }
+    }
+    Ok(None)
+}
+
 const SINK_PROGRESS: TableDefinition<&str, &str> = TableDefinition::new("sink_progress");
 
 /// What `CREATE SINK` declared.
