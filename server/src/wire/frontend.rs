@@ -82,13 +82,14 @@ impl Frontend {
             Err(e) => warn!(error = %e, "no session memory pool: the query runs unlimited"),
         }
         // Its own temporary tables, as the schema pg_temp of its own view of the catalogs.
+        // Set on the context, not through SessionStateBuilder: a rebuilt state gets
+        // DataFusion's default functions back over Oxbow's replacements (to_char with
+        // PostgreSQL's patterns answered the pattern itself).
         let temp = Arc::new(crate::sql::temp_tables::TempTables::default());
         let catalogs = temp.catalogs(Arc::clone(state.catalog_list()));
         state.config_mut().set_extension(temp);
-        let state = SessionStateBuilder::new_from_existing(state)
-            .with_catalog_list(catalogs)
-            .build();
         let ctx = Arc::new(SessionContext::new_with_state(state));
+        ctx.register_catalog_list(catalogs);
         let copy_in = Arc::new(CopyInSlot::default());
         // Savepoints before transactions (which would take `ROLLBACK TO` for `ROLLBACK`);
         // transactions next: it refuses statements in an aborted transaction block.
