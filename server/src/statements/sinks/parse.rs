@@ -22,7 +22,8 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 use crate::error::ServerError;
 use crate::statements::sources::parse::{
-    expect_word, next_word_is, parse_options, parser_error, syntax, without_leading_comments,
+    expect_end, expect_word, parse_drop_names, parse_options, parse_pause_or_resume, parser_error,
+    syntax, without_leading_comments,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,24 +81,11 @@ pub fn parse(query: &str) -> Result<SinkStatement, ServerError> {
         SinkStatement::Create(parse_create(&mut p)?)
     } else if p.parse_keyword(Keyword::DROP) {
         expect_word(&mut p, "SINK")?;
-        let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-        let names = p
-            .parse_comma_separated(|p| p.parse_object_name(false))
-            .map_err(parser_error)?;
+        let (names, if_exists) = parse_drop_names(&mut p)?;
         SinkStatement::Drop { names, if_exists }
     } else if p.parse_keyword(Keyword::ALTER) {
         expect_word(&mut p, "SINK")?;
-        let name = p.parse_object_name(false).map_err(parser_error)?;
-        let pause = if next_word_is(&mut p, "PAUSE") {
-            true
-        } else if next_word_is(&mut p, "RESUME") {
-            false
-        } else {
-            return Err(ServerError::Unsupported(format!(
-                "ALTER SINK ... {} (only PAUSE and RESUME are built)",
-                p.peek_token().token
-            )));
-        };
+        let (name, pause) = parse_pause_or_resume(&mut p, "SINK")?;
         SinkStatement::Alter { name, pause }
     } else if p.parse_keyword(Keyword::SHOW) {
         expect_word(&mut p, "SINKS")?;
@@ -105,13 +93,7 @@ pub fn parse(query: &str) -> Result<SinkStatement, ServerError> {
     } else {
         return Err(syntax("expected a sink statement".into()));
     };
-    while p.consume_token(&Token::SemiColon) {}
-    if p.peek_token().token != Token::EOF {
-        return Err(syntax(format!(
-            "unexpected {} after the sink statement",
-            p.peek_token().token
-        )));
-    }
+    expect_end(&mut p, "sink")?;
     Ok(statement)
 }
 

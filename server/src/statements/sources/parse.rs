@@ -127,24 +127,11 @@ pub fn parse(query: &str) -> Result<SourceStatement, ServerError> {
         SourceStatement::Create(parse_create(&mut p, query)?)
     } else if p.parse_keyword(Keyword::DROP) {
         expect_word(&mut p, "SOURCE")?;
-        let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-        let names = p
-            .parse_comma_separated(|p| p.parse_object_name(false))
-            .map_err(parser_error)?;
+        let (names, if_exists) = parse_drop_names(&mut p)?;
         SourceStatement::Drop { names, if_exists }
     } else if p.parse_keyword(Keyword::ALTER) {
         expect_word(&mut p, "SOURCE")?;
-        let name = p.parse_object_name(false).map_err(parser_error)?;
-        let pause = if next_word_is(&mut p, "PAUSE") {
-            true
-        } else if next_word_is(&mut p, "RESUME") {
-            false
-        } else {
-            return Err(ServerError::Unsupported(format!(
-                "ALTER SOURCE ... {} (only PAUSE and RESUME are built)",
-                p.peek_token().token
-            )));
-        };
+        let (name, pause) = parse_pause_or_resume(&mut p, "SOURCE")?;
         SourceStatement::Alter { name, pause }
     } else if p.parse_keyword(Keyword::SHOW) {
         expect_word(&mut p, "SOURCES")?;
@@ -152,14 +139,48 @@ pub fn parse(query: &str) -> Result<SourceStatement, ServerError> {
     } else {
         return Err(syntax("expected a source statement".into()));
     };
+    expect_end(&mut p, "source")?;
+    Ok(statement)
+}
+
+/// `[IF EXISTS] name [, ...]` after `DROP SOURCE | SINK`.
+pub(crate) fn parse_drop_names(p: &mut Parser) -> Result<(Vec<ObjectName>, bool), ServerError> {
+    let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    let names = p
+        .parse_comma_separated(|p| p.parse_object_name(false))
+        .map_err(parser_error)?;
+    Ok((names, if_exists))
+}
+
+/// `name PAUSE | RESUME` after `ALTER SOURCE | SINK` (`kind`): the name and whether it pauses.
+pub(crate) fn parse_pause_or_resume(
+    p: &mut Parser,
+    kind: &str,
+) -> Result<(ObjectName, bool), ServerError> {
+    let name = p.parse_object_name(false).map_err(parser_error)?;
+    let pause = if next_word_is(p, "PAUSE") {
+        true
+    } else if next_word_is(p, "RESUME") {
+        false
+    } else {
+        return Err(ServerError::Unsupported(format!(
+            "ALTER {kind} ... {} (only PAUSE and RESUME are built)",
+            p.peek_token().token
+        )));
+    };
+    Ok((name, pause))
+}
+
+/// Trailing semicolons, then the end: anything else after the statement is a syntax error.
+pub(crate) fn expect_end(p: &mut Parser, what: &str) -> Result<(), ServerError> {
     while p.consume_token(&Token::SemiColon) {}
     if p.peek_token().token != Token::EOF {
         return Err(syntax(format!(
-            "unexpected {} after the source statement",
+            "unexpected {} after the {what} statement",
             p.peek_token().token
         )));
     }
-    Ok(statement)
+    Ok(())
 }
 
 fn parse_create(p: &mut Parser, query: &str) -> Result<CreateSource, ServerError> {
