@@ -27,6 +27,17 @@ pub enum Error {
         expected: &'static str,
     },
 
+    /// A relation another object is built on (a materialized view over a table), dropped
+    /// without CASCADE: 2BP01, as in PostgreSQL.
+    #[error(
+        "cannot drop {kind} \"{name}\" because other objects depend on it ({by}); use DROP ... CASCADE to drop the dependent objects too"
+    )]
+    DependentObjects {
+        kind: &'static str,
+        name: String,
+        by: String,
+    },
+
     /// A relation another object depends on by name, which a rename would leave dangling: 55006.
     #[error("cannot rename \"{name}\": {by}")]
     RelationInUse { name: String, by: String },

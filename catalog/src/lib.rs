@@ -29,8 +29,8 @@ pub mod types;
 pub use error::{Error, Result};
 pub use grants::TablePrivileges;
 pub use model::{
-    ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, TABLE_DIR, TableDef, TableOptions, ViewDef,
-    check_identifier,
+    ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, ROLLUP_SCHEMA, RollupDef, TABLE_DIR, TableDef,
+    TableOptions, ViewDef, check_identifier,
 };
 pub use partition::{PartitionColumn, PartitionTransform};
 pub use rename::Renamed;

@@ -242,4 +242,30 @@ pub struct ViewDef {
     pub name: ObjectName,
     /// The query text, as the user wrote it after `AS`.
     pub query: String,
+    /// Set for a materialized view (a continuous rollup): where its partial aggregates live
+    /// and how they are computed and read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollup: Option<RollupDef>,
 }
+
+/// A continuous rollup (`CREATE MATERIALIZED VIEW`): the view's query split in two. Every
+/// write to `source` runs `partial_sql` over the written rows alone and appends its result
+/// (one row of partial aggregates per group the rows touch) to `state_table`, in the same
+/// WAL transaction as the rows themselves; the view answers with `read_sql`, which merges
+/// the partial rows of each group. Partial rows are never updated, only added, so late and
+/// out-of-order rows are exact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollupDef {
+    /// The table the view aggregates, and its id (a view follows its table by id).
+    pub source: ObjectName,
+    pub source_id: String,
+    /// The hidden table of partial aggregates (in [`ROLLUP_SCHEMA`]).
+    pub state_table: ObjectName,
+    /// The query over `source` giving one row of partial states per group.
+    pub partial_sql: String,
+    /// The query over `state_table` the view answers with.
+    pub read_sql: String,
+}
+
+/// The schema holding the partial-aggregate tables of materialized views.
+pub const ROLLUP_SCHEMA: &str = "oxbow_rollups";

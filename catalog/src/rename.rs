@@ -3,7 +3,7 @@
 //!
 //! A table keeps its id and its location (`tables/<id>`, or the name-made location of an
 //! older table): its files and its WAL records, which name tables by id, never move. A table
-//! that a source writes into or a sink reads is refused (each names its table), so none is
+//! that a source writes into, a sink reads or a materialized view aggregates is refused (each names its table), so none is
 //! left pointing at a name that has gone.
 
 use redb::ReadableTable;
@@ -55,6 +55,16 @@ impl Catalog {
                     });
                 }
                 let mut def: TableDef = decode(&old_key, &json)?;
+                for entry in views.iter()? {
+                    let (k, v) = entry?;
+                    let view: ViewDef = decode(k.value(), v.value())?;
+                    if view.rollup.as_ref().is_some_and(|r| r.source_id == def.id) {
+                        return Err(Error::RelationInUse {
+                            name: from.name.clone(),
+                            by: format!("materialized view \"{}\" aggregates it", view.name),
+                        });
+                    }
+                }
                 def.name = to.clone();
                 tables.remove(old_key.as_str())?;
                 tables.insert(new_key.as_str(), encode(&def).as_str())?;
@@ -152,6 +162,7 @@ mod tests {
                 &ViewDef {
                     name: ObjectName::new("public", "v"),
                     query: "SELECT 1".into(),
+                    rollup: None,
                 },
                 false,
             )

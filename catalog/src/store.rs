@@ -133,6 +133,37 @@ impl Catalog {
         self.list(VIEWS, schema)
     }
 
+    /// The materialized views that aggregate the table with id `table_id`, in every schema.
+    pub fn rollups_over(&self, table_id: &str) -> Result<Vec<ViewDef>> {
+        let mut views = self.materialized_views()?;
+        views.retain(|v| v.rollup.as_ref().is_some_and(|r| r.source_id == table_id));
+        Ok(views)
+    }
+
+    /// The materialized view whose partial aggregates the table `state_table` holds.
+    pub fn rollup_of_state_table(&self, state_table: &ObjectName) -> Result<Option<ViewDef>> {
+        let views = self.materialized_views()?;
+        Ok(views.into_iter().find(|v| {
+            v.rollup
+                .as_ref()
+                .is_some_and(|r| &r.state_table == state_table)
+        }))
+    }
+
+    fn materialized_views(&self) -> Result<Vec<ViewDef>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(VIEWS)?;
+        let mut views = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let view: ViewDef = decode(k.value(), v.value())?;
+            if view.rollup.is_some() {
+                views.push(view);
+            }
+        }
+        Ok(views)
+    }
+
     pub fn table(&self, name: &ObjectName) -> Result<Option<TableDef>> {
         self.get(TABLES, name)
     }
@@ -357,6 +388,7 @@ mod tests {
                     &ViewDef {
                         name: ObjectName::new("s", "v"),
                         query: "SELECT 1".into(),
+                        rollup: None,
                     },
                     false,
                 )
@@ -377,6 +409,7 @@ mod tests {
         let view = ViewDef {
             name: ObjectName::new("public", "t"),
             query: "SELECT 1".into(),
+            rollup: None,
         };
         assert!(matches!(
             catalog.create_view(&view, false),

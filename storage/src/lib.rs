@@ -43,6 +43,7 @@ pub mod keyed;
 pub mod lake;
 pub mod query;
 pub mod registry;
+pub mod rollup;
 pub mod table;
 pub mod wal;
 pub mod write;

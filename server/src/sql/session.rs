@@ -14,7 +14,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use oxbow_catalog::ObjectName;
 use oxbow_storage::{Database, OxbowCatalogProvider, SnapshotPerStatement};
-use tracing::warn;
+use tracing::{error, warn};
 
 use crate::error::ServerError;
 use crate::pg_compat::pg_catalog::{
@@ -246,7 +246,25 @@ async fn register_views(db: &Database, ctx: &SessionContext) -> Result<(), Serve
         let mut failed = Vec::new();
         let before = pending.len();
         for view in pending {
-            match plan_view(ctx, &view.query).await {
+            if view.rollup.is_some() {
+                // Maintained from the first write on, whether or not its provider plans now:
+                // a write it missed would make it wrong for good.
+                match crate::statements::rollup::maintenance(db, &view, ctx) {
+                    Ok(rollup) => db.rollups().register(rollup),
+                    Err(e) => {
+                        error!(view = %view.name, error = %e, "materialized view cannot be maintained; REFRESH MATERIALIZED VIEW once its state table is back");
+                    }
+                }
+            }
+            let planned = match view.rollup {
+                Some(_) => crate::statements::rollup::plan(ctx, &view)
+                    .await
+                    .map(|p| p as Arc<dyn datafusion::datasource::TableProvider>),
+                None => plan_view(ctx, &view.query)
+                    .await
+                    .map(|p| p as Arc<dyn datafusion::datasource::TableProvider>),
+            };
+            match planned {
                 Ok(provider) => db.register_view(view.name.clone(), provider),
                 Err(e) => failed.push((view, e)),
             }

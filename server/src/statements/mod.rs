@@ -22,6 +22,8 @@
 //! - [`settings`]: `SHOW`, `SET TIME ZONE`, `SET search_path`, `RESET`, `DISCARD`.
 //! - [`privileges`]: the 42501 check every statement passes first; [`roles`]: `CREATE ROLE`,
 //!   `ALTER ROLE`, `DROP ROLE`, `GRANT`, `REVOKE`.
+//! - [`rollup`]: `CREATE | REFRESH MATERIALIZED VIEW`, continuous rollups maintained at
+//!   each write (`DROP MATERIALIZED VIEW` is in [`ddl`]).
 //! - `FLUSH TABLE` is not in sqlparser's grammar: `crate::wire::simple` recognises it, and
 //!   [`lakehouse`]'s `OPTIMIZE` and `VACUUM` the same way.
 //!
@@ -42,6 +44,7 @@ pub mod lakehouse;
 mod on_conflict;
 pub mod privileges;
 mod roles;
+pub mod rollup;
 pub(crate) mod select;
 pub mod settings;
 mod show_tables;

@@ -42,7 +42,7 @@ pub async fn execute(
         }
     }
     for table in tables {
-        table.table().delete(None).await?;
+        db.truncate_table(table.table()).await?;
     }
     Ok(Response::Execution(Tag::new("TRUNCATE TABLE")))
 }

@@ -106,6 +106,11 @@ impl OxbowSimpleQuery {
                     .await?,
             ]);
         }
+        if let Some(name) = crate::statements::rollup::parse_refresh(query) {
+            return Ok(vec![
+                crate::statements::rollup::refresh(&self.db, &self.ctx, name).await?,
+            ]);
+        }
         if let Some(names) = crate::statements::flush::parse(query) {
             return Ok(vec![
                 crate::statements::flush::execute(&self.db, &self.ctx, names).await?,

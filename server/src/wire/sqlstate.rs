@@ -32,6 +32,7 @@ pub mod code {
     pub const WRONG_OBJECT_TYPE: &str = "42809";
     pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
     pub const DATATYPE_MISMATCH: &str = "42804";
+    pub const GROUPING_ERROR: &str = "42803";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
@@ -232,7 +233,9 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
     match e {
         C::SchemaNotFound(_) => code::INVALID_SCHEMA_NAME,
         C::SchemaExists(_) => code::DUPLICATE_SCHEMA,
-        C::SchemaNotEmpty { .. } => code::DEPENDENT_OBJECTS_STILL_EXIST,
+        C::SchemaNotEmpty { .. } | C::DependentObjects { .. } => {
+            code::DEPENDENT_OBJECTS_STILL_EXIST
+        }
         C::RelationNotFound(_) => code::UNDEFINED_TABLE,
         C::RelationExists(_) => code::DUPLICATE_TABLE,
         C::WrongObjectType { .. } => code::WRONG_OBJECT_TYPE,
@@ -296,8 +299,12 @@ fn plan_error(message: &str) -> (&'static str, String) {
         code::UNDEFINED_FUNCTION
     } else if lower.contains("cannot be cast") || lower.contains("cannot coerce") {
         code::DATATYPE_MISMATCH
-    } else if lower.contains("does not match the number") || lower.contains("column count") {
-        code::SYNTAX_ERROR
+    } else if lower.contains("must appear in the group by clause")
+        || lower.contains("must be in group by")
+    {
+        // PostgreSQL: column "t.x" must appear in the GROUP BY clause or be used in an
+        // aggregate function.
+        code::GROUPING_ERROR
     } else {
         code::SYNTAX_ERROR
     };
@@ -369,6 +376,12 @@ mod tests {
         let (code, message) = classify(&e);
         assert_eq!(code, "42P01");
         assert_eq!(message, "relation \"nope\" does not exist");
+    }
+
+    #[test]
+    fn a_column_outside_group_by_is_a_grouping_error() {
+        let e = DataFusionError::Plan("Column in SELECT must be in GROUP BY or an aggregate function: column \"t.x\" must appear in the GROUP BY clause".into());
+        assert_eq!(classify(&e).0, "42803");
     }
 
     #[test]

@@ -93,6 +93,7 @@ impl Database {
     #[instrument(skip(self))]
     pub async fn drop_table(&self, name: &ObjectName, if_exists: bool) -> Result<bool> {
         let _ddl = self.ddl_lock.lock().await;
+        self.refuse_drop_under_views(name)?;
         let def = match self.catalog.drop_table(name) {
             Ok(def) => def,
             Err(oxbow_catalog::Error::RelationNotFound(_)) if if_exists => return Ok(false),
@@ -130,15 +131,50 @@ impl Database {
         Ok(())
     }
 
+    /// Drops a view; a materialized view's maintenance stops and its state table is dropped
+    /// after it (a crash in between leaves an unused table in `oxbow_rollups`).
     pub async fn drop_view(&self, name: &ObjectName, if_exists: bool) -> Result<bool> {
-        let _ddl = self.ddl_lock.lock().await;
-        match self.catalog.drop_view(name) {
-            Ok(_) => {}
-            Err(oxbow_catalog::Error::RelationNotFound(_)) if if_exists => return Ok(false),
-            Err(e) => return Err(e.into()),
+        let def = {
+            let _ddl = self.ddl_lock.lock().await;
+            let def = match self.catalog.drop_view(name) {
+                Ok(def) => def,
+                Err(oxbow_catalog::Error::RelationNotFound(_)) if if_exists => return Ok(false),
+                Err(e) => return Err(e.into()),
+            };
+            self.views.write().expect("views lock").remove(name);
+            self.rollups().unregister(name);
+            def
+        };
+        if let Some(rollup) = def.rollup {
+            self.drop_table(&rollup.state_table, true).await?;
         }
-        self.views.write().expect("views lock").remove(name);
         Ok(true)
+    }
+
+    /// A table that materialized views aggregate, or that holds one's partial aggregates, is
+    /// dropped only after them (2BP01, as PostgreSQL refuses a table its views depend on).
+    fn refuse_drop_under_views(&self, name: &ObjectName) -> Result<()> {
+        let Some(def) = self.catalog.table(name)? else {
+            return Ok(());
+        };
+        let views = self.catalog.rollups_over(&def.id)?;
+        let by = match (views.first(), self.catalog.rollup_of_state_table(name)?) {
+            (Some(_), _) => {
+                let names: Vec<String> = views.iter().map(|v| v.name.to_string()).collect();
+                format!("materialized view {} aggregates it", names.join(", "))
+            }
+            (None, Some(view)) => format!(
+                "it holds the partial aggregates of materialized view {}; DROP MATERIALIZED VIEW drops it",
+                view.name
+            ),
+            (None, None) => return Ok(()),
+        };
+        Err(oxbow_catalog::Error::DependentObjects {
+            kind: "table",
+            name: name.to_string(),
+            by,
+        }
+        .into())
     }
 
     /// Makes a view visible to queries (at startup, or once created).

@@ -13,6 +13,7 @@
 //!   ingest pipeline writes in the same WAL transaction as a batch's rows.
 //! - `writes.rs`: [`Database::write`], one WAL transaction over several tables by name (the
 //!   ingest pipeline's write path).
+//! - `rollups.rs`: materialized views: the first fill, `REFRESH`, `TRUNCATE` of their source.
 //! - `unavailable.rs`: [`UnavailableTable`], a table whose Delta table could not be opened.
 //!
 //! This room does not hold rows or plan scans: each table's rows are in its [`Table`], and its
@@ -38,6 +39,7 @@ mod catalog_provider;
 mod ddl;
 pub mod ingest_tables;
 mod rename;
+mod rollups;
 pub mod sinks;
 pub mod system_tables;
 mod unavailable;
@@ -238,6 +240,11 @@ impl Database {
     /// Every open table (for introspection).
     pub fn open_tables(&self) -> Vec<Arc<Table>> {
         self.registry.tables()
+    }
+
+    /// The materialized views maintained at each write.
+    pub fn rollups(&self) -> &crate::rollup::Rollups {
+        self.appender.rollups()
     }
 
     pub fn wal_segments(&self) -> usize {

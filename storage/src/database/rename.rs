@@ -61,6 +61,7 @@ impl Database {
                 if let Some(provider) = views.remove(from) {
                     views.insert(to.clone(), Arc::clone(&provider));
                 }
+                self.rollups().rename(from, to);
             }
         }
         Ok(true)

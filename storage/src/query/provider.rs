@@ -55,6 +55,35 @@ impl OxbowTable {
         &self.table
     }
 
+    /// A materialized view only ever adds partial aggregates, so it cannot take a row back:
+    /// `DELETE` and `UPDATE` of a table with views are refused (0A000), naming the views;
+    /// `TRUNCATE` empties the views too.
+    fn refuse_under_views(&self, statement: &str) -> Result<()> {
+        self.refuse_state_table(statement)?;
+        let views = self.appender.rollups().of_source(&self.table.def().id);
+        if views.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = views.iter().map(|r| r.view.to_string()).collect();
+        not_impl_err!(
+            "{statement} on table {}, which materialized view {} aggregates (views only add rows; drop the view or TRUNCATE both)",
+            self.table.def().name,
+            names.join(", ")
+        )
+    }
+
+    /// The partial aggregates of a materialized view are written by Oxbow alone: a row added
+    /// or removed by hand would make the view wrong for good.
+    fn refuse_state_table(&self, statement: &str) -> Result<()> {
+        if self.table.def().name.schema == oxbow_catalog::ROLLUP_SCHEMA {
+            return not_impl_err!(
+                "{statement} on {}, which holds the partial aggregates of a materialized view (REFRESH MATERIALIZED VIEW rebuilds them)",
+                self.table.def().name
+            );
+        }
+        Ok(())
+    }
+
     /// The write path of this table (keyed writes: `ON CONFLICT`, sources).
     pub fn appender(&self) -> &Arc<Appender> {
         &self.appender
@@ -316,6 +345,7 @@ impl TableProvider for OxbowTable {
         if insert_op != InsertOp::Append {
             return not_impl_err!("{insert_op} is not supported on Oxbow tables");
         }
+        self.refuse_state_table("INSERT")?;
         Ok(Arc::new(DmlExec::new(
             Arc::clone(&self.table),
             Arc::clone(&self.appender),
@@ -328,6 +358,7 @@ impl TableProvider for OxbowTable {
         _state: &dyn Session,
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.refuse_under_views("DELETE")?;
         Ok(Arc::new(DmlExec::new(
             Arc::clone(&self.table),
             Arc::clone(&self.appender),
@@ -343,6 +374,7 @@ impl TableProvider for OxbowTable {
         assignments: Vec<(String, Expr)>,
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.refuse_under_views("UPDATE")?;
         let assignments = assignments
             .into_iter()
             .map(|(column, value)| (column, unnormalize_col(value)))

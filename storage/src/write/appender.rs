@@ -15,12 +15,15 @@ use tracing::instrument;
 use super::backpressure::{MemoryBudget, Reservation, batches_bytes};
 use super::{conform_batch, constraints};
 use crate::registry::TableRegistry;
+use crate::rollup::{RollupRebuild, Rollups};
 use crate::wal::{WalPart, WalWriter};
 use crate::{Result, Table};
 
 pub struct Appender {
     wal: WalWriter,
     budget: MemoryBudget,
+    /// The materialized views whose partial aggregates each write adds to its transaction.
+    rollups: Rollups,
 }
 
 impl std::fmt::Debug for Appender {
@@ -41,7 +44,12 @@ impl Appender {
         Self {
             wal,
             budget: MemoryBudget::new(registry, hot_memory_limit, flush_wanted),
+            rollups: Rollups::default(),
         }
+    }
+
+    pub fn rollups(&self) -> &Rollups {
+        &self.rollups
     }
 
     pub fn wal(&self) -> &WalWriter {
@@ -135,15 +143,58 @@ impl Appender {
         if rows == 0 {
             return Ok(0);
         }
-        let parts = parts
-            .into_iter()
-            .map(|(table, batches)| WalPart {
-                table_id: table.def().id.clone(),
+        // Every write waits while a view is filled or refreshed ([`Rollups::exclusive`]), and
+        // only then looks for the views of its tables: a view registered during the wait is
+        // maintained by this write, and one filled before it saw none of these rows.
+        let _gate = self.rollups.shared().await;
+        self.log(parts, reservation).await
+    }
+
+    /// Writes the rows of views' state tables while `rebuild` keeps every other write out
+    /// (the first fill of a view, a `REFRESH`).
+    pub async fn write_while_rebuilding(
+        &self,
+        _rebuild: &RollupRebuild<'_>,
+        table: &Table,
+        batches: Vec<RecordBatch>,
+    ) -> Result<u64> {
+        let reservation = self.budget.reserve(batches_bytes(&batches), false).await;
+        self.log(vec![(table, batches)], reservation.into_write())
+            .await
+    }
+
+    /// Logs `parts` and, for each table with materialized views, the partial aggregates of
+    /// its rows for each view, as one WAL transaction: a crash keeps the rows and their
+    /// counts in the views together, or neither.
+    async fn log(
+        &self,
+        parts: Vec<(&Table, Vec<RecordBatch>)>,
+        reservation: Reservation,
+    ) -> Result<u64> {
+        let rows: usize = parts
+            .iter()
+            .flat_map(|(_, batches)| batches.iter().map(|b| b.num_rows()))
+            .sum();
+        let mut wal_parts = Vec::with_capacity(parts.len());
+        for (table, batches) in parts {
+            let table_id = table.def().id.clone();
+            for rollup in self.rollups.of_source(&table_id) {
+                let delta = rollup.delta(&batches).await?;
+                if !delta.is_empty() {
+                    wal_parts.push(WalPart {
+                        table_id: rollup.state_table.def().id.clone(),
+                        offsets: Vec::new(),
+                        batches: delta,
+                    });
+                }
+            }
+            wal_parts.push(WalPart {
+                table_id,
                 offsets: Vec::new(),
                 batches,
-            })
-            .collect();
-        let written = self.wal.append(parts).await;
+            });
+        }
+        let written = self.wal.append(wal_parts).await;
         // Applied (counted by the tables' hot bytes now) or failed: either way, not in flight.
         drop(reservation);
         written?;

@@ -1,5 +1,6 @@
 //! PostgreSQL's names for functions DataFusion has under another name (`every` is `bool_and`,
-//! `variance` is `var_samp`), and `isfinite`, which is always true here: Oxbow's dates and
+//! `variance` is `var_samp`; TimescaleDB's `time_bucket(width, ts)`, which rollups group by,
+//! is `date_bin` with its default origin, the epoch), and `isfinite`, which is always true here: Oxbow's dates and
 //! timestamps have no `infinity`.
 
 use std::sync::Arc;
@@ -18,6 +19,9 @@ pub fn register(ctx: &SessionContext) {
         if let Ok(f) = ctx.udaf(name) {
             ctx.register_udaf(f.as_ref().clone().with_aliases([alias]));
         }
+    }
+    if let Ok(f) = ctx.udf("date_bin") {
+        ctx.register_udf(f.as_ref().clone().with_aliases(["time_bucket"]));
     }
     ctx.register_udf(isfinite());
 }

@@ -78,6 +78,20 @@ impl TableProvider for PgClass {
                 .map(|b| with_index_flag(b, &keyed))
                 .collect::<Result<Vec<_>>>()?;
         }
+        // A materialized view is relkind 'm' (psql's `\dm`, `\d+ v`), not the library's 'v'.
+        let matviews: std::collections::HashSet<i64> = names
+            .iter()
+            .filter(|(_, name)| {
+                matches!(self.db.catalog().view(name), Ok(Some(v)) if v.rollup.is_some())
+            })
+            .map(|(oid, _)| *oid)
+            .collect();
+        if !matviews.is_empty() {
+            batches = batches
+                .into_iter()
+                .map(|b| with_relkind(b, &matviews, "m"))
+                .collect::<Result<Vec<_>>>()?;
+        }
         // Each primary key's index is a relation of its own (relkind 'i'), as in PostgreSQL.
         for key in keys {
             let values = HashMap::from([
@@ -104,6 +118,37 @@ impl TableProvider for PgClass {
             .extend(names);
         scan_batches(schema, batches, state, projection, filters, limit).await
     }
+}
+
+/// `pg_class` rows with `relkind` set to `kind` for the relations in `oids_of`.
+fn with_relkind(
+    batch: RecordBatch,
+    oids_of: &std::collections::HashSet<i64>,
+    kind: &str,
+) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{ArrayRef, StringArray};
+    use datafusion::arrow::compute::cast;
+
+    let Ok(index) = batch.schema().index_of("relkind") else {
+        return Ok(batch);
+    };
+    let current = cast(
+        batch.column(index),
+        &datafusion::arrow::datatypes::DataType::Utf8,
+    )?;
+    let current = current.as_string::<i32>();
+    let kinds: StringArray = oids(&batch, "oid")?
+        .iter()
+        .enumerate()
+        .map(|(row, oid)| match oid {
+            Some(o) if oids_of.contains(o) => Some(kind),
+            _ => current.is_valid(row).then(|| current.value(row)),
+        })
+        .collect();
+    let kinds: ArrayRef = cast(&kinds, batch.schema().field(index).data_type())?;
+    let mut columns = batch.columns().to_vec();
+    columns[index] = kinds;
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// `pg_class` rows with `relhasindex` set for the tables in `keyed`.

@@ -127,11 +127,15 @@ impl SchemaProvider for PgCatalogOverlay {
                     constraints: lower == "pg_constraint",
                 })));
             }
-            "pg_tables" | "pg_views" => {
+            "pg_tables" | "pg_views" | "pg_matviews" => {
                 return Ok(Some(Arc::new(tables_views::TablesOrViews {
                     inner,
                     db: Arc::clone(&self.db),
-                    views: lower == "pg_views",
+                    kind: match lower.as_str() {
+                        "pg_tables" => tables_views::RelationList::Tables,
+                        "pg_views" => tables_views::RelationList::Views,
+                        _ => tables_views::RelationList::Matviews,
+                    },
                 })));
             }
             "pg_roles" => {

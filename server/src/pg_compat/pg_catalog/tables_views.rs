@@ -3,6 +3,7 @@
 //! from these two (and then dropped a renamed-away view with `DROP TABLE`, 42809), as do
 //! Metabase's privilege query and psql users. Here each Oxbow view is a row of `pg_views`
 //! (with its query as `definition`) and not of `pg_tables`; every other row is the library's.
+//! A materialized view is a row of `pg_matviews` instead (psql's `\dm`), as in PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,8 +27,15 @@ use super::{row_batch, scan_all, scan_batches, strings};
 pub(super) struct TablesOrViews {
     pub inner: Arc<dyn TableProvider>,
     pub db: Arc<Database>,
-    /// `pg_views` (else `pg_tables`).
-    pub views: bool,
+    pub kind: RelationList,
+}
+
+/// Which of the three lists a [`TablesOrViews`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RelationList {
+    Tables,
+    Views,
+    Matviews,
 }
 
 fn oxbow_views(db: &Database) -> Vec<ViewDef> {
@@ -62,7 +70,11 @@ impl TableProvider for TablesOrViews {
             .iter()
             .map(|v| (v.name.schema.clone(), v.name.name.clone()))
             .collect();
-        let name_column = if self.views { "viewname" } else { "tablename" };
+        let name_column = match self.kind {
+            RelationList::Tables => "tablename",
+            RelationList::Views => "viewname",
+            RelationList::Matviews => "matviewname",
+        };
         let schema = self.schema();
         let mut batches = Vec::new();
         for batch in scan_all(&self.inner, state).await? {
@@ -78,8 +90,31 @@ impl TableProvider for TablesOrViews {
                 .collect();
             batches.push(filter_record_batch(&batch, &keep)?);
         }
-        if self.views {
-            for view in views {
+        let listed = views.into_iter().filter(|v| match self.kind {
+            RelationList::Tables => false,
+            RelationList::Views => v.rollup.is_none(),
+            RelationList::Matviews => v.rollup.is_some(),
+        });
+        for view in listed {
+            if self.kind == RelationList::Matviews {
+                let row = HashMap::from([
+                    (
+                        "schemaname",
+                        ScalarValue::Utf8(Some(view.name.schema.clone())),
+                    ),
+                    (
+                        "matviewname",
+                        ScalarValue::Utf8(Some(view.name.name.clone())),
+                    ),
+                    ("matviewowner", ScalarValue::Utf8(Some("oxbow".into()))),
+                    ("hasindexes", ScalarValue::Boolean(Some(false))),
+                    ("ispopulated", ScalarValue::Boolean(Some(true))),
+                    ("definition", ScalarValue::Utf8(Some(view.query.clone()))),
+                ]);
+                batches.push(row_batch(&schema, &row)?);
+                continue;
+            }
+            {
                 let row = HashMap::from([
                     (
                         "schemaname",

@@ -1,4 +1,4 @@
-//! `DROP TABLE | VIEW | SCHEMA name [, ...] [IF EXISTS] [CASCADE]`. A table name that is one of the
+//! `DROP TABLE | VIEW | MATERIALIZED VIEW | SCHEMA name [, ...] [IF EXISTS] [CASCADE]`. A table name that is one of the
 //! connection's temporary tables drops that one (`crate::sql::temp_tables`).
 
 use std::sync::Arc;
@@ -30,11 +30,29 @@ pub async fn execute(
                         return Err(oxbow_catalog::Error::RelationNotFound(name.name).into());
                     }
                 } else {
+                    if cascade {
+                        drop_views_over(db, &name).await?;
+                    }
                     db.drop_table(&name, if_exists).await?;
                 }
             }
-            ObjectType::View => {
-                db.drop_view(&object_name(name, ctx)?, if_exists).await?;
+            ObjectType::View | ObjectType::MaterializedView => {
+                let name = object_name(name, ctx)?;
+                let materialized = match db.catalog().view(&name)? {
+                    Some(def) => def.rollup.is_some(),
+                    None => object_type == ObjectType::MaterializedView,
+                };
+                if materialized != (object_type == ObjectType::MaterializedView) {
+                    return Err(oxbow_catalog::Error::WrongObjectType {
+                        name: name.to_string(),
+                        expected: match materialized {
+                            true => "view (use DROP MATERIALIZED VIEW)",
+                            false => "materialized view",
+                        },
+                    }
+                    .into());
+                }
+                db.drop_view(&name, if_exists).await?;
             }
             ObjectType::Schema if !cascade => {
                 db.drop_schema(&ident_of(name)?, if_exists)?;
@@ -78,9 +96,24 @@ async fn drop_schema_cascade(
         db.drop_view(&view.name, true).await?;
     }
     for table in catalog.tables(schema)? {
+        drop_views_over(db, &table.name).await?;
         db.drop_table(&table.name, true).await?;
     }
     db.drop_schema(schema, if_exists)?;
+    Ok(())
+}
+
+/// `DROP TABLE t CASCADE`: the materialized views over `t` (in any schema) go first.
+async fn drop_views_over(
+    db: &Arc<Database>,
+    table: &oxbow_catalog::ObjectName,
+) -> Result<(), ServerError> {
+    let Some(def) = db.catalog().table(table)? else {
+        return Ok(());
+    };
+    for view in db.catalog().rollups_over(&def.id)? {
+        db.drop_view(&view.name, true).await?;
+    }
     Ok(())
 }
 

@@ -18,7 +18,7 @@ pub async fn create_view(
     ctx: &SessionContext,
 ) -> Result<Response, ServerError> {
     if create.materialized {
-        return Err(ServerError::Unsupported("materialized views".into()));
+        return crate::statements::rollup::create(db, create, ctx).await;
     }
     if !create.columns.is_empty() {
         return Err(ServerError::Unsupported(
@@ -32,6 +32,7 @@ pub async fn create_view(
         ViewDef {
             name,
             query: query_sql,
+            rollup: None,
         },
         provider,
         create.or_replace,
