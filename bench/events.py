@@ -403,15 +403,16 @@ def utc_rows(rows):
     ]
 
 
-def run_queries(engines):
+def run_queries(engines, queries=QUERIES, hot_runs=HOT_RUNS):
+    """Each query on each engine (`engine.run(sql)`), checked against the reference engine's rows."""
     results = {}
-    for name, _, sql in QUERIES:
+    for name, _, sql in queries:
         results[name] = {}
         for engine in engines:
             entry = {"cold_s": None, "hot_s": [], "rows": None, "error": None}
             try:
                 entry["cold_s"], entry["rows"] = engine.run(sql)
-                for _ in range(HOT_RUNS):
+                for _ in range(hot_runs):
                     entry["hot_s"].append(engine.run(sql)[0])
             except Exception as e:  # noqa: BLE001 - every failure is reported, none is fatal
                 entry["error"] = error_text(e)

@@ -265,6 +265,10 @@ pub struct RollupDef {
     pub partial_sql: String,
     /// The query over `state_table` the view answers with.
     pub read_sql: String,
+    /// The query over `state_table` that merges its partial rows per group, run on the rows
+    /// each flush of it hands to Delta (fewer rows, the same answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_sql: Option<String>,
 }
 
 /// The schema holding the partial-aggregate tables of materialized views.

@@ -9,10 +9,11 @@
 //! query merges them, so late and out-of-order rows are as exact as any other.
 //!
 //! The SQL meaning (which queries can be maintained, how each aggregate splits into states
-//! and a merge) is the server's (`statements::ddl::rollup`); this room only runs the
-//! partial query it was given over each write's rows. `REFRESH` and the first fill of a view
-//! hold [`Rollups::exclusive`] so that no write lands between the rebuild's scan and its
-//! append.
+//! and a merge) is the server's (`statements::rollup`); this room only runs the partial query
+//! it was given over each write's rows, and the compaction query over the rows each flush of
+//! a state table hands to Delta (a [`FlushCompactor`]: partial rows merged per group, the same
+//! `txn`, so the handoff stays exactly once). `REFRESH` and the first fill of a view hold
+//! [`Rollups::exclusive`] so that no write lands between the rebuild's scan and its append.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,18 +28,18 @@ use datafusion::physical_plan::collect;
 use oxbow_catalog::ObjectName;
 use tokio::sync::{RwLock as AsyncRwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::table::FlushCompactor;
 use crate::{Result, Table, conform_batch};
 
 /// One materialized view's maintenance: the query that turns a write's rows into partial
-/// aggregate rows of the view's state table.
+/// aggregate rows of the view's state table, and the one that merges partial rows per group
+/// when the state table flushes.
 pub struct Rollup {
     pub view: ObjectName,
     pub source_id: String,
     pub state_table: Arc<Table>,
-    partial_sql: String,
-    planner: SessionState,
-    /// The partial query planned for one input schema, reused while writes keep that schema.
-    template: Mutex<Option<(SchemaRef, LogicalPlan)>>,
+    partial: BatchQuery,
+    compaction: Option<Arc<BatchQuery>>,
 }
 
 impl std::fmt::Debug for Rollup {
@@ -51,22 +52,26 @@ impl std::fmt::Debug for Rollup {
 }
 
 impl Rollup {
-    /// `partial_sql` reads one table (the source) and is planned with `planner`, which must
-    /// resolve the source's name; at each write its scan is pointed at the written rows.
+    /// `partial_sql` reads one table (the source) and `compact_sql` reads the state table;
+    /// both are planned with `planner`, which must resolve those names. At each use their
+    /// scan is pointed at the rows in hand.
     pub fn new(
         view: ObjectName,
         source_id: String,
         state_table: Arc<Table>,
         partial_sql: String,
+        compact_sql: Option<String>,
         planner: SessionState,
     ) -> Self {
+        let schema = state_table.schema();
+        let compaction = compact_sql
+            .map(|sql| Arc::new(BatchQuery::new(sql, planner.clone(), Arc::clone(&schema))));
         Self {
             view,
             source_id,
+            partial: BatchQuery::new(partial_sql, planner, schema),
+            compaction,
             state_table,
-            partial_sql,
-            planner,
-            template: Mutex::new(None),
         }
     }
 
@@ -74,6 +79,58 @@ impl Rollup {
     /// schema), with exactly the state table's schema. Empty when the rows touch no group
     /// (every row filtered out by the view's `WHERE`).
     pub async fn delta(&self, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+        self.partial.over(batches).await
+    }
+
+    /// The partial aggregate rows of every row the source holds now (a view's first fill and
+    /// its `REFRESH`), with the state table's schema.
+    pub async fn full(&self) -> Result<Vec<RecordBatch>> {
+        self.partial.over_tables().await
+    }
+
+    fn renamed(&self, view: &ObjectName) -> Self {
+        Self {
+            view: view.clone(),
+            source_id: self.source_id.clone(),
+            state_table: Arc::clone(&self.state_table),
+            partial: self.partial.clone(),
+            compaction: self.compaction.clone(),
+        }
+    }
+}
+
+/// A query over one table, run over rows in hand instead: its plan is made once per input
+/// schema and its scan swapped for the rows at each run. Its output is conformed to `output`.
+struct BatchQuery {
+    sql: String,
+    planner: SessionState,
+    output: SchemaRef,
+    /// The query planned for one input schema, reused while inputs keep that schema.
+    template: Mutex<Option<(SchemaRef, LogicalPlan)>>,
+}
+
+impl Clone for BatchQuery {
+    fn clone(&self) -> Self {
+        Self::new(
+            self.sql.clone(),
+            self.planner.clone(),
+            Arc::clone(&self.output),
+        )
+    }
+}
+
+impl BatchQuery {
+    fn new(sql: String, planner: SessionState, output: SchemaRef) -> Self {
+        Self {
+            sql,
+            planner,
+            output,
+            template: Mutex::new(None),
+        }
+    }
+
+    /// The query over `batches` (all of one schema) instead of its table.
+    async fn over(&self, batches: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
         let Some(first) = batches.first() else {
             return Ok(Vec::new());
         };
@@ -97,21 +154,18 @@ impl Rollup {
         self.run(&plan).await
     }
 
-    /// The partial aggregate rows of every row the source holds now (a view's first fill and
-    /// its `REFRESH`), with the state table's schema.
-    pub async fn full(&self) -> Result<Vec<RecordBatch>> {
-        let plan = self.planner.create_logical_plan(&self.partial_sql).await?;
+    /// The query over its table as it is now.
+    async fn over_tables(&self) -> Result<Vec<RecordBatch>> {
+        let plan = self.planner.create_logical_plan(&self.sql).await?;
         self.run(&plan).await
     }
 
-    /// Runs a partial query; its rows, conformed to the state table's schema.
     async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>> {
         let physical = self.planner.create_physical_plan(plan).await?;
         let out = collect(physical, self.planner.task_ctx()).await?;
-        let state_schema = self.state_table.schema();
         out.into_iter()
             .filter(|b| b.num_rows() > 0)
-            .map(|b| conform_batch(b, &state_schema))
+            .map(|b| conform_batch(b, &self.output))
             .collect()
     }
 
@@ -121,11 +175,20 @@ impl Rollup {
                 return Ok(plan.clone());
             }
         }
-        // Planned again when the source's schema changed (ALTER TABLE ADD COLUMN): the scan's
+        // Planned again when the input's schema changed (ALTER TABLE ADD COLUMN): the scan's
         // projection indexes the schema it was planned for.
-        let plan = self.planner.create_logical_plan(&self.partial_sql).await?;
+        let plan = self.planner.create_logical_plan(&self.sql).await?;
         *self.template.lock().expect("rollup template") = Some((Arc::clone(schema), plan.clone()));
         Ok(plan)
+    }
+}
+
+#[async_trait::async_trait]
+impl FlushCompactor for BatchQuery {
+    /// The partial rows merged per group: the same view answer from fewer rows.
+    async fn compact(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+        let merged = self.over(&batches).await?;
+        Ok(if merged.is_empty() { batches } else { merged })
     }
 }
 
@@ -142,6 +205,11 @@ impl Rollups {
         let mut by_source = self.by_source.write().expect("rollups lock");
         let views = by_source.entry(rollup.source_id.clone()).or_default();
         views.retain(|r| r.view != rollup.view);
+        let compactor = rollup
+            .compaction
+            .clone()
+            .map(|c| c as Arc<dyn FlushCompactor>);
+        rollup.state_table.set_flush_compactor(compactor);
         views.push(rollup);
     }
 
@@ -151,7 +219,9 @@ impl Rollups {
         let mut found = None;
         for views in by_source.values_mut() {
             if let Some(i) = views.iter().position(|r| &r.view == view) {
-                found = Some(views.remove(i));
+                let rollup = views.remove(i);
+                rollup.state_table.set_flush_compactor(None);
+                found = Some(rollup);
             }
         }
         by_source.retain(|_, views| !views.is_empty());
@@ -161,13 +231,7 @@ impl Rollups {
     /// Follows a renamed view.
     pub fn rename(&self, from: &ObjectName, to: &ObjectName) {
         if let Some(old) = self.unregister(from) {
-            self.register(Arc::new(Rollup::new(
-                to.clone(),
-                old.source_id.clone(),
-                Arc::clone(&old.state_table),
-                old.partial_sql.clone(),
-                old.planner.clone(),
-            )));
+            self.register(Arc::new(old.renamed(to)));
         }
     }
 

@@ -13,6 +13,9 @@
 //! returned. Retrying blindly would commit the same rows against a log that already has them
 //! (review D4).
 //!
+//! A table may compact what it hands over ([`super::FlushCompactor`]: a materialized view's
+//! state merges its partial rows per group); the `txn` is the same, so the handoff is too.
+//!
 //! On a local lake, the Parquet files of a flush that did not land are deleted again; on an
 //! object store they are left (deltalake does not report which files a failed write made, and
 //! a put that timed out may still land), for `VACUUM FULL` to remove.
@@ -62,7 +65,11 @@ impl Table {
             return Ok(None);
         };
         let rows: usize = taken.iter().map(|b| b.batch.num_rows()).sum();
-        let batches: Vec<RecordBatch> = taken.iter().map(|b| b.batch.clone()).collect();
+        let mut batches: Vec<RecordBatch> = taken.iter().map(|b| b.batch.clone()).collect();
+        let compactor = self.compactor.read().expect("compactor lock").clone();
+        if let Some(compactor) = compactor {
+            batches = compactor.compact(batches).await?;
+        }
         let started = Instant::now();
         let started_at = SystemTime::now();
         let commit = CommitProperties::default()

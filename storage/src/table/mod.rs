@@ -118,6 +118,16 @@ pub struct Table {
     /// Keyed tables: held by a write from deciding its conflicts until its rows are applied,
     /// so that two writers cannot both find a key free ([`Table::lock_keys`]).
     key_lock: tokio::sync::Mutex<()>,
+    /// Rewrites the rows a flush hands to Delta into fewer, equivalent ones (a materialized
+    /// view's state table merges its partial rows per group).
+    compactor: RwLock<Option<Arc<dyn FlushCompactor>>>,
+}
+
+/// What a flush may do to the hot rows it hands over: return rows that every query reads as
+/// the same answer. Called with the table's write lock held, so it must not write to it.
+#[async_trait::async_trait]
+pub trait FlushCompactor: Send + Sync {
+    async fn compact(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>>;
 }
 
 impl std::fmt::Debug for Table {
@@ -197,6 +207,7 @@ impl Table {
             write_lock: tokio::sync::Mutex::new(()),
             dropped: AtomicBool::new(false),
             key_lock: tokio::sync::Mutex::new(()),
+            compactor: RwLock::new(None),
         };
         table.sync(&delta).await?;
         Ok(table)
@@ -356,6 +367,11 @@ impl Table {
     }
 
     /// The current Delta handle (a cheap clone: the snapshot is shared).
+    /// Sets (or clears) how this table's flushes compact their rows.
+    pub fn set_flush_compactor(&self, compactor: Option<Arc<dyn FlushCompactor>>) {
+        *self.compactor.write().expect("compactor lock") = compactor;
+    }
+
     fn current_delta(&self) -> DeltaTable {
         self.state.read().expect("table state lock").delta.clone()
     }

@@ -5,6 +5,8 @@
 //! acknowledged row. The table flushes every 200 ms, so kills land before, during and after
 //! flushes of the table and of the views' state tables, which flush on their own.
 //!
+//! Then a flush of a state table is shown to merge its partial rows per group.
+//!
 //! `OXBOW_ROLLUP_CRASH_CYCLES` sets the number of kills (default 6).
 
 use std::sync::Arc;
@@ -127,4 +129,36 @@ async fn views_equal_their_query_over_the_rows_after_kill_9() {
         );
     }
     assert!(acknowledged > 2, "no write was acknowledged in any cycle");
+
+    // A flush of a state table merges its partial rows per group: 100 writes touching the same
+    // 13 groups add 1,300 partial rows to the hot tier and at most 13 rows to Delta.
+    let client = server.connect().await;
+    client.batch_execute("FLUSH TABLES").await.unwrap();
+    let state = scalar(
+        &client,
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'oxbow_rollups' AND tablename LIKE 'public_by_k_%'",
+    )
+    .await;
+    let count_state = format!("SELECT count(*) FROM oxbow_rollups.\"{state}\"");
+    let before: i64 = scalar(&client, &count_state).await.parse().unwrap();
+    for statement in 0..100 {
+        let values: Vec<String> = (0..13)
+            .map(|k| format!("({}, {k}, {statement})", 10_000_000 + statement * 13 + k))
+            .collect();
+        client
+            .batch_execute(&format!("INSERT INTO t VALUES {}", values.join(", ")))
+            .await
+            .unwrap();
+    }
+    let hot: i64 = scalar(&client, &count_state).await.parse().unwrap();
+    assert_eq!(hot - before, 1300, "one partial row per group per write");
+    client.batch_execute("FLUSH TABLES").await.unwrap();
+    let flushed: i64 = scalar(&client, &count_state).await.parse().unwrap();
+    assert!(
+        (1..=13).contains(&(flushed - before)),
+        "the flush wrote {} state rows for 13 groups",
+        flushed - before
+    );
+    assert_eq!(difference(&client, "by_k", by_k_raw).await, 0);
+    assert_eq!(difference(&client, "big", big_raw).await, 0);
 }

@@ -138,6 +138,7 @@ pub async fn create(
             source,
             source_id: source_def.id.clone(),
             read_sql: split.read_sql(&state_name),
+            compact_sql: Some(split.compact_sql(&state_name)),
             state_table: state_name.clone(),
             partial_sql,
         }),
@@ -224,6 +225,7 @@ pub fn maintenance(
         rollup.source_id.clone(),
         Arc::clone(state.table()),
         rollup.partial_sql.clone(),
+        rollup.compact_sql.clone(),
         ctx.state(),
     )))
 }

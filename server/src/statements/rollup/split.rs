@@ -55,6 +55,8 @@ pub struct Split {
     keys: Vec<String>,
     /// The partial states, as aggregate calls over the source.
     states: Vec<String>,
+    /// How partial rows of each state merge (`sum`, `min`, `max`).
+    merges: Vec<&'static str>,
     alias: Option<String>,
     selection: Option<String>,
 }
@@ -82,6 +84,21 @@ impl Split {
             sql.push_str(" GROUP BY ");
             sql.push_str(&self.keys.join(", "));
         }
+        sql
+    }
+
+    /// The query over the state table `state` that merges its partial rows per group into
+    /// fewer partial rows of the same shape (what a flush of the state table writes).
+    pub fn compact_sql(&self, state: &ObjectName) -> String {
+        let columns: Vec<String> = (0..self.keys.len())
+            .map(|i| format!("\"g{i}\""))
+            .chain(
+                (self.merges.iter().enumerate())
+                    .map(|(i, merge)| format!("{merge}(\"s{i}\") AS \"s{i}\"")),
+            )
+            .collect();
+        let mut sql = format!("SELECT {} FROM {}", columns.join(", "), quoted(state));
+        sql.push_str(&self.state_group_by());
         sql
     }
 
@@ -113,11 +130,19 @@ impl Split {
             })
             .collect();
         let mut sql = format!("SELECT {} FROM {}", columns.join(", "), quoted(state));
-        if !self.keys.is_empty() {
-            let keys: Vec<String> = (0..self.keys.len()).map(|i| format!("\"g{i}\"")).collect();
-            let _ = write!(sql, " GROUP BY {}", keys.join(", "));
-        }
+        sql.push_str(&self.state_group_by());
         sql
+    }
+}
+
+impl Split {
+    /// ` GROUP BY "g0", ...` over a state table, or nothing for a view without keys.
+    fn state_group_by(&self) -> String {
+        if self.keys.is_empty() {
+            return String::new();
+        }
+        let keys: Vec<String> = (0..self.keys.len()).map(|i| format!("\"g{i}\"")).collect();
+        format!(" GROUP BY {}", keys.join(", "))
     }
 }
 
@@ -161,6 +186,7 @@ pub fn split(query: &Query) -> Result<Split, ServerError> {
     let (source, alias) = source_of(select)?;
     let keys = group_keys(select)?;
     let mut states = Vec::new();
+    let mut merges = Vec::new();
     let mut outputs = Vec::new();
     for item in &select.projection {
         let expr = match item {
@@ -184,6 +210,11 @@ pub fn split(query: &Query) -> Result<Split, ServerError> {
             kind,
             first: states.len(),
         });
+        merges.extend(partial.iter().map(|_| match kind {
+            Kind::Min => "min",
+            Kind::Max => "max",
+            Kind::Count | Kind::Sum | Kind::Avg => "sum",
+        }));
         states.extend(partial);
     }
     Ok(Split {
@@ -191,6 +222,7 @@ pub fn split(query: &Query) -> Result<Split, ServerError> {
         outputs,
         keys: keys.iter().map(|k| k.to_string()).collect(),
         states,
+        merges,
         alias,
         selection: select.selection.as_ref().map(|s| s.to_string()),
     })
@@ -477,6 +509,11 @@ mod tests {
              WHERE kind = 'buy' GROUP BY region, time_bucket('1 minute', ts)"
         );
         let read = split.read_sql(&ObjectName::new("oxbow_rollups", "v_1"));
+        assert_eq!(
+            split.compact_sql(&ObjectName::new("oxbow_rollups", "v_1")),
+            "SELECT \"g0\", \"g1\", sum(\"s0\") AS \"s0\", sum(\"s1\") AS \"s1\", sum(\"s2\") AS \"s2\", \
+             sum(\"s3\") AS \"s3\" FROM \"oxbow_rollups\".\"v_1\" GROUP BY \"g0\", \"g1\""
+        );
         assert_eq!(
             read,
             "SELECT \"g0\" AS \"c0\", \"g1\" AS \"c1\", coalesce(CAST(sum(\"s0\") AS BIGINT), 0) AS \"c2\", \
