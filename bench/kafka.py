@@ -99,7 +99,12 @@ class Broker:
                 time.sleep(0.1)
         else:
             raise RuntimeError("noida-db did not start")
-        self.version = noida_db.__version__ if hasattr(noida_db, "__version__") else "unknown"
+        # The installed distribution's version: the module's __version__ is stale (0.1.0 in 0.2.3).
+        try:
+            from importlib.metadata import version
+            self.version = version("noida-db")
+        except Exception:  # noqa: BLE001 - only the report's header needs it
+            self.version = getattr(noida_db, "__version__", "unknown")
 
     def create_topic(self, topic, partitions):
         admin = AdminClient({"bootstrap.servers": self.bootstrap})

@@ -121,6 +121,10 @@ pub struct TableOptions {
     /// The partition columns of the Delta table (`PARTITION BY (day(ts))`), in order; empty:
     /// not partitioned.
     pub partition_by: Vec<PartitionColumn>,
+    /// Druid's ingest-time rollup (`WITH (rollup_only = true)`): the table keeps no rows of
+    /// its own, only the partial aggregates of the materialized views over it. A write to it
+    /// without a view is refused rather than dropped.
+    pub rollup_only: bool,
 }
 
 impl Default for TableOptions {
@@ -132,6 +136,7 @@ impl Default for TableOptions {
             keyed: false,
             upsert: false,
             partition_by: Vec::new(),
+            rollup_only: false,
         }
     }
 }

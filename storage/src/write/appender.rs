@@ -177,8 +177,16 @@ impl Appender {
             .sum();
         let mut wal_parts = Vec::with_capacity(parts.len());
         for (table, batches) in parts {
-            let table_id = table.def().id.clone();
-            for rollup in self.rollups.of_source(&table_id) {
+            let def = table.def();
+            let table_id = def.id.clone();
+            let rollups = self.rollups.of_source(&table_id);
+            if def.options.rollup_only && rollups.is_empty() {
+                return Err(crate::Error::Unsupported(format!(
+                    "a write to {}, which keeps no rows of its own (rollup_only) and has no materialized view to count them (create the view first)",
+                    def.name
+                )));
+            }
+            for rollup in rollups {
                 let delta = rollup.delta(&batches).await?;
                 if !delta.is_empty() {
                     wal_parts.push(WalPart {
@@ -188,11 +196,14 @@ impl Appender {
                     });
                 }
             }
-            wal_parts.push(WalPart {
-                table_id,
-                offsets: Vec::new(),
-                batches,
-            });
+            // A rollup-only table's rows live on only as its views' partial aggregates.
+            if !def.options.rollup_only {
+                wal_parts.push(WalPart {
+                    table_id,
+                    offsets: Vec::new(),
+                    batches,
+                });
+            }
         }
         let written = self.wal.append(wal_parts).await;
         // Applied (counted by the tables' hot bytes now) or failed: either way, not in flight.

@@ -58,20 +58,13 @@ pub fn table_options(
                 }
                 result.time_column = Some(text);
             }
-            "upsert" => {
-                result.upsert = match text.to_ascii_lowercase().as_str() {
-                    "true" | "on" | "1" => true,
-                    "false" | "off" | "0" => false,
-                    _ => {
-                        return Err(ServerError::InvalidTypeModifier(format!(
-                            "upsert = {value}: expected true or false"
-                        )));
-                    }
-                };
+            "upsert" => result.upsert = boolean("upsert", &value.to_string(), &text)?,
+            "rollup_only" => {
+                result.rollup_only = boolean("rollup_only", &value.to_string(), &text)?
             }
             other => {
                 return Err(ServerError::Unsupported(format!(
-                    "table option \"{other}\" (known: flush_interval, flush_rows, time_column, upsert)"
+                    "table option \"{other}\" (known: flush_interval, flush_rows, time_column, upsert, rollup_only)"
                 )));
             }
         }
@@ -120,5 +113,16 @@ mod tests {
         assert_eq!(parse_duration("5min"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_duration("soon"), None);
+    }
+}
+
+/// A boolean option's value (`true`, `on`, `1` or `false`, `off`, `0`).
+fn boolean(option: &str, value: &str, text: &str) -> Result<bool, ServerError> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "on" | "1" => Ok(true),
+        "false" | "off" | "0" => Ok(false),
+        _ => Err(ServerError::InvalidTypeModifier(format!(
+            "{option} = {value}: expected true or false"
+        ))),
     }
 }

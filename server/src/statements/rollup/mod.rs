@@ -281,7 +281,20 @@ pub async fn refresh(
     let parsed = refresh_target(name)?;
     let view = object_name(&parsed, ctx)?;
     match db.catalog().view(&view)? {
-        Some(def) if def.rollup.is_some() => {}
+        Some(ViewDef {
+            rollup: Some(rollup),
+            ..
+        }) => {
+            if db
+                .table(&rollup.source)
+                .is_some_and(|t| t.table().def().options.rollup_only)
+            {
+                return Err(ServerError::Unsupported(format!(
+                    "REFRESH of {view}, whose table {} keeps no rows to rebuild it from (rollup_only)",
+                    rollup.source
+                )));
+            }
+        }
         None if db.catalog().table(&view)?.is_none() => {
             return Err(oxbow_catalog::Error::RelationNotFound(view.to_string()).into());
         }
