@@ -140,17 +140,8 @@ impl Catalog {
         Ok(views)
     }
 
-    /// The materialized view whose partial aggregates the table `state_table` holds.
-    pub fn rollup_of_state_table(&self, state_table: &ObjectName) -> Result<Option<ViewDef>> {
-        let views = self.materialized_views()?;
-        Ok(views.into_iter().find(|v| {
-            v.rollup
-                .as_ref()
-                .is_some_and(|r| &r.state_table == state_table)
-        }))
-    }
-
-    fn materialized_views(&self) -> Result<Vec<ViewDef>> {
+    /// Every materialized view, in every schema (one read of the views table).
+    pub fn materialized_views(&self) -> Result<Vec<ViewDef>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(VIEWS)?;
         let mut views = Vec::new();

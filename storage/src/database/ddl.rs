@@ -157,8 +157,15 @@ impl Database {
         let Some(def) = self.catalog.table(name)? else {
             return Ok(());
         };
-        let views = self.catalog.rollups_over(&def.id)?;
-        let by = match (views.first(), self.catalog.rollup_of_state_table(name)?) {
+        let all = self.catalog.materialized_views()?;
+        let views: Vec<&ViewDef> = all
+            .iter()
+            .filter(|v| v.rollup.as_ref().is_some_and(|r| r.source_id == def.id))
+            .collect();
+        let holder = all
+            .iter()
+            .find(|v| v.rollup.as_ref().is_some_and(|r| &r.state_table == name));
+        let by = match (views.first(), holder) {
             (Some(_), _) => {
                 let names: Vec<String> = views.iter().map(|v| v.name.to_string()).collect();
                 format!("materialized view {} aggregates it", names.join(", "))

@@ -79,11 +79,18 @@ impl TableProvider for PgClass {
                 .collect::<Result<Vec<_>>>()?;
         }
         // A materialized view is relkind 'm' (psql's `\dm`, `\d+ v`), not the library's 'v'.
+        // One read of the catalog, not one per relation: BI tools read pg_class constantly.
+        let materialized: std::collections::HashSet<oxbow_catalog::ObjectName> = self
+            .db
+            .catalog()
+            .materialized_views()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
         let matviews: std::collections::HashSet<i64> = names
             .iter()
-            .filter(|(_, name)| {
-                matches!(self.db.catalog().view(name), Ok(Some(v)) if v.rollup.is_some())
-            })
+            .filter(|(_, name)| materialized.contains(*name))
             .map(|(oid, _)| *oid)
             .collect();
         if !matviews.is_empty() {
