@@ -125,6 +125,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let memory = QueryMemory::new(config.memory_pool_mb, config.query_memory_mb);
+    let http_addr_bound = match &http_listener {
+        Some(listener) => Some(listener.local_addr().map_err(|e| e.to_string())?),
+        None => None,
+    };
     let http_task = http_listener.map(|listener| {
         let router = crate::http::router(
             crate::http::HttpState {
@@ -155,6 +159,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         )
     })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if let Some(path) = &config.ready_file {
+        write_ready_file(path, addr, http_addr_bound)?;
+    }
     readiness.set_ready();
     info!(
         pg_listen = %addr,
@@ -189,6 +196,22 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
     db.shutdown().await;
     info!("stopped");
     Ok(())
+}
+
+/// Writes `--ready-file`: the bound addresses, to a temporary name renamed into place.
+fn write_ready_file(
+    path: &std::path::Path,
+    pg: std::net::SocketAddr,
+    http: Option<std::net::SocketAddr>,
+) -> Result<(), String> {
+    let mut text = format!("pg={pg}\n");
+    if let Some(http) = http {
+        text.push_str(&format!("http={http}\n"));
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write --ready-file {}: {e}", path.display()))
 }
 
 /// Makes the catalog readable by the server's user only: it holds the roles' SCRAM keys,

@@ -40,29 +40,35 @@ class Oxbow:
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.port = None
+        self.http_port = None
         self.log_path = data_dir.parent / "oxbow.log"
         self.start()
 
     def start(self):
+        """Starts oxbow on kernel-chosen ports (`:0`), read back from its --ready-file: a port
+        chosen here and bound there could be taken by another process in between."""
+        ready = self.data_dir.parent / "oxbow.ready"
         for _ in range(3):
-            self.port = free_port()
-            self.http_port = free_port()
+            ready.unlink(missing_ok=True)
             log = open(self.log_path, "ab")
             http = [] if "--http-listen" in self.extra_args else [
-                "--http-listen", f"127.0.0.1:{self.http_port}"]
+                "--http-listen", "127.0.0.1:0"]
             self.proc = subprocess.Popen(
-                [os.environ["OXBOW_BIN"], "serve", "--pg-listen", f"127.0.0.1:{self.port}",
-                 "--data-dir", str(self.data_dir), *http, *self.extra_args],
+                [os.environ["OXBOW_BIN"], "serve", "--pg-listen", "127.0.0.1:0",
+                 "--data-dir", str(self.data_dir), "--ready-file", str(ready),
+                 *http, *self.extra_args],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
             deadline = time.time() + 60
             while time.time() < deadline:
                 if self.proc.poll() is not None:
                     break
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                        return
-                except OSError:
-                    time.sleep(0.05)
+                if ready.exists():
+                    ports = dict(line.split("=", 1) for line in ready.read_text().split())
+                    self.port = int(ports["pg"].rsplit(":", 1)[1])
+                    if "http" in ports:
+                        self.http_port = int(ports["http"].rsplit(":", 1)[1])
+                    return
+                time.sleep(0.05)
             if self.proc.poll() is None:
                 self.proc.kill()
                 raise RuntimeError("oxbow did not start:\n" + self.log())

@@ -86,6 +86,13 @@ pub struct ServeConfig {
     #[arg(long, env = "OXBOW_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub http_listen: String,
 
+    /// A file written once every listener is bound, one `pg=ADDRESS:PORT` and (with the HTTP
+    /// API on) one `http=ADDRESS:PORT` line: how a supervisor, or a test that asked for port 0,
+    /// learns which ports the server got without racing another process for them. Written to
+    /// a temporary name and renamed, so a reader never sees half of it.
+    #[arg(long, env = "OXBOW_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+
     /// The largest HTTP request body, in MiB; a larger push gets 413.
     #[arg(long, env = "OXBOW_HTTP_BODY_LIMIT_MB", default_value_t = 64)]
     pub http_body_limit_mb: usize,

@@ -39,6 +39,18 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The PostgreSQL and HTTP ports from a `--ready-file`, once the server has written it.
+fn read_ready_file(path: &Path) -> Option<(u16, Option<u16>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let port = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|addr| addr.parse::<std::net::SocketAddr>().ok())
+            .map(|addr| addr.port())
+    };
+    Some((port("pg=")?, port("http=")))
+}
+
 /// A running `oxbow` process that is killed when dropped.
 pub struct TestServer {
     child: Option<Child>,
@@ -125,15 +137,19 @@ impl TestServer {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    fn ready_path(&self) -> PathBuf {
+        self.data_dir.with_file_name("oxbow.ready")
+    }
+
+    /// Starts the binary with its PostgreSQL port (and, the first time, its HTTP port) chosen
+    /// by the kernel (`:0`) and learns them from `--ready-file`: choosing a free port here and
+    /// binding it there raced other tests' servers, and a test could reach someone else's
+    /// listener.
     fn spawn(&mut self) {
+        let own_http = self.extra_args.iter().any(|a| a == "--http-listen");
         for _attempt in 0..3 {
-            self.port = free_port();
-            let own_http = self.extra_args.iter().any(|a| a == "--http-listen");
-            // Kept across restarts, so a test's URLs stay valid (the PostgreSQL port is not:
-            // tests connect again through `connect`).
-            if !own_http && self.http_port == 0 {
-                self.http_port = free_port();
-            }
+            let ready = self.ready_path();
+            std::fs::remove_file(&ready).ok();
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -143,12 +159,16 @@ impl TestServer {
             command
                 .arg("serve")
                 .arg("--pg-listen")
-                .arg(format!("127.0.0.1:{}", self.port))
+                .arg("127.0.0.1:0")
                 .arg("--data-dir")
                 .arg(&self.data_dir)
+                .arg("--ready-file")
+                .arg(&ready)
                 .args(if own_http {
                     Vec::new()
                 } else {
+                    // Kept across restarts, so a test's URLs stay valid (the PostgreSQL port
+                    // is not: tests connect again through `connect`).
                     vec![
                         "--http-listen".to_string(),
                         format!("127.0.0.1:{}", self.http_port),
@@ -171,11 +191,18 @@ impl TestServer {
             let deadline = Instant::now() + START_TIMEOUT;
             loop {
                 if let Some(status) = child.try_wait().expect("child status") {
-                    // Most likely the port was taken between choosing and binding it.
+                    // Most likely the kept HTTP port was taken while the server was down.
                     eprintln!("oxbow exited during startup ({status}); retrying");
+                    if !own_http {
+                        self.http_port = 0;
+                    }
                     break;
                 }
-                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                if let Some((pg, http)) = read_ready_file(&ready) {
+                    self.port = pg;
+                    if !own_http {
+                        self.http_port = http.unwrap_or(0);
+                    }
                     self.child = Some(child);
                     return;
                 }
