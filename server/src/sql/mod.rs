@@ -3,7 +3,7 @@
 //! clients send.
 //!
 //! Owns: [`session`] (the DataFusion session template), [`memory`] (the query memory limits), [`names`] (identifier folding and
-//! schema resolution), [`temp_tables`] (a connection's temporary tables), [`time_travel`] (`VERSION AS OF`), [`types`] (SQL type names to Oxbow's types), [`rewrite`] (before
+//! schema resolution), [`sketches`] (mergeable distinct-count sketches, rollup states), [`temp_tables`] (a connection's temporary tables), [`time_travel`] (`VERSION AS OF`), [`types`] (SQL type names to Oxbow's types), [`rewrite`] (before
 //! planning: on the text where a parser stub must be dodged, on the AST otherwise) and
 //! [`analyzer`] (DataFusion analyzer rules, after planning). Does not own: executing
 //! statements (`crate::statements`) or the wire (`crate::wire`).
@@ -15,6 +15,7 @@ pub mod memory;
 pub mod names;
 pub mod rewrite;
 pub mod session;
+pub mod sketches;
 pub mod temp_tables;
 pub mod time_travel;
 pub mod types;

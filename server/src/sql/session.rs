@@ -126,6 +126,7 @@ pub async fn base_context(
         ));
     }
     crate::pg_compat::functions::aliases::register(&ctx);
+    crate::sql::sketches::register(&ctx);
     if let Ok(format) = datafusion::execution::FunctionRegistry::udf(&ctx, "format") {
         ctx.register_udf(crate::pg_compat::functions::row_wise(
             format.as_ref().clone(),

@@ -3,7 +3,8 @@
 //!
 //! What can be split is what can be merged exactly from partial rows that are only ever
 //! added: one table, an optional `WHERE`, `GROUP BY` keys, and outputs that are keys or
-//! `count`, `sum`, `min`, `max`, `avg` (with `FILTER` if wanted). Each one splits as:
+//! `count`, `sum`, `min`, `max`, `avg`, `approx_count_distinct` (with `FILTER` if wanted).
+//! Each one splits as:
 //!
 //! | output   | partial state          | merge                                  |
 //! |----------|------------------------|----------------------------------------|
@@ -12,9 +13,11 @@
 //! | `min`    | `min(x)`               | `min(s)`                               |
 //! | `max`    | `max(x)`               | `max(s)`                               |
 //! | `avg`    | `sum(x)`, `count(x)`   | `sum(s1) / nullif(sum(s2), 0)`         |
+//! | `approx_count_distinct` | `hll_sketch(x)` | `hll_estimate(hll_union(s))`     |
 //!
-//! Everything else (DISTINCT, HAVING, joins, subqueries, window functions, other
-//! aggregates) is refused with 0A000 naming the part, never approximated.
+//! (`approx_distinct`, DataFusion's name, splits like `approx_count_distinct`; the sketches
+//! are `crate::sql::sketches`.) Everything else (DISTINCT, HAVING, joins, subqueries, window
+//! functions, other aggregates) is refused with 0A000 naming the part, never approximated.
 
 use std::fmt::Write as _;
 
@@ -43,6 +46,8 @@ enum Kind {
     Min,
     Max,
     Avg,
+    /// An approximate distinct count, kept as a mergeable sketch.
+    Distinct,
 }
 
 /// A view's query, split.
@@ -123,6 +128,9 @@ impl Split {
                                 "CAST(sum({s}) AS DOUBLE) / CAST(nullif(sum(\"s{}\"), 0) AS DOUBLE)",
                                 first + 1
                             ),
+                            Kind::Distinct => {
+                                format!("CAST(round(hll_estimate(hll_union({s}))) AS BIGINT)")
+                            }
                         }
                     }
                 };
@@ -214,6 +222,7 @@ pub fn split(query: &Query) -> Result<Split, ServerError> {
             Kind::Min => "min",
             Kind::Max => "max",
             Kind::Count | Kind::Sum | Kind::Avg => "sum",
+            Kind::Distinct => "hll_union",
         }));
         states.extend(partial);
     }
@@ -410,6 +419,7 @@ fn kind_of(f: &Function) -> Option<Kind> {
         "min" => Kind::Min,
         "max" => Kind::Max,
         "avg" => Kind::Avg,
+        "approx_count_distinct" | "approx_distinct" => Kind::Distinct,
         _ => return None,
     })
 }
@@ -418,7 +428,7 @@ fn kind_of(f: &Function) -> Option<Kind> {
 fn aggregate(expr: &Expr) -> Result<(Kind, Vec<String>), ServerError> {
     let not_maintained = || {
         refuse(format!(
-            "the output {expr} in a materialized view: each output is a GROUP BY key or one of count, sum, min, max and avg (compute other expressions when you query the view)"
+            "the output {expr} in a materialized view: each output is a GROUP BY key or one of count, sum, min, max, avg and approx_count_distinct (compute other expressions when you query the view)"
         ))
     };
     let Expr::Function(f) = expr else {
@@ -428,7 +438,7 @@ fn aggregate(expr: &Expr) -> Result<(Kind, Vec<String>), ServerError> {
         let name = f.name.to_string().to_lowercase();
         if name.starts_with("approx_") {
             return Err(refuse(format!(
-                "{name} in a materialized view (sketch states are not built yet)"
+                "{name} in a materialized view (of the sketches, only approx_count_distinct's is built)"
             )));
         }
         return Err(not_maintained());
@@ -447,7 +457,7 @@ fn aggregate(expr: &Expr) -> Result<(Kind, Vec<String>), ServerError> {
     };
     if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) {
         return Err(refuse(format!(
-            "{expr} in a materialized view (DISTINCT aggregates need set or sketch states, not built yet)"
+            "{expr} in a materialized view (an exact DISTINCT aggregate needs every value kept; approx_count_distinct keeps a sketch)"
         )));
     }
     if !list.clauses.is_empty() {
@@ -465,6 +475,7 @@ fn aggregate(expr: &Expr) -> Result<(Kind, Vec<String>), ServerError> {
     };
     let states = match kind {
         Kind::Avg => vec![renamed("sum"), renamed("count")],
+        Kind::Distinct => vec![renamed("hll_sketch")],
         _ => vec![f.to_string()],
     };
     Ok((kind, states))
@@ -523,6 +534,28 @@ mod tests {
     }
 
     #[test]
+    fn an_approximate_distinct_count_keeps_a_sketch_that_unions() {
+        let split = split_sql(
+            "SELECT k, approx_count_distinct(u) FILTER (WHERE u > 0) FROM t GROUP BY k",
+        )
+        .unwrap();
+        let state = ObjectName::new("oxbow_rollups", "v_1");
+        assert_eq!(
+            split.partial_sql(&ObjectName::new("public", "t")),
+            "SELECT k AS \"g0\", hll_sketch(u) FILTER (WHERE u > 0) AS \"s0\" FROM \"public\".\"t\" AS t GROUP BY k"
+        );
+        assert_eq!(
+            split.compact_sql(&state),
+            "SELECT \"g0\", hll_union(\"s0\") AS \"s0\" FROM \"oxbow_rollups\".\"v_1\" GROUP BY \"g0\""
+        );
+        assert!(
+            split
+                .read_sql(&state)
+                .contains("CAST(round(hll_estimate(hll_union(\"s0\"))) AS BIGINT) AS \"c1\"")
+        );
+    }
+
+    #[test]
     fn a_global_aggregate_has_no_keys() {
         let split = split_sql("SELECT count(*), max(x) FROM s.t").unwrap();
         let source = ObjectName::new("s", "t");
@@ -536,7 +569,7 @@ mod tests {
     #[test]
     fn what_cannot_be_merged_exactly_is_refused() {
         for (sql, names) in [
-            ("SELECT count(DISTINCT u) FROM t", "DISTINCT aggregates"),
+            ("SELECT count(DISTINCT u) FROM t", "exact DISTINCT aggregate"),
             (
                 "SELECT k, count(*) FROM t GROUP BY k HAVING count(*) > 1",
                 "HAVING",
@@ -551,7 +584,7 @@ mod tests {
                 "SELECT k, sum(x) / count(*) FROM t GROUP BY k",
                 "compute other expressions",
             ),
-            ("SELECT approx_distinct(u) FROM t", "sketch"),
+            ("SELECT approx_percentile_cont(u, 0.5) FROM t", "sketch"),
             ("SELECT count(*) OVER () FROM t", "window"),
             ("SELECT * FROM t", "SELECT *"),
             (
