@@ -2,7 +2,7 @@
 //! how names and types are read, and the rewrites that let DataFusion plan what PostgreSQL's
 //! clients send.
 //!
-//! Owns: [`session`] (the DataFusion session template), [`memory`] (the query memory limits), [`names`] (identifier folding and
+//! Owns: [`session`] (the DataFusion session template), [`memory`] (the query memory limits), [`interval_operators`] (interval `*`, `/`, comparison and `date + interval` as PostgreSQL has them), [`names`] (identifier folding and
 //! schema resolution), [`sketches`] (mergeable distinct-count sketches, rollup states), [`temp_tables`] (a connection's temporary tables), [`time_travel`] (`VERSION AS OF`), [`types`] (SQL type names to Oxbow's types), [`rewrite`] (before
 //! planning: on the text where a parser stub must be dodged, on the AST otherwise) and
 //! [`analyzer`] (DataFusion analyzer rules, after planning). Does not own: executing
@@ -12,6 +12,7 @@
 
 pub mod analyzer;
 pub mod memory;
+pub mod interval_operators;
 pub mod names;
 pub mod rewrite;
 pub mod session;

@@ -42,6 +42,11 @@ pub async fn base_context(
         SessionContext::new_with_config(config),
         Arc::new(crate::sql::analyzer::boolean_literals::BooleanLiterals),
     ));
+    // Interval `*`, `/` and comparisons, planned as each operator is built.
+    datafusion::execution::FunctionRegistry::register_expr_planner(
+        &mut ctx,
+        Arc::new(crate::sql::interval_operators::IntervalOperators::default()),
+    )?;
     ctx.register_catalog(
         DATABASE_NAME,
         Arc::new(OxbowCatalogProvider::new(Arc::clone(&db))),
@@ -106,6 +111,9 @@ pub async fn base_context(
         Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(0))))),
     ));
     datafusion_pg_functions::register_all(&mut ctx);
+    for function in crate::pg_compat::functions::intervals::functions() {
+        ctx.register_udf(function);
+    }
     // PostgreSQL's pattern forms of to_char/to_date/to_timestamp and EXTRACT's extra fields,
     // each wrapping DataFusion's function of the same name for the forms it keeps.
     let existing = |name: &str| {
@@ -180,8 +188,6 @@ pub async fn base_context(
     Ok(ctx)
 }
 
-/// `ctx` with `rule` run before DataFusion's own analyzer rules (`add_analyzer_rule` appends,
-/// after type coercion, too late for a rule that must settle types before it).
 /// Adds `oxbow.sources` and `oxbow.source_partitions` (which the source runtime computes) to
 /// the `oxbow` schema.
 pub fn register_sources_table(
@@ -211,6 +217,8 @@ pub fn register_sources_table(
     Ok(())
 }
 
+/// `ctx` with `rule` run before DataFusion's own analyzer rules (`add_analyzer_rule` appends,
+/// after type coercion, too late for a rule that must settle types before it).
 fn with_first_analyzer_rule(
     ctx: SessionContext,
     rule: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>,

@@ -13,9 +13,13 @@
 //!   PostgreSQL's patterns (`YYYY-MM-DD HH24:MI:SS`).
 //! - [`date_part`]: `EXTRACT(century | decade | millennium | julian ...)`.
 //! - [`aliases`]: `every`, `variance`, `isfinite`.
+//! - [`interval_input`] (PostgreSQL's interval literals) and [`intervals`]: `interval * n`,
+//!   comparison by length, `justify_*`, `make_interval`, `age`.
 
 pub mod aliases;
 pub mod date_part;
+pub mod interval_input;
+pub mod intervals;
 pub mod datetime_format;
 pub mod datetime_read;
 pub mod json;

@@ -83,6 +83,9 @@ fn is_zero_based_vector(name: &str) -> bool {
 }
 
 fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
+    if let Some(interval) = super::intervals::replacement(expr) {
+        return Some(interval);
+    }
     if let Expr::CompoundFieldAccess { root, access_chain } = expr
         && let Some((AccessExpr::Subscript(Subscript::Index { index }), before)) =
             access_chain.split_last()
