@@ -111,7 +111,10 @@ pub async fn base_context(
         Arc::new(|_| Ok(ColumnarValue::Scalar(ScalarValue::Int32(Some(0))))),
     ));
     datafusion_pg_functions::register_all(&mut ctx);
-    for function in crate::pg_compat::functions::intervals::functions() {
+    for function in crate::pg_compat::functions::intervals::functions()
+        .into_iter()
+        .chain(crate::pg_compat::functions::make_timestamp::functions())
+    {
         ctx.register_udf(function);
     }
     // PostgreSQL's pattern forms of to_char/to_date/to_timestamp and EXTRACT's extra fields,

@@ -15,6 +15,7 @@
 //! - [`aliases`]: `every`, `variance`, `isfinite`.
 //! - [`interval_input`] (PostgreSQL's interval literals) and [`intervals`]: `interval * n`,
 //!   comparison by length, `justify_*`, `make_interval`, `age`.
+//! - [`make_timestamp`]: `make_timestamp`, `make_timestamptz`.
 
 pub mod aliases;
 pub mod date_part;
@@ -23,6 +24,7 @@ pub mod intervals;
 pub mod datetime_format;
 pub mod datetime_read;
 pub mod json;
+pub mod make_timestamp;
 pub mod row_wise;
 pub mod session;
 pub mod sets;

@@ -83,8 +83,10 @@ fn is_zero_based_vector(name: &str) -> bool {
 }
 
 fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
-    if let Some(interval) = super::intervals::replacement(expr) {
-        return Some(interval);
+    if let Some(literal) = super::intervals::replacement(expr)
+        .or_else(|| super::datetime_literals::replacement(expr))
+    {
+        return Some(literal);
     }
     if let Expr::CompoundFieldAccess { root, access_chain } = expr
         && let Some((AccessExpr::Subscript(Subscript::Index { index }), before)) =
