@@ -8,6 +8,7 @@
 //! - `interval <op> interval` comparisons: by length, a month being 30 days and a day 24
 //!   hours, so `'1 day' = '24 hours'` (DataFusion compares months, days and nanoseconds apart).
 //! - `date ± interval`: a `timestamp`, as in PostgreSQL (DataFusion answers a `date`).
+//! - `timestamp - timestamp`: an interval of days and time (DataFusion: a duration).
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub struct IntervalOperators {
     multiply: Arc<ScalarUDF>,
     divide: Arc<ScalarUDF>,
     length: Arc<ScalarUDF>,
+    timestamp_difference: Arc<ScalarUDF>,
 }
 
 impl Default for IntervalOperators {
@@ -33,6 +35,7 @@ impl Default for IntervalOperators {
             multiply: Arc::new(intervals::multiply()),
             divide: Arc::new(intervals::divide()),
             length: Arc::new(intervals::length()),
+            timestamp_difference: Arc::new(intervals::timestamp_difference()),
         }
     }
 }
@@ -43,6 +46,10 @@ fn is_interval(t: &DataType) -> bool {
 
 fn is_date(t: &DataType) -> bool {
     matches!(t, DataType::Date32 | DataType::Date64)
+}
+
+fn is_timestamp(t: &DataType) -> bool {
+    matches!(t, DataType::Timestamp(..))
 }
 
 fn comparison(op: &BinaryOperator) -> Option<Operator> {
@@ -98,6 +105,9 @@ impl ExprPlanner for IntervalOperators {
             }
             BinaryOperator::Divide if is_interval(&lt) && rt.is_numeric() => {
                 Self::call(&self.divide, vec![left, number(right)])
+            }
+            BinaryOperator::Minus if is_timestamp(&lt) && is_timestamp(&rt) => {
+                Self::call(&self.timestamp_difference, vec![left, right])
             }
             BinaryOperator::Plus if is_date(&lt) && is_interval(&rt) => {
                 Self::binary(timestamp(left), Operator::Plus, right)

@@ -176,6 +176,9 @@ pub async fn base_context(
         ),
     ));
     ctx.add_analyzer_rule(Arc::new(
+        crate::sql::analyzer::timestamp_text::TimestampText::default(),
+    ));
+    ctx.add_analyzer_rule(Arc::new(
         crate::sql::analyzer::bytea_literals::ByteaLiterals,
     ));
     ctx.register_udf(crate::pg_compat::functions::current_schema());

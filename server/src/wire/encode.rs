@@ -1,6 +1,6 @@
 //! Row encoding where PostgreSQL's wire form differs from arrow-pg's: binary `jsonb` starts
-//! with a version byte, text timestamps carry only the fraction digits that are not zero
-//! (`oxbow_ingest::formats::timestamp_text`), and text floats are spelled as PostgreSQL spells
+//! with a version byte, text timestamps and intervals carry only the fraction digits that are
+//! not zero (`oxbow_ingest::formats::timestamp_text`), and text floats are spelled as PostgreSQL spells
 //! them (`2`, `1e+20`, `Infinity`: [`super::float_text`]). Rows that need no change pass
 //! without a copy.
 
@@ -31,7 +31,7 @@ pub fn adapt_response(
         .iter()
         .map(|f| match (f.datatype(), f.format()) {
             (&Type::JSONB, FieldFormat::Binary) => Some(ValueRewrite::JsonbVersion),
-            (&Type::TIMESTAMP | &Type::TIMESTAMPTZ, FieldFormat::Text) => {
+            (&Type::TIMESTAMP | &Type::TIMESTAMPTZ | &Type::INTERVAL, FieldFormat::Text) => {
                 Some(ValueRewrite::TrimFraction)
             }
             (&Type::FLOAT4 | &Type::FLOAT8, FieldFormat::Text) => Some(ValueRewrite::FloatText),

@@ -2,10 +2,12 @@
 //! `interval * number` and `interval / number` (fractions spill from months into days and from
 //! days into time, as PostgreSQL's `interval_mul` does), comparison of intervals by their
 //! length (`'1 day' = '24 hours'`; DataFusion compares field by field), `justify_days`,
-//! `justify_hours`, `justify_interval`, `make_interval` and `age`.
+//! `justify_hours`, `justify_interval`, `make_interval` and `age`, and `timestamp - timestamp`
+//! as an interval (DataFusion: a duration, printed `596523:14:06.5`).
 //!
 //! The operators are planned by `crate::sql::interval_operators`, which calls
-//! [`multiply`], [`divide`] and [`length`]; the functions are registered by name.
+//! [`multiply`], [`divide`], [`length`] and [`timestamp_difference`]; the functions are
+//! registered by name.
 
 use std::sync::Arc;
 
@@ -49,6 +51,44 @@ pub fn divide() -> ScalarUDF {
             Ok(1.0 / divisor)
         }
     })
+}
+
+/// `timestamp - timestamp`: an interval of days and time (PostgreSQL's `timestamp_mi`, whose
+/// hours are justified into days), not DataFusion's duration. Either side may carry a zone:
+/// both are instants in UTC underneath.
+pub fn timestamp_difference() -> ScalarUDF {
+    ScalarUDF::from(SimpleScalarUDF::new_with_signature(
+        "oxbow_timestamp_mi",
+        Signature::any(2, Volatility::Immutable),
+        INTERVAL,
+        Arc::new(|args: &[ColumnarValue]| {
+            let all_scalars = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+            let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
+            let arrays = ColumnarValue::values_to_arrays(args)?
+                .iter()
+                .map(|a| cast(a, &micros))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let (late, early) = (
+                arrays[0].as_primitive::<TimestampMicrosecondType>(),
+                arrays[1].as_primitive::<TimestampMicrosecondType>(),
+            );
+            let difference: IntervalMonthDayNanoArray =
+                datafusion::arrow::compute::kernels::arity::binary(late, early, |a, b| {
+                    let nanos = (a - b).saturating_mul(1000);
+                    IntervalMonthDayNano::new(
+                        0,
+                        (nanos / NANOS_PER_DAY) as i32,
+                        nanos % NANOS_PER_DAY,
+                    )
+                })?;
+            let array: ArrayRef = Arc::new(difference);
+            Ok(if all_scalars {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
+            } else {
+                ColumnarValue::Array(array)
+            })
+        }),
+    ))
 }
 
 /// An interval's length in nanoseconds (a month is 30 days, a day 24 hours), which the

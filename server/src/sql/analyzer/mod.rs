@@ -7,7 +7,9 @@
 //!   input, not as the bytes of the text.
 //! - [`date_part_fields`]: `EXTRACT` planned with the session's `date_part`, which knows
 //!   PostgreSQL's `century`, `decade`, `millennium` and `julian`.
+//! - [`timestamp_text`]: a timestamp cast to text in PostgreSQL's form, not ISO's.
 
 pub mod boolean_literals;
 pub mod bytea_literals;
 pub mod date_part_fields;
+pub mod timestamp_text;
