@@ -11,8 +11,8 @@
 //! Invariant (DESIGN.md, "Query"): a rewrite never changes what a user's string literal says.
 
 pub mod analyzer;
-pub mod memory;
 pub mod interval_operators;
+pub mod memory;
 pub mod names;
 pub mod rewrite;
 pub mod session;

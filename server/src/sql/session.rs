@@ -114,6 +114,7 @@ pub async fn base_context(
     for function in crate::pg_compat::functions::intervals::functions()
         .into_iter()
         .chain(crate::pg_compat::functions::make_timestamp::functions())
+        .chain([crate::pg_compat::functions::at_time_zone::at_time_zone()])
     {
         ctx.register_udf(function);
     }

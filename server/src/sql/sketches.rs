@@ -26,12 +26,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type, UInt64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr_fn::SimpleScalarUDF;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, EmitTo, GroupsAccumulator,
     ScalarUDF, Signature, Volatility,
 };
-use datafusion::logical_expr::expr_fn::SimpleScalarUDF;
 use datafusion::prelude::SessionContext;
 use datasketches::hash::value::{canonical_float, raw_bytes};
 use datasketches::hll::{HllSketch, HllType, HllUnion};
@@ -130,7 +130,11 @@ impl AggregateUDFImpl for SketchAggregate {
 
 /// One serialized sketch, in any of Arrow's binary layouts (Delta scans read `BinaryView`).
 fn sketch_signature() -> Signature {
-    let binaries = vec![DataType::Binary, DataType::LargeBinary, DataType::BinaryView];
+    let binaries = vec![
+        DataType::Binary,
+        DataType::LargeBinary,
+        DataType::BinaryView,
+    ];
     Signature::uniform(1, binaries, Volatility::Immutable)
 }
 
@@ -245,7 +249,13 @@ impl GroupsAccumulator for Sketches {
         total_num_groups: usize,
     ) -> Result<()> {
         let sketches = self.kind == Kind::Union;
-        self.add(&values[0], group_indices, opt_filter, total_num_groups, sketches)
+        self.add(
+            &values[0],
+            group_indices,
+            opt_filter,
+            total_num_groups,
+            sketches,
+        )
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -282,7 +292,13 @@ impl GroupsAccumulator for Sketches {
         let rows = values[0].len();
         let mut each = Sketches::new(self.kind);
         let groups: Vec<usize> = (0..rows).collect();
-        each.add(&values[0], &groups, opt_filter, rows, self.kind == Kind::Union)?;
+        each.add(
+            &values[0],
+            &groups,
+            opt_filter,
+            rows,
+            self.kind == Kind::Union,
+        )?;
         Ok(vec![Self::states(&each.groups)])
     }
 
@@ -330,7 +346,9 @@ impl Accumulator for OneSketch {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         let union = self.take()?;
-        Ok(vec![ScalarValue::Binary(Some(Sketches::serialized(&union)))])
+        Ok(vec![ScalarValue::Binary(Some(Sketches::serialized(
+            &union,
+        )))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -361,9 +379,11 @@ impl Canonical {
                     Err(_) => Self::text(values)?,
                 }
             }
-            Float16 | Float32 | Float64 => {
-                Self::Float(cast(values, &Float64)?.as_primitive::<Float64Type>().clone())
-            }
+            Float16 | Float32 | Float64 => Self::Float(
+                cast(values, &Float64)?
+                    .as_primitive::<Float64Type>()
+                    .clone(),
+            ),
             Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => {
                 Self::Bytes(cast(values, &Binary)?.as_binary::<i32>().clone())
             }
@@ -374,7 +394,9 @@ impl Canonical {
     /// Text's bytes (for text itself, and for every type hashed as its text).
     fn text(values: &ArrayRef) -> Result<Self> {
         let text = cast(values, &DataType::Utf8)?;
-        Ok(Self::Bytes(cast(&text, &DataType::Binary)?.as_binary::<i32>().clone()))
+        Ok(Self::Bytes(
+            cast(&text, &DataType::Binary)?.as_binary::<i32>().clone(),
+        ))
     }
 }
 
@@ -428,7 +450,11 @@ mod tests {
         )
         .await;
         for column in 0..3 {
-            let counts = batch.column(column).as_any().downcast_ref::<Int64Array>().unwrap();
+            let counts = batch
+                .column(column)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
             assert_eq!(counts.value(0), 3, "column {column}");
         }
     }
@@ -445,7 +471,12 @@ mod tests {
              SELECT hll_estimate(hll_union(s)), CAST(count(*) AS DOUBLE) FROM parts",
         )
         .await;
-        let estimate = batch.column(0).as_any().downcast_ref::<Float64Array>().unwrap().value(0);
+        let estimate = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .value(0);
         let exact = 39.0 * 500.0 + 1000.0;
         assert!(
             (estimate - exact).abs() / exact < 0.05,

@@ -136,7 +136,10 @@ async fn views_equal_their_query_over_the_rows_after_kill_9() {
         .await
         .parse()
         .unwrap();
-        assert!(worst < 0.05, "cycle {cycle}: a distinct count of ids is {worst:.3} off");
+        assert!(
+            worst < 0.05,
+            "cycle {cycle}: a distinct count of ids is {worst:.3} off"
+        );
         let counted: i64 = scalar(&client, "SELECT sum(n) FROM by_k")
             .await
             .parse()

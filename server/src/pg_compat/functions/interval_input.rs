@@ -242,10 +242,11 @@ pub fn parse(text: &str, range: Option<Range>) -> Result<PgInterval, String> {
     if let Some(iso) = body.strip_prefix(['P', 'p']) {
         return iso_8601(iso).ok_or_else(invalid)?.finish(false, range);
     }
-    let minutes_first = range == Some(Range {
-        leading: Field::Minute,
-        last: Some(Field::Second),
-    });
+    let minutes_first = range
+        == Some(Range {
+            leading: Field::Minute,
+            last: Some(Field::Second),
+        });
     let bare_unit = range.map_or(Unit::Seconds(1.0), |r| field_unit(r.finest()));
     let tokens = tokens(body);
     let mut sum = Sum::default();
@@ -369,17 +370,31 @@ mod tests {
             parse("01:30", range(Field::Minute, Some(Field::Second))),
             Ok(iv(0, 0, 90.0))
         );
-        assert_eq!(parse("1 day 02:30:00", range(Field::Day, None)), Ok(iv(0, 1, 0.0)));
+        assert_eq!(
+            parse("1 day 02:30:00", range(Field::Day, None)),
+            Ok(iv(0, 1, 0.0))
+        );
         assert_eq!(
             parse("2 hours 30 minutes", range(Field::Hour, None)),
             Ok(iv(0, 0, 7200.0))
         );
-        assert_eq!(parse("1-2", range(Field::Year, Some(Field::Month))), Ok(iv(14, 0, 0.0)));
+        assert_eq!(
+            parse("1-2", range(Field::Year, Some(Field::Month))),
+            Ok(iv(14, 0, 0.0))
+        );
     }
 
     #[test]
     fn refuses_what_postgresql_refuses() {
-        for bad in ["", "abc", "1 fortnight", "1 day ago ago", "P", "1:2:3:4", "P1H"] {
+        for bad in [
+            "",
+            "abc",
+            "1 fortnight",
+            "1 day ago ago",
+            "P",
+            "1:2:3:4",
+            "P1H",
+        ] {
             assert!(parse(bad, None).is_err(), "{bad}");
         }
     }

@@ -132,7 +132,8 @@ fn scale(v: IntervalMonthDayNano, factor: f64) -> Result<IntervalMonthDayNano> {
         seconds_remainder -= spill * 86_400.0;
     }
     whole_days += month_remainder_days.trunc();
-    let micros = (v.nanoseconds as f64 / NANOS_PER_MICRO * factor + seconds_remainder * 1e6).round();
+    let micros =
+        (v.nanoseconds as f64 / NANOS_PER_MICRO * factor + seconds_remainder * 1e6).round();
     let out_of_range = !whole_months.is_finite()
         || whole_months.abs() > i32::MAX as f64
         || whole_days.abs() > i32::MAX as f64
@@ -158,7 +159,10 @@ fn scaled(name: &str, factor: fn(f64) -> Result<f64>) -> ScalarUDF {
                 else {
                     return Ok(None);
                 };
-                Ok(Some(ScalarValue::IntervalMonthDayNano(Some(scale(v, factor(n)?)?))))
+                Ok(Some(ScalarValue::IntervalMonthDayNano(Some(scale(
+                    v,
+                    factor(n)?,
+                )?))))
             })
         }),
     ))
@@ -166,7 +170,11 @@ fn scaled(name: &str, factor: fn(f64) -> Result<f64>) -> ScalarUDF {
 
 fn justify_hours(v: IntervalMonthDayNano) -> IntervalMonthDayNano {
     let days = v.nanoseconds / NANOS_PER_DAY;
-    IntervalMonthDayNano::new(v.months, v.days + days as i32, v.nanoseconds % NANOS_PER_DAY)
+    IntervalMonthDayNano::new(
+        v.months,
+        v.days + days as i32,
+        v.nanoseconds % NANOS_PER_DAY,
+    )
 }
 
 fn justify_days(v: IntervalMonthDayNano) -> IntervalMonthDayNano {
@@ -234,12 +242,15 @@ fn make_interval() -> ScalarUDF {
                     }
                 }
                 let [years, months, weeks, days, hours, mins, secs] = parts;
-                let nanos = ((hours * 3600.0 + mins * 60.0) * 1e9 + (secs * 1e6).round() * 1e3) as i64;
-                Ok(Some(ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
-                    (years * 12.0 + months) as i32,
-                    (weeks * 7.0 + days) as i32,
-                    nanos,
-                )))))
+                let nanos =
+                    ((hours * 3600.0 + mins * 60.0) * 1e9 + (secs * 1e6).round() * 1e3) as i64;
+                Ok(Some(ScalarValue::IntervalMonthDayNano(Some(
+                    IntervalMonthDayNano::new(
+                        (years * 12.0 + months) as i32,
+                        (weeks * 7.0 + days) as i32,
+                        nanos,
+                    ),
+                ))))
             })
         }),
     ))
@@ -340,10 +351,9 @@ fn map_rows(
 }
 
 fn interval_at(array: &ArrayRef, row: usize) -> Result<Option<IntervalMonthDayNano>> {
-    let array: &IntervalMonthDayNanoArray = array
-        .as_any()
-        .downcast_ref()
-        .ok_or_else(|| DataFusionError::Internal(format!("not an interval: {}", array.data_type())))?;
+    let array: &IntervalMonthDayNanoArray = array.as_any().downcast_ref().ok_or_else(|| {
+        DataFusionError::Internal(format!("not an interval: {}", array.data_type()))
+    })?;
     Ok(array.is_valid(row).then(|| array.value(row)))
 }
 
@@ -384,7 +394,10 @@ mod tests {
         assert_eq!(scale(iv(0, -3, 0), 0.5).unwrap(), iv(0, -1, -12 * HOUR));
         assert_eq!(scale(iv(14, 0, 0), 0.5).unwrap(), iv(7, 0, 0));
         assert_eq!(scale(iv(0, 1, 0), 1.5).unwrap(), iv(0, 1, 12 * HOUR));
-        assert_eq!(scale(iv(0, 0, 9000 * 1_000_000_000), 0.5).unwrap(), iv(0, 0, 4500 * 1_000_000_000));
+        assert_eq!(
+            scale(iv(0, 0, 9000 * 1_000_000_000), 0.5).unwrap(),
+            iv(0, 0, 4500 * 1_000_000_000)
+        );
         assert_eq!(scale(iv(1, 0, 0), 0.5).unwrap(), iv(0, 15, 0));
     }
 
@@ -394,8 +407,14 @@ mod tests {
         assert_eq!(justify_hours(iv(0, 0, 27 * HOUR)), iv(0, 1, 3 * HOUR));
         assert_eq!(justify_interval(iv(1, 0, -HOUR)), iv(0, 29, 23 * HOUR));
         let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(between(at("2024-03-15 00:00:00"), at("2024-01-01 00:00:00")), iv(2, 14, 0));
-        assert_eq!(between(at("2024-01-01 00:00:00"), at("2024-03-15 00:00:00")), iv(-2, -14, 0));
+        assert_eq!(
+            between(at("2024-03-15 00:00:00"), at("2024-01-01 00:00:00")),
+            iv(2, 14, 0)
+        );
+        assert_eq!(
+            between(at("2024-01-01 00:00:00"), at("2024-03-15 00:00:00")),
+            iv(-2, -14, 0)
+        );
         assert_eq!(
             between(at("2024-03-01 01:00:00"), at("2024-01-31 02:00:00")),
             iv(1, 0, 23 * HOUR)

@@ -15,7 +15,10 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Signature, TypeSignatur
 
 /// Both functions.
 pub fn functions() -> Vec<ScalarUDF> {
-    vec![make("make_timestamp", false), make("make_timestamptz", true)]
+    vec![
+        make("make_timestamp", false),
+        make("make_timestamptz", true),
+    ]
 }
 
 fn make(name: &'static str, with_zone: bool) -> ScalarUDF {
@@ -32,8 +35,15 @@ fn make(name: &'static str, with_zone: bool) -> ScalarUDF {
         out,
         Arc::new(move |args: &[ColumnarValue]| {
             let all_scalars = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-            let types = [DataType::Int64, DataType::Int64, DataType::Int64, DataType::Int64];
-            let types = types.iter().chain([&DataType::Int64, &DataType::Float64, &DataType::Utf8]);
+            let types = [
+                DataType::Int64,
+                DataType::Int64,
+                DataType::Int64,
+                DataType::Int64,
+            ];
+            let types = types
+                .iter()
+                .chain([&DataType::Int64, &DataType::Float64, &DataType::Utf8]);
             let args = args
                 .iter()
                 .zip(types)
@@ -83,7 +93,12 @@ fn micros_at(name: &str, arrays: &[ArrayRef], row: usize) -> Result<Option<i64>>
     }
     let micros_of_second = ((seconds - whole) * 1e6).round() as u32;
     let time = date
-        .and_hms_micro_opt(hour as u32, minute as u32, whole as u32, micros_of_second.min(999_999))
+        .and_hms_micro_opt(
+            hour as u32,
+            minute as u32,
+            whole as u32,
+            micros_of_second.min(999_999),
+        )
         .ok_or_else(|| out_of_range(name, fields.clone()))?;
     let utc = match arrays.get(6) {
         None => time,

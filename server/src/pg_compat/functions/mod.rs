@@ -15,14 +15,15 @@
 //! - [`aliases`]: `every`, `variance`, `isfinite`.
 //! - [`interval_input`] (PostgreSQL's interval literals) and [`intervals`]: `interval * n`,
 //!   comparison by length, `justify_*`, `make_interval`, `age`.
-//! - [`make_timestamp`]: `make_timestamp`, `make_timestamptz`.
+//! - [`make_timestamp`]: `make_timestamp`, `make_timestamptz`; [`at_time_zone`]: `AT TIME ZONE`.
 
 pub mod aliases;
+pub mod at_time_zone;
 pub mod date_part;
-pub mod interval_input;
-pub mod intervals;
 pub mod datetime_format;
 pub mod datetime_read;
+pub mod interval_input;
+pub mod intervals;
 pub mod json;
 pub mod make_timestamp;
 pub mod row_wise;

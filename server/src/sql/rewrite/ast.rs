@@ -28,14 +28,18 @@
 //! - A scalar subquery over `pg_attrdef` or `pg_sequence` alone: NULL. Oxbow has no column
 //!   defaults and no sequences, so both tables are empty; SQLAlchemy's `get_columns` reads
 //!   them through correlated subqueries without an aggregate, which DataFusion cannot plan.
+//! - `x AT TIME ZONE z`: `oxbow_at_time_zone(x, z)`, with PostgreSQL's types (a `timestamp`
+//!   read in `z` is a `timestamptz`, a `timestamptz` seen in `z` a `timestamp`; DataFusion
+//!   keeps both zoned), `crate::pg_compat::functions::at_time_zone`.
 //! - `pg_proc.oid = t.typreceive` (Npgsql's type loading, Power BI): the catalog library keeps
 //!   `pg_type`'s function columns as names, so the join compares names (`pg_proc.proname`).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, CastKind, DataType, Expr, Ident, ObjectNamePart, SelectItem,
-    SetExpr, Statement, Subscript, Value, ValueWithSpan, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, Ident, ObjectNamePart, SelectItem, SetExpr, Statement, Subscript, Value,
+    ValueWithSpan, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -83,10 +87,29 @@ fn is_zero_based_vector(name: &str) -> bool {
 }
 
 fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
-    if let Some(literal) = super::intervals::replacement(expr)
-        .or_else(|| super::datetime_literals::replacement(expr))
+    if let Some(literal) =
+        super::intervals::replacement(expr).or_else(|| super::datetime_literals::replacement(expr))
     {
         return Some(literal);
+    }
+    if let Expr::AtTimeZone {
+        timestamp,
+        time_zone,
+    } = expr
+    {
+        let mut call = parse_expr(&format!(
+            "{}(NULL, NULL)",
+            crate::pg_compat::functions::at_time_zone::NAME
+        ))?;
+        if let Expr::Function(f) = &mut call
+            && let FunctionArguments::List(list) = &mut f.args
+        {
+            list.args = [timestamp, time_zone]
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e.as_ref().clone())))
+                .collect();
+        }
+        return Some(call);
     }
     if let Expr::CompoundFieldAccess { root, access_chain } = expr
         && let Some((AccessExpr::Subscript(Subscript::Index { index }), before)) =

@@ -88,7 +88,11 @@ pub fn replacement(expr: &Expr) -> Option<Expr> {
 }
 
 /// Formats with month names, with a time.
-const TEXTUAL_TIMESTAMPS: &[&str] = &["%B %d %H:%M:%S %Y", "%B %d, %Y %H:%M:%S", "%d %B %Y %H:%M:%S"];
+const TEXTUAL_TIMESTAMPS: &[&str] = &[
+    "%B %d %H:%M:%S %Y",
+    "%B %d, %Y %H:%M:%S",
+    "%d %B %Y %H:%M:%S",
+];
 /// Formats with month names, dates only.
 const TEXTUAL_DATES: &[&str] = &[
     "%B %d, %Y",
@@ -135,10 +139,15 @@ fn normalize(text: &str, kind: Kind) -> Option<String> {
 fn add_seconds(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| {
-        bytes.get(range).is_some_and(|b| b.iter().all(u8::is_ascii_digit))
+        bytes
+            .get(range)
+            .is_some_and(|b| b.iter().all(u8::is_ascii_digit))
     };
-    let date_ok = digits(0..4) && bytes.get(4) == Some(&b'-') && digits(5..7)
-        && bytes.get(7) == Some(&b'-') && digits(8..10)
+    let date_ok = digits(0..4)
+        && bytes.get(4) == Some(&b'-')
+        && digits(5..7)
+        && bytes.get(7) == Some(&b'-')
+        && digits(8..10)
         && matches!(bytes.get(10), Some(b' ' | b'T'));
     if !date_ok {
         return None;
@@ -146,14 +155,17 @@ fn add_seconds(text: &str) -> Option<String> {
     let hour_len = if bytes.get(12) == Some(&b':') { 1 } else { 2 };
     let colon = 11 + hour_len;
     let minutes_end = colon + 3;
-    let time_ok = digits(11..colon) && bytes.get(colon) == Some(&b':') && digits(colon + 1..minutes_end);
+    let time_ok =
+        digits(11..colon) && bytes.get(colon) == Some(&b':') && digits(colon + 1..minutes_end);
     if !time_ok {
         return None;
     }
     match bytes.get(minutes_end) {
-        None | Some(b'+' | b'-' | b'Z' | b' ') => {
-            Some(format!("{}:00{}", &text[..minutes_end], &text[minutes_end..]))
-        }
+        None | Some(b'+' | b'-' | b'Z' | b' ') => Some(format!(
+            "{}:00{}",
+            &text[..minutes_end],
+            &text[minutes_end..]
+        )),
         _ => None,
     }
 }
@@ -167,17 +179,37 @@ mod tests {
         let cases = [
             ("epoch", Kind::Date, Some("1970-01-01")),
             ("epoch", Kind::TimestampTz, Some("1970-01-01 00:00:00+00")),
-            ("2024-03-01 00:00", Kind::Timestamp, Some("2024-03-01 00:00:00")),
-            ("2024-03-15 10:00+02", Kind::TimestampTz, Some("2024-03-15 10:00:00+02")),
-            ("2024-03-15 9:05", Kind::Timestamp, Some("2024-03-15 9:05:00")),
+            (
+                "2024-03-01 00:00",
+                Kind::Timestamp,
+                Some("2024-03-01 00:00:00"),
+            ),
+            (
+                "2024-03-15 10:00+02",
+                Kind::TimestampTz,
+                Some("2024-03-15 10:00:00+02"),
+            ),
+            (
+                "2024-03-15 9:05",
+                Kind::Timestamp,
+                Some("2024-03-15 9:05:00"),
+            ),
             ("2024-03-15 10:00:00", Kind::Timestamp, None),
             ("January 8, 1999", Kind::Date, Some("1999-01-08")),
             ("1999-Jan-08", Kind::Date, Some("1999-01-08")),
             ("08-Jan-1999", Kind::Date, Some("1999-01-08")),
-            ("January 8 04:05:06 1999", Kind::Timestamp, Some("1999-01-08 04:05:06")),
+            (
+                "January 8 04:05:06 1999",
+                Kind::Timestamp,
+                Some("1999-01-08 04:05:06"),
+            ),
             ("2024-01-01", Kind::Date, None),
             ("infinity", Kind::Date, None),
-            ("2024-13-45 10:00", Kind::Timestamp, Some("2024-13-45 10:00:00")),
+            (
+                "2024-13-45 10:00",
+                Kind::Timestamp,
+                Some("2024-13-45 10:00:00"),
+            ),
         ];
         for (text, kind, want) in cases {
             assert_eq!(normalize(text, kind).as_deref(), want, "{text} as {kind:?}");

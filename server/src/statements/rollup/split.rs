@@ -535,10 +535,9 @@ mod tests {
 
     #[test]
     fn an_approximate_distinct_count_keeps_a_sketch_that_unions() {
-        let split = split_sql(
-            "SELECT k, approx_count_distinct(u) FILTER (WHERE u > 0) FROM t GROUP BY k",
-        )
-        .unwrap();
+        let split =
+            split_sql("SELECT k, approx_count_distinct(u) FILTER (WHERE u > 0) FROM t GROUP BY k")
+                .unwrap();
         let state = ObjectName::new("oxbow_rollups", "v_1");
         assert_eq!(
             split.partial_sql(&ObjectName::new("public", "t")),
@@ -569,7 +568,10 @@ mod tests {
     #[test]
     fn what_cannot_be_merged_exactly_is_refused() {
         for (sql, names) in [
-            ("SELECT count(DISTINCT u) FROM t", "exact DISTINCT aggregate"),
+            (
+                "SELECT count(DISTINCT u) FROM t",
+                "exact DISTINCT aggregate",
+            ),
             (
                 "SELECT k, count(*) FROM t GROUP BY k HAVING count(*) > 1",
                 "HAVING",
