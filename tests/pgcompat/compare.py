@@ -221,17 +221,24 @@ class Postgres:
 
 
 class Oxbow:
-    """The real oxbow binary ($OXBOW_BIN) on a free port with a fresh data dir."""
+    """The real oxbow binary ($OXBOW_BIN) on kernel-chosen ports (read back from its
+    --ready-file) with a fresh data dir."""
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="oxbow-pgcompat-ox.")
-        self.port = free_port()
         log = f"{self.dir}/oxbow.log"
+        ready = Path(self.dir) / "oxbow.ready"
         self.proc = subprocess.Popen(
-            [os.environ["OXBOW_BIN"], "serve", "--pg-listen", f"127.0.0.1:{self.port}", "--data-dir",
-             f"{self.dir}/data", "--http-listen", f"127.0.0.1:{free_port()}"],
+            [os.environ["OXBOW_BIN"], "serve", "--pg-listen", "127.0.0.1:0", "--data-dir",
+             f"{self.dir}/data", "--http-listen", "127.0.0.1:0", "--ready-file", str(ready)],
             stdout=open(log, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_for_port(self.port, self.proc, "oxbow", log)
+        deadline = time.time() + 60
+        while not ready.exists():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"oxbow did not start:\n{Path(log).read_text(errors='replace')[-3000:]}")
+            time.sleep(0.05)
+        ports = dict(line.split("=", 1) for line in ready.read_text().split())
+        self.port = int(ports["pg"].rsplit(":", 1)[1])
         self.dsn = f"host=127.0.0.1 port={self.port} user=oxbow dbname=oxbow"
 
     def stop(self):
