@@ -419,11 +419,7 @@ fn hll_estimate() -> ScalarUDF {
                 .collect::<Result<Float64Array>>()?;
             let scalar = args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
             let array: ArrayRef = Arc::new(estimates);
-            Ok(if scalar {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-            } else {
-                ColumnarValue::Array(array)
-            })
+            crate::pg_compat::functions::columnar(array, scalar)
         }),
     ))
 }

@@ -82,11 +82,7 @@ pub fn timestamp_difference() -> ScalarUDF {
                     )
                 })?;
             let array: ArrayRef = Arc::new(difference);
-            Ok(if all_scalars {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-            } else {
-                ColumnarValue::Array(array)
-            })
+            crate::pg_compat::functions::columnar(array, all_scalars)
         }),
     ))
 }
@@ -343,11 +339,7 @@ fn map_rows(
         return Ok(ColumnarValue::Array(null.to_array_of_size(0)?));
     }
     let array = ScalarValue::iter_to_array(values)?;
-    Ok(if all_scalars {
-        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-    } else {
-        ColumnarValue::Array(array)
-    })
+    crate::pg_compat::functions::columnar(array, all_scalars)
 }
 
 fn interval_at(array: &ArrayRef, row: usize) -> Result<Option<IntervalMonthDayNano>> {

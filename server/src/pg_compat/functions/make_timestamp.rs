@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
-use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::expr_fn::SimpleScalarUDF;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Signature, TypeSignature, Volatility};
 
@@ -56,11 +56,7 @@ fn make(name: &'static str, with_zone: bool) -> ScalarUDF {
                 .collect::<Result<Vec<Option<i64>>>>()?;
             let array: ArrayRef =
                 Arc::new(TimestampMicrosecondArray::from(micros).with_timezone_opt(zone.clone()));
-            Ok(if all_scalars {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-            } else {
-                ColumnarValue::Array(array)
-            })
+            crate::pg_compat::functions::columnar(array, all_scalars)
         }),
     ))
 }

@@ -42,6 +42,19 @@ pub use session::{current_schema, current_setting, set_config};
 pub use sets::expandarray;
 pub use types::{pg_get_expr, pg_get_serial_sequence, pg_typeof, to_regtype};
 
+/// A function's result as DataFusion wants it back: a scalar when every argument was one (so
+/// that constant folding keeps working), else the whole array.
+pub(crate) fn columnar(
+    array: datafusion::arrow::array::ArrayRef,
+    all_scalars: bool,
+) -> Result<ColumnarValue> {
+    Ok(if all_scalars {
+        ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
+    } else {
+        ColumnarValue::Array(array)
+    })
+}
+
 /// Evaluates `f` on every row of `args` (scalars broadcast), collecting a text column.
 pub(crate) fn map_rows(
     args: &[ColumnarValue],

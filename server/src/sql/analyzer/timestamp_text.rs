@@ -13,7 +13,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DFSchema, Result, ScalarValue};
+use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction, TryCast};
 use datafusion::logical_expr::expr_fn::SimpleScalarUDF;
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
@@ -125,11 +125,7 @@ fn timestamp_text() -> ScalarUDF {
                 out.append_value(&text);
             }
             let array: ArrayRef = Arc::new(out.finish());
-            Ok(if scalar {
-                ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?)
-            } else {
-                ColumnarValue::Array(array)
-            })
+            crate::pg_compat::functions::columnar(array, scalar)
         }),
     ))
 }
