@@ -170,10 +170,10 @@ impl BatchQuery {
     }
 
     async fn template(&self, schema: &SchemaRef) -> Result<LogicalPlan> {
-        if let Some((planned_for, plan)) = &*self.template.lock().expect("rollup template") {
-            if planned_for == schema {
-                return Ok(plan.clone());
-            }
+        if let Some((planned_for, plan)) = &*self.template.lock().expect("rollup template")
+            && planned_for == schema
+        {
+            return Ok(plan.clone());
         }
         // Planned again when the input's schema changed (ALTER TABLE ADD COLUMN): the scan's
         // projection indexes the schema it was planned for.

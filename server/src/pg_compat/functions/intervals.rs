@@ -37,9 +37,10 @@ pub fn functions() -> Vec<ScalarUDF> {
     ]
 }
 
-/// `interval * float8`, as the analyzer plans `*` with an interval on either side.
+/// `interval * float8`, as `crate::sql::interval_operators` plans `*` with an interval on
+/// either side.
 pub fn multiply() -> ScalarUDF {
-    scaled("oxbow_interval_mul", |factor| Ok(factor))
+    scaled("oxbow_interval_mul", Ok)
 }
 
 /// `interval / float8`: a division by zero is PostgreSQL's error.
