@@ -77,6 +77,10 @@ pub enum Error {
     #[error("role \"{0}\" does not exist")]
     RoleNotFound(String),
 
+    /// A membership grant PostgreSQL refuses (one that would close a cycle): 0LP01.
+    #[error("{0}")]
+    InvalidGrant(String),
+
     #[error("catalog store error: {0}")]
     Store(String),
 

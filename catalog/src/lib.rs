@@ -9,7 +9,8 @@
 //! - [`store`]: [`Catalog`], which persists those definitions in an embedded redb database.
 //! - [`rename`]: `RENAME TO` of a table or view, with its grants.
 //! - [`roles`]: the roles that may log in ([`RoleDef`]) and their SCRAM keys, in the same store;
-//!   [`grants`]: what each role may do with each table or view ([`TablePrivileges`]).
+//!   [`grants`]: what each role may do with each table or view ([`TablePrivileges`]) and
+//!   schema ([`SchemaPrivileges`]); [`members`]: which roles belong to which ([`Membership`]).
 //!
 //! The catalog owns no row data. Every change is one redb write transaction, so a statement
 //! that fails leaves the catalog exactly as it was, and a crash never leaves a half-written
@@ -17,6 +18,7 @@
 
 pub mod error;
 pub mod grants;
+pub mod members;
 pub mod model;
 pub mod partition;
 pub mod rename;
@@ -27,7 +29,8 @@ pub mod store;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use grants::TablePrivileges;
+pub use grants::{SchemaPrivileges, TablePrivileges};
+pub use members::Membership;
 pub use model::{
     ColumnDef, MAX_IDENTIFIER_BYTES, ObjectName, ROLLUP_SCHEMA, RollupDef, TABLE_DIR, TableDef,
     TableOptions, ViewDef, check_identifier,

@@ -107,10 +107,12 @@ impl Catalog {
         Ok(())
     }
 
-    /// Removes a role, and its privileges, and returns it.
+    /// Removes a role, its privileges and its memberships (both ways), and returns it.
     pub fn drop_role(&self, name: &str) -> Result<RoleDef> {
         let txn = self.db.begin_write()?;
         crate::grants::remove_where(&txn, |role, _, _| role == name)?;
+        crate::grants::remove_schema_grants_where(&txn, |role, _| role == name)?;
+        crate::members::remove_role(&txn, name)?;
         let role = {
             let mut table = txn.open_table(ROLES)?;
             let removed = table.remove(name)?;

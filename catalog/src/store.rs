@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::{DEFAULT_SCHEMA, Error, ObjectName, Result, TableDef, ViewDef, check_identifier};
 
 /// schema name -> `{}` (a schema has no properties yet; the value leaves room for them).
-const SCHEMAS: TableDefinition<&str, &str> = TableDefinition::new("schemas");
+pub(crate) const SCHEMAS: TableDefinition<&str, &str> = TableDefinition::new("schemas");
 /// `schema\0name` -> JSON [`TableDef`].
 pub(crate) const TABLES: TableDefinition<&str, &str> = TableDefinition::new("tables");
 /// `schema\0name` -> JSON [`ViewDef`].
@@ -52,6 +52,7 @@ impl Catalog {
             txn.open_table(VIEWS)?;
             crate::roles::create_tables(&txn)?;
             crate::grants::create_tables(&txn)?;
+            crate::members::create_tables(&txn)?;
             if schemas.get(DEFAULT_SCHEMA)?.is_none() {
                 schemas.insert(DEFAULT_SCHEMA, "{}")?;
             }
@@ -121,6 +122,7 @@ impl Catalog {
             }
             schemas.remove(schema)?;
         }
+        crate::grants::remove_schema_grants_where(&txn, |_, s| s == schema)?;
         txn.commit()?;
         Ok(true)
     }

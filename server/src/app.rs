@@ -188,6 +188,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         idle_in_transaction: (config.idle_in_transaction_timeout_ms > 0)
             .then(|| std::time::Duration::from_millis(config.idle_in_transaction_timeout_ms)),
     };
+    let _ = crate::statements::settings::idle_timeout::SERVER_LIMIT.set(limits.idle_in_transaction);
     listener::run(listener, frontend, limits, stopped(stop_rx)).await;
     if let Some(task) = http_task {
         let _ = task.await;

@@ -11,6 +11,10 @@ pub enum ServerError {
     #[error("invalid type modifier: {0}")]
     InvalidTypeModifier(String),
 
+    /// An argument no function or setting accepts (22023), e.g. an unknown privilege name.
+    #[error("{0}")]
+    InvalidParameterValue(String),
+
     /// A value that is not valid input for its column's type (22P02); the message names the
     /// value, the column and where it came from.
     #[error("{message}")]

@@ -107,6 +107,19 @@ def test_meta_commands_answer_with_postgresql_columns(oxbow):
     assert header(result.stdout)[:3] == ["Schema", "Name", "Result data type"], result.stdout
 
 
+def test_du_lists_roles_with_their_memberships(oxbow):
+    """psql's \\du reads pg_roles and pg_auth_members (its "Member of" column)."""
+    oxbow.psql("-c", "CREATE ROLE du_readers; CREATE ROLE du_alice LOGIN; "
+               "GRANT du_readers TO du_alice")
+    out = oxbow.psql("-c", "\\du").stdout
+    header = [c.strip() for c in out.splitlines()[1].split("|")]
+    assert header[:2] == ["Role name", "Attributes"], out
+    row = next(line for line in out.splitlines() if line.strip().startswith("du_alice"))
+    assert "{du_readers}" in row, out
+    readers = next(line for line in out.splitlines() if line.strip().startswith("du_readers"))
+    assert "Cannot login" in readers, out
+
+
 def test_tab_completion_completes_tables_columns_and_schemas(oxbow):
     """psql's readline completion, typed into a real terminal: each <TAB> sends psql's own
     catalog query, and a query that errors completes nothing."""

@@ -53,6 +53,12 @@ impl CatalogAuthSource {
         !matches!(self.db.catalog().role(name), Ok(None))
     }
 
+    /// Whether `name` is a superuser role (a name that is no role, let in under trust, holds
+    /// every right and counts as one).
+    pub fn is_superuser(&self, name: &str) -> bool {
+        !matches!(self.db.catalog().role(name), Ok(Some(role)) if !role.superuser)
+    }
+
     /// Whether `name` is a role without `LOGIN` (trust still refuses those, as PostgreSQL does).
     pub fn is_role_without_login(&self, name: &str) -> bool {
         matches!(self.db.catalog().role(name), Ok(Some(role)) if !role.login)

@@ -26,7 +26,7 @@ mod obsrv;
 mod ops;
 mod push;
 mod query;
-mod sql;
+pub(crate) mod sql;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -17,7 +17,6 @@ use std::time::Duration;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -64,10 +63,8 @@ impl QueryEngine {
             .config_mut()
             .set_extension(Arc::new(oxbow_storage::TransactionWrites::default()));
         tiers.apply(state.config_mut());
-        if let Ok(Some(runtime)) = self.memory.session_runtime(state.runtime_env()) {
-            state = SessionStateBuilder::new_from_existing(state)
-                .with_runtime_env(runtime)
-                .build();
+        if let Ok((runtime, _)) = self.memory.session_runtime(state.runtime_env()) {
+            state = crate::sql::session::with_runtime(state, runtime);
         }
         SessionContext::new_with_state(state)
     }

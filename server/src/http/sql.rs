@@ -236,7 +236,7 @@ pub async fn stream(
 }
 
 /// A `statement_timeout` value: milliseconds, or a number with `ms`, `s`, `min` or `h`.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

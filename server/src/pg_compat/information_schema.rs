@@ -243,7 +243,10 @@ impl TableProvider for DfSettings {
 }
 
 /// Plans the views against `ctx` (whose `pg_catalog` must be in place) and returns the schema.
-pub async fn schema(ctx: &SessionContext) -> Result<Arc<dyn SchemaProvider>> {
+pub async fn schema(
+    ctx: &SessionContext,
+    db: Arc<oxbow_storage::Database>,
+) -> Result<Arc<dyn SchemaProvider>> {
     let schema = MemorySchemaProvider::new();
     for (name, sql) in [
         ("columns", COLUMNS),
@@ -262,5 +265,8 @@ pub async fn schema(ctx: &SessionContext) -> Result<Arc<dyn SchemaProvider>> {
         )?;
     }
     schema.register_table("df_settings".to_string(), Arc::new(DfSettings::new()))?;
+    let grants = Arc::new(super::table_grants::TableGrants::new(db));
+    schema.register_table("table_privileges".to_string(), Arc::clone(&grants) as _)?;
+    schema.register_table("role_table_grants".to_string(), grants)?;
     Ok(Arc::new(schema))
 }

@@ -9,7 +9,8 @@
 //! - [`pg_catalog`]: datafusion-pg-catalog's `pg_catalog`, with the tables it cannot fill from
 //!   Arrow schemas (`pg_attribute`, `pg_class`, `pg_index`, `pg_constraint`) corrected.
 //! - [`information_schema`]: a PostgreSQL-shaped `information_schema`, as views over
-//!   `pg_catalog`.
+//!   `pg_catalog`; [`table_grants`]: its `table_privileges` and `role_table_grants`, from the
+//!   catalog's grants.
 //! - [`functions`]: PostgreSQL functions DataFusion lacks or the library answers wrongly.
 //!
 //! Invariant: every OID a catalog table shows is the same in every other catalog table and in
@@ -18,6 +19,7 @@
 pub mod functions;
 pub mod information_schema;
 pub mod pg_catalog;
+pub mod table_grants;
 
 /// The name of the one database an Oxbow server holds (`current_database()`).
 pub const DATABASE_NAME: &str = "oxbow";

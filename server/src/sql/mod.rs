@@ -11,6 +11,8 @@
 //! Invariant (DESIGN.md, "Query"): a rewrite never changes what a user's string literal says.
 
 pub mod analyzer;
+#[cfg(test)]
+mod fuzz;
 pub mod interval_operators;
 pub mod memory;
 pub mod names;

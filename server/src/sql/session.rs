@@ -19,7 +19,7 @@ use tracing::{error, warn};
 use crate::error::ServerError;
 use crate::pg_compat::pg_catalog::{
     LoginUsers, PgCatalogOverlay, RelationOids, pg_get_indexdef, pg_get_viewdef,
-    pg_table_is_visible,
+    pg_table_is_visible, privilege_functions,
 };
 use crate::pg_compat::{DATABASE_NAME, version_banner};
 use crate::statements::plan_view;
@@ -57,6 +57,7 @@ pub async fn base_context(
         .catalog(DATABASE_NAME)
         .expect("the catalog registered above");
     let relations = RelationOids::default();
+    let users_for_functions = Arc::clone(&users);
     if let Some(pg_catalog) = catalog.schema("pg_catalog") {
         catalog.register_schema(
             "pg_catalog",
@@ -70,7 +71,10 @@ pub async fn base_context(
     }
     ctx.register_udf(pg_get_viewdef(Arc::clone(&db), Arc::clone(&relations)));
     ctx.register_udf(pg_get_indexdef(Arc::clone(&db), Arc::clone(&relations)));
-    ctx.register_udf(pg_table_is_visible(relations));
+    ctx.register_udf(pg_table_is_visible(Arc::clone(&relations)));
+    for function in privilege_functions(Arc::clone(&db), relations, users_for_functions) {
+        ctx.register_udf(function);
+    }
     ctx.register_udf(crate::pg_compat::functions::json_build_object(
         "json_build_object",
     ));
@@ -146,7 +150,7 @@ pub async fn base_context(
     }
     catalog.register_schema(
         crate::pg_compat::information_schema::SCHEMA,
-        crate::pg_compat::information_schema::schema(&ctx).await?,
+        crate::pg_compat::information_schema::schema(&ctx, Arc::clone(&db)).await?,
     )?;
     let banner = version_banner();
     ctx.register_udf(create_udf(
@@ -297,4 +301,59 @@ async fn register_views(db: &Database, ctx: &SessionContext) -> Result<(), Serve
         }
         pending = failed.into_iter().map(|(v, _)| v).collect();
     }
+}
+
+/// `state` with `runtime` in place of its runtime, and with every function Oxbow registered.
+///
+/// Rebuilding a state (the only way to change its runtime) registers its functions again in
+/// hash-map order, under their names and aliases, so a DataFusion function whose alias is the
+/// name of an Oxbow replacement could win again (`to_char` answered its pattern). The map of
+/// names is put back as it was: alias entries first, then names, twice for aliases the names
+/// overwrote.
+pub fn with_runtime(
+    state: datafusion::execution::SessionState,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> datafusion::execution::SessionState {
+    use datafusion::execution::FunctionRegistry;
+    let scalars = state.scalar_functions().clone();
+    let aggregates = state.aggregate_functions().clone();
+    let windows = state.window_functions().clone();
+    let mut rebuilt = SessionStateBuilder::new_from_existing(state)
+        .with_runtime_env(runtime)
+        .build();
+    for _ in 0..2 {
+        for names in [false, true] {
+            for (key, f) in &scalars {
+                if (key == f.name()) == names
+                    && !rebuilt
+                        .scalar_functions()
+                        .get(key)
+                        .is_some_and(|now| Arc::ptr_eq(now, f))
+                {
+                    let _ = rebuilt.register_udf(Arc::clone(f));
+                }
+            }
+            for (key, f) in &aggregates {
+                if (key == f.name()) == names
+                    && !rebuilt
+                        .aggregate_functions()
+                        .get(key)
+                        .is_some_and(|now| Arc::ptr_eq(now, f))
+                {
+                    let _ = rebuilt.register_udaf(Arc::clone(f));
+                }
+            }
+            for (key, f) in &windows {
+                if (key == f.name()) == names
+                    && !rebuilt
+                        .window_functions()
+                        .get(key)
+                        .is_some_and(|now| Arc::ptr_eq(now, f))
+                {
+                    let _ = rebuilt.register_udwf(Arc::clone(f));
+                }
+            }
+        }
+    }
+    rebuilt
 }

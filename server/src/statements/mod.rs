@@ -113,7 +113,25 @@ impl OxbowStatements {
             | Statement::CreateTable(_)
             | Statement::AlterTable(_)
             | Statement::CreateView(_)
-            | Statement::Drop { .. } => ddl::execute(&self.db, statement, ctx).await,
+            | Statement::Drop { .. } => {
+                // A relation that existed already (`IF NOT EXISTS`) was not created by this
+                // statement, and its privileges stay as they are.
+                let created = created_relation(statement)
+                    .and_then(|name| crate::sql::names::object_name(name, ctx).ok())
+                    .filter(|name| {
+                        let catalog = self.db.catalog();
+                        !matches!(catalog.table(name), Ok(Some(_)))
+                            && !matches!(catalog.view(name), Ok(Some(_)))
+                    });
+                let result = ddl::execute(&self.db, statement, ctx).await;
+                if result.is_ok()
+                    && let Some(name) = created
+                    && let Err(e) = privileges::grant_to_creator(&self.db, &*client, &name)
+                {
+                    return Some(Err(e.into()));
+                }
+                result
+            }
             Statement::Truncate(truncate) => truncate::execute(&self.db, truncate, ctx).await,
             Statement::ShowTables { .. } => show_tables::show_tables(ctx, client).await,
             Statement::Copy { .. } => {
@@ -122,6 +140,18 @@ impl OxbowStatements {
             _ => return None,
         };
         Some(result.map_err(Into::into))
+    }
+}
+
+/// The relation a `CREATE TABLE | VIEW` made in the catalog (not a temporary table, which is
+/// the session's own, nor a materialized view, which only a superuser creates).
+fn created_relation(statement: &Statement) -> Option<&datafusion::sql::sqlparser::ast::ObjectName> {
+    match statement {
+        Statement::CreateTable(create) if !create.temporary => Some(&create.name),
+        Statement::CreateView(create) if !create.materialized && !create.temporary => {
+            Some(&create.name)
+        }
+        _ => None,
     }
 }
 

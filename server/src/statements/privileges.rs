@@ -7,15 +7,23 @@
 //!   `UPDATE ... FROM`, `DELETE ... USING`, `EXPLAIN`, `PREPARE`, a cursor's query, and any
 //!   other statement that names a relation) needs `SELECT`; `INSERT` and
 //!   `COPY ... FROM` need `INSERT` on their target, `UPDATE` `UPDATE`, `DELETE` `DELETE`.
+//! - A relation outside `public` also needs `USAGE` on its schema (`permission denied for
+//!   schema s`), as in PostgreSQL, where `public` is usable by everyone.
+//! - A role holds what it was granted and what the roles it is a member of hold, through any
+//!   chain (`oxbow_catalog::members`); superuser status is its own, never inherited.
 //! - A view needs `SELECT` on the view only (PostgreSQL checks its base tables against the
 //!   view's owner, and every view's owner is a superuser here).
-//! - DDL, `TRUNCATE` and role statements need a superuser: there are no owners yet. A role may
-//!   change its own password.
+//! - `CREATE TABLE | VIEW` needs `CREATE` on the schema, and the role that creates a
+//!   relation is granted every privilege on it (what PostgreSQL's owner holds); `CREATE
+//!   TEMPORARY TABLE` needs nothing. Other DDL, `TRUNCATE` and role statements need a
+//!   superuser: there are no owners yet. A role may change its own password, and a role
+//!   holding another with the admin option may grant and revoke it.
 //! - `pg_catalog`, `information_schema` and `oxbow` are readable by everyone.
 //!
 //! Who the session is ([`SessionRole`]) is set at login (`crate::wire::startup`). Under
 //! `--auth trust` a user name that is no role is let in with every right, as before roles
-//! existed; a name that is a role gets that role's rights.
+//! existed; a name that is a role gets that role's rights. The same answers reach SQL through
+//! `has_table_privilege`, `has_schema_privilege` and `pg_has_role` ([`Access`]).
 
 use std::sync::Arc;
 
@@ -74,6 +82,13 @@ enum Needs {
     /// Only a superuser may run it; the name of the statement.
     Superuser(&'static str),
     Relations(Vec<(ast::ObjectName, Privilege)>),
+    /// A superuser, or the admin option on each of these roles (membership grants).
+    RoleAdmin(Vec<String>),
+    /// A superuser, or `CREATE` on the schema of `target`; and `SELECT` on what it reads.
+    CreateIn {
+        target: ast::ObjectName,
+        reads: Vec<(ast::ObjectName, Privilege)>,
+    },
 }
 
 /// The relations a statement writes (with the privilege), the rest of what it names read.
@@ -136,8 +151,33 @@ fn needs(statement: &Statement, session: &str) -> Needs {
         {
             return Needs::Nothing;
         }
-        Statement::CreateTable(_) => return Needs::Superuser("CREATE TABLE"),
-        Statement::CreateView(_) => return Needs::Superuser("CREATE VIEW"),
+        Statement::CreateTable(create) if create.temporary => {
+            return Needs::Relations(reads(statement, &[]));
+        }
+        Statement::CreateTable(create) => {
+            let mut reads = reads(statement, &[]);
+            // The new table is named by the statement itself; `LIKE other` is a read.
+            if let Some(i) = reads.iter().position(|(n, _)| *n == create.name) {
+                reads.remove(i);
+            }
+            return Needs::CreateIn {
+                target: create.name.clone(),
+                reads,
+            };
+        }
+        Statement::CreateView(create) if create.materialized => {
+            return Needs::Superuser("CREATE MATERIALIZED VIEW");
+        }
+        // Replacing a view is its owner's right in PostgreSQL; there are no owners yet.
+        Statement::CreateView(create) if create.or_replace => {
+            return Needs::Superuser("CREATE OR REPLACE VIEW");
+        }
+        Statement::CreateView(create) => {
+            return Needs::CreateIn {
+                target: create.name.clone(),
+                reads: reads(create.query.as_ref(), &[]),
+            };
+        }
         Statement::CreateSchema { .. } => return Needs::Superuser("CREATE SCHEMA"),
         Statement::Drop {
             object_type: ObjectType::Role,
@@ -149,8 +189,18 @@ fn needs(statement: &Statement, session: &str) -> Needs {
         Statement::CreateIndex(_) => return Needs::Superuser("CREATE INDEX"),
         Statement::CreateRole(_) => return Needs::Superuser("CREATE ROLE"),
         Statement::AlterRole { .. } => return Needs::Superuser("ALTER ROLE"),
-        Statement::Grant(_) => return Needs::Superuser("GRANT"),
-        Statement::Revoke(_) => return Needs::Superuser("REVOKE"),
+        Statement::Grant(grant) => {
+            return match super::roles::granted_roles(&grant.privileges, grant.objects.as_ref()) {
+                Ok(Some(roles)) => Needs::RoleAdmin(roles),
+                _ => Needs::Superuser("GRANT"),
+            };
+        }
+        Statement::Revoke(revoke) => {
+            return match super::roles::granted_roles(&revoke.privileges, revoke.objects.as_ref()) {
+                Ok(Some(roles)) => Needs::RoleAdmin(roles),
+                _ => Needs::Superuser("REVOKE"),
+            };
+        }
         Statement::CreateFunction(_) | Statement::CreateExtension(_) => {
             return Needs::Superuser("CREATE FUNCTION/EXTENSION");
         }
@@ -211,38 +261,145 @@ pub fn check_role(
     if role.as_ref().is_some_and(|r| r.superuser) {
         return Ok(());
     }
+    let access = Access {
+        db,
+        role: role.as_ref().map(|r| r.name.as_str()),
+    };
     match needs(statement, &session.name) {
         Needs::Nothing => Ok(()),
-        Needs::Superuser(what) => Err(ServerError::InsufficientPrivilege(format!(
-            "permission denied: {what} needs a superuser (role \"{}\" is not one)",
-            session.name
-        ))),
-        Needs::Relations(relations) => {
-            for (name, privilege) in relations {
-                let Ok(name) = names::object_name(&name, ctx) else {
-                    continue;
-                };
-                if PUBLIC_SCHEMAS.contains(&name.schema.as_str()) {
-                    continue;
-                }
-                let kind = if catalog.table(&name)?.is_some() {
-                    "table"
-                } else if catalog.view(&name)?.is_some() {
-                    "view"
-                } else {
-                    // Not a relation of the catalog (a CTE, or missing: planning says so).
-                    continue;
-                };
-                let held = match &role {
-                    Some(_) => catalog.table_privileges(&session.name, &name)?,
-                    None => TablePrivileges::default(),
-                };
-                if !privilege.held_in(held) {
-                    return Err(denied(kind, &name));
+        Needs::Superuser(what) => Err(needs_superuser(what, &session.name)),
+        Needs::RoleAdmin(roles) => {
+            for granted in roles {
+                if role.is_none() || !catalog.has_admin_option(&session.name, &granted)? {
+                    return Err(ServerError::InsufficientPrivilege(format!(
+                        "permission to grant role \"{granted}\" denied: only a superuser or a \
+                         role with the admin option on it may grant or revoke it"
+                    )));
                 }
             }
             Ok(())
         }
+        Needs::CreateIn { target, reads } => {
+            let target = names::object_name(&target, ctx)?;
+            if !access.schema(&target.schema)?.create {
+                return Err(ServerError::InsufficientPrivilege(format!(
+                    "permission denied for schema {}",
+                    target.schema
+                )));
+            }
+            access.relations(ctx, reads)
+        }
+        Needs::Relations(relations) => access.relations(ctx, relations),
+    }
+}
+
+fn needs_superuser(what: &str, role: &str) -> ServerError {
+    ServerError::InsufficientPrivilege(format!(
+        "permission denied: {what} needs a superuser (role \"{role}\" is not one)"
+    ))
+}
+
+/// What a role that is not a superuser holds (`role` is `None` for a name that is no role,
+/// which holds nothing).
+pub struct Access<'a> {
+    pub db: &'a Database,
+    pub role: Option<&'a str>,
+}
+
+impl Access<'_> {
+    /// Its privileges on `schema`.
+    pub fn schema(&self, schema: &str) -> Result<oxbow_catalog::SchemaPrivileges, ServerError> {
+        if PUBLIC_SCHEMAS.contains(&schema) {
+            return Ok(oxbow_catalog::SchemaPrivileges {
+                usage: true,
+                create: false,
+            });
+        }
+        Ok(match self.role {
+            Some(role) => self
+                .db
+                .catalog()
+                .effective_schema_privileges(role, schema)?,
+            None => oxbow_catalog::SchemaPrivileges {
+                usage: schema == oxbow_catalog::DEFAULT_SCHEMA,
+                create: false,
+            },
+        })
+    }
+
+    /// Its privileges on the relation `name` (of kind `kind`), or the 42501 it gets for
+    /// lacking `USAGE` on the relation's schema.
+    pub fn relation(&self, name: &ObjectName) -> Result<TablePrivileges, ServerError> {
+        if PUBLIC_SCHEMAS.contains(&name.schema.as_str()) {
+            return Ok(TablePrivileges {
+                select: true,
+                ..Default::default()
+            });
+        }
+        if !self.schema(&name.schema)?.usage {
+            return Err(ServerError::InsufficientPrivilege(format!(
+                "permission denied for schema {}",
+                name.schema
+            )));
+        }
+        Ok(match self.role {
+            Some(role) => self.db.catalog().effective_table_privileges(role, name)?,
+            None => TablePrivileges::default(),
+        })
+    }
+
+    /// Checks every `(relation, privilege)` of a statement.
+    fn relations(
+        &self,
+        ctx: &SessionContext,
+        relations: Vec<(ast::ObjectName, Privilege)>,
+    ) -> Result<(), ServerError> {
+        let catalog = self.db.catalog();
+        for (name, privilege) in relations {
+            let Ok(name) = names::object_name(&name, ctx) else {
+                continue;
+            };
+            if PUBLIC_SCHEMAS.contains(&name.schema.as_str()) {
+                continue;
+            }
+            let kind = if catalog.table(&name)?.is_some() {
+                "table"
+            } else if catalog.view(&name)?.is_some() {
+                "view"
+            } else {
+                // Not a relation of the catalog (a CTE, or missing: planning says so).
+                continue;
+            };
+            if !privilege.held_in(self.relation(&name)?) {
+                return Err(denied(kind, &name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// After `CREATE TABLE | VIEW` by a role that is not a superuser: the role gets every
+/// privilege on what it created, as PostgreSQL's owner holds them.
+pub fn grant_to_creator(
+    db: &Database,
+    client: &(impl ClientInfo + ?Sized),
+    created: &ObjectName,
+) -> Result<(), ServerError> {
+    let Some(session) = client.session_extensions().get::<SessionRole>() else {
+        return Ok(());
+    };
+    if session.trusted {
+        return Ok(());
+    }
+    let catalog = db.catalog();
+    match catalog.role(&session.name)? {
+        Some(role) if !role.superuser => Ok(catalog.change_privileges(
+            &[role.name],
+            std::slice::from_ref(created),
+            TablePrivileges::ALL,
+            false,
+        )?),
+        _ => Ok(()),
     }
 }
 
@@ -264,10 +421,7 @@ pub fn require_superuser(
     {
         return Ok(());
     }
-    Err(ServerError::InsufficientPrivilege(format!(
-        "permission denied: {what} needs a superuser (role \"{}\" is not one)",
-        session.name
-    )))
+    Err(needs_superuser(what, &session.name))
 }
 
 /// Checks that `session` may insert into `table` (an HTTP push into a source's table).
@@ -279,16 +433,15 @@ pub fn check_insert(
     if session.trusted {
         return Ok(());
     }
-    let catalog = db.catalog();
-    let role = catalog.role(&session.name)?;
+    let role = db.catalog().role(&session.name)?;
     if role.as_ref().is_some_and(|r| r.superuser) {
         return Ok(());
     }
-    let held = match &role {
-        Some(_) => catalog.table_privileges(&session.name, table)?,
-        None => TablePrivileges::default(),
+    let access = Access {
+        db,
+        role: role.as_ref().map(|r| r.name.as_str()),
     };
-    if Privilege::Insert.held_in(held) {
+    if Privilege::Insert.held_in(access.relation(table)?) {
         Ok(())
     } else {
         Err(denied("table", table))

@@ -1,11 +1,14 @@
 //! Role statements: `CREATE ROLE` (and `CREATE USER`, rewritten to `CREATE ROLE ... LOGIN`
-//! before parsing), `ALTER ROLE ... [WITH] PASSWORD | LOGIN | SUPERUSER ...`, `DROP ROLE`, and
+//! before parsing), `ALTER ROLE ... [WITH] PASSWORD | LOGIN | SUPERUSER ...`, `DROP ROLE`,
 //! `GRANT`/`REVOKE` of `SELECT`, `INSERT`, `UPDATE`, `DELETE` (or `ALL`) `ON [TABLE] t, ... |
-//! ALL TABLES IN SCHEMA s` to roles. Who may run them is `super::privileges`'.
+//! ALL TABLES IN SCHEMA s`, of `USAGE`, `CREATE` (or `ALL`) `ON SCHEMA s, ...`, and of role
+//! membership (`GRANT role TO member [WITH ADMIN OPTION]`, `REVOKE [ADMIN OPTION FOR] role
+//! FROM member`, which `crate::sql::rewrite::text` turns into sqlparser's `ROLE` actions).
+//! Who may run them is `super::privileges`'.
 //!
 //! Passwords become SCRAM keys here (`crate::auth::scram_key`); the text is never stored.
-//! Refused with 0A000 rather than ignored: other privileges (`USAGE`, `CREATE`, `TRUNCATE`,
-//! ...), column lists, `WITH GRANT OPTION`, `PUBLIC`, role membership, `RENAME TO`, and the
+//! Refused with 0A000 rather than ignored: other privileges (`TRUNCATE`, `REFERENCES`, ...),
+//! column lists, `WITH GRANT OPTION` on objects, `PUBLIC`, `GRANTED BY`, `RENAME TO`, and the
 //! role options Oxbow does not keep (`CREATEDB`, `CONNECTION LIMIT`, `VALID UNTIL`, ...).
 
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion_postgres::QueryHook;
 use datafusion_postgres::hooks::HookClient;
-use oxbow_catalog::{ObjectName, RoleDef, ScramKey, TablePrivileges};
+use oxbow_catalog::{ObjectName, RoleDef, SchemaPrivileges, ScramKey, TablePrivileges};
 use oxbow_storage::Database;
 use pgwire::api::ClientInfo;
 use pgwire::api::results::{Response, Tag};
@@ -74,8 +77,22 @@ impl RoleStatements {
                 ..
             } => drop_roles(&self.db, roles, *if_exists, session.as_deref()),
             Statement::Grant(grant) => {
+                if let Some(roles) = granted_roles(&grant.privileges, grant.objects.as_ref())? {
+                    let members = grantee_names(&grant.grantees)?;
+                    let grantor = session.as_deref().unwrap_or("oxbow");
+                    self.db.catalog().grant_membership(
+                        &roles,
+                        &members,
+                        grant.with_grant_option,
+                        grantor,
+                    )?;
+                    return Ok(Response::Execution(Tag::new("GRANT ROLE")));
+                }
                 if grant.with_grant_option {
                     return Err(ServerError::Unsupported("WITH GRANT OPTION".into()));
+                }
+                if grant.granted_by.is_some() || grant.as_grantor.is_some() {
+                    return Err(ServerError::Unsupported("GRANTED BY".into()));
                 }
                 change(
                     &self.db,
@@ -86,17 +103,63 @@ impl RoleStatements {
                     false,
                 )
             }
-            Statement::Revoke(revoke) => change(
-                &self.db,
-                ctx,
-                &revoke.privileges,
-                revoke.objects.as_ref(),
-                &revoke.grantees,
-                true,
-            ),
+            Statement::Revoke(revoke) => {
+                let admin_only = match &revoke.granted_by {
+                    None => false,
+                    Some(by) if by.value == crate::sql::rewrite::text::ADMIN_OPTION_FOR => true,
+                    Some(_) => return Err(ServerError::Unsupported("GRANTED BY".into())),
+                };
+                if let Some(roles) = granted_roles(&revoke.privileges, revoke.objects.as_ref())? {
+                    let members = grantee_names(&revoke.grantees)?;
+                    self.db
+                        .catalog()
+                        .revoke_membership(&roles, &members, admin_only)?;
+                    return Ok(Response::Execution(Tag::new("REVOKE ROLE")));
+                }
+                if admin_only {
+                    return Err(ServerError::Unsupported(
+                        "ADMIN OPTION FOR outside role membership".into(),
+                    ));
+                }
+                change(
+                    &self.db,
+                    ctx,
+                    &revoke.privileges,
+                    revoke.objects.as_ref(),
+                    &revoke.grantees,
+                    true,
+                )
+            }
             _ => unreachable!("is_own"),
         }
     }
+}
+
+/// The roles a `GRANT`/`REVOKE` hands out as memberships (`ROLE a, ROLE b` with no `ON`), or
+/// `None` for a grant of privileges on objects.
+pub(super) fn granted_roles(
+    privileges: &Privileges,
+    objects: Option<&GrantObjects>,
+) -> Result<Option<Vec<String>>, ServerError> {
+    let Privileges::Actions(actions) = privileges else {
+        return Ok(None);
+    };
+    if !actions.iter().any(|a| matches!(a, Action::Role { .. })) {
+        return Ok(None);
+    }
+    if objects.is_some() {
+        return Err(ServerError::Unsupported("GRANT ROLE ... ON".into()));
+    }
+    actions
+        .iter()
+        .map(|action| match action {
+            Action::Role { role } => role_name(role),
+            other => Err(ServerError::Unsupported(format!(
+                "{other} beside role names in one GRANT"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 fn role_name(name: &AstName) -> Result<String, ServerError> {
@@ -239,6 +302,26 @@ fn privileges_of(privileges: &Privileges) -> Result<TablePrivileges, ServerError
     Ok(held)
 }
 
+fn schema_privileges_of(privileges: &Privileges) -> Result<SchemaPrivileges, ServerError> {
+    let actions = match privileges {
+        Privileges::All { .. } => return Ok(SchemaPrivileges::ALL),
+        Privileges::Actions(actions) => actions,
+    };
+    let mut held = SchemaPrivileges::default();
+    for action in actions {
+        match action {
+            Action::Usage => held.usage = true,
+            Action::Create { obj_type: None } => held.create = true,
+            other => {
+                return Err(ServerError::Unsupported(format!(
+                    "the privilege {other} on a schema"
+                )));
+            }
+        }
+    }
+    Ok(held)
+}
+
 fn grantee_names(grantees: &[Grantee]) -> Result<Vec<String>, ServerError> {
     grantees
         .iter()
@@ -278,10 +361,25 @@ fn change(
             }
             tables
         }
+        Some(GrantObjects::Schemas(schemas)) => {
+            let schemas = schemas
+                .iter()
+                .map(role_name)
+                .collect::<Result<Vec<_>, _>>()?;
+            let change = schema_privileges_of(privileges)?;
+            let roles = grantee_names(grantees)?;
+            db.catalog()
+                .change_schema_privileges(&roles, &schemas, change, revoke)?;
+            return Ok(Response::Execution(Tag::new(if revoke {
+                "REVOKE"
+            } else {
+                "GRANT"
+            })));
+        }
         Some(other) => return Err(ServerError::Unsupported(format!("GRANT ... ON {other}"))),
         None => {
             return Err(ServerError::Unsupported(
-                "role membership (GRANT role TO role)".into(),
+                "a GRANT or REVOKE of privileges without ON".into(),
             ));
         }
     };

@@ -13,6 +13,10 @@
 //!   with 57014 when either fires, and drops the DataFusion stream, which stops its work at
 //!   the next yield point.
 //!
+//! A suspended portal (an `Execute` with a row limit, as JDBC's fetch size sends) keeps its
+//! guarded stream across `Execute`s; each later `Execute` brings its own token and deadline
+//! to it ([`GuardedRows`] follows the connection's current statement).
+//!
 //! Only queries are cut short this way. A write is never dropped half-way (its WAL append and
 //! hot-tier apply must happen together or not at all), so INSERT, COPY and DDL run to the end.
 //!
@@ -47,13 +51,32 @@ const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
 /// The statement a connection is running, if any.
 #[derive(Debug, Default)]
 pub struct RunningStatement {
-    current: Mutex<Option<CancellationToken>>,
+    current: Mutex<Option<Running>>,
+    /// Counts the messages (`Query`, `Execute`) that began, so that a row stream kept across
+    /// them (a suspended portal) knows when a new one began.
+    began: std::sync::atomic::AtomicU64,
+}
+
+/// One message's run: its number, its cancel token and when it began.
+#[derive(Debug, Clone)]
+struct Running {
+    number: u64,
+    token: CancellationToken,
+    began: Instant,
 }
 
 impl RunningStatement {
     /// A statement starts: later cancels stop it, earlier ones are forgotten.
     pub fn begin(&self) {
-        *self.current.lock().expect("running statement lock") = Some(CancellationToken::new());
+        let number = self
+            .began
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        *self.current.lock().expect("running statement lock") = Some(Running {
+            number,
+            token: CancellationToken::new(),
+            began: Instant::now(),
+        });
     }
 
     /// The statement has answered; a cancel arriving now finds nothing to stop.
@@ -61,14 +84,14 @@ impl RunningStatement {
         *self.current.lock().expect("running statement lock") = None;
     }
 
-    fn token(&self) -> Option<CancellationToken> {
+    fn current(&self) -> Option<Running> {
         self.current.lock().expect("running statement lock").clone()
     }
 
     fn cancel(&self) -> bool {
         match self.current.lock().expect("running statement lock").take() {
-            Some(token) => {
-                token.cancel();
+            Some(running) => {
+                running.token.cancel();
                 true
             }
             None => false,
@@ -162,22 +185,34 @@ fn query_canceled(message: &str) -> PgWireError {
 pub struct StatementStop {
     token: Option<CancellationToken>,
     deadline: Option<Instant>,
+    /// The connection's statements, and the number of the one this stop began in: a row
+    /// stream that outlives its `Execute` (a suspended portal) takes the cancel token and the
+    /// deadline of each later `Execute` that fetches from it.
+    running: Option<(Arc<RunningStatement>, u64)>,
+    timeout: Option<std::time::Duration>,
 }
 
 impl StatementStop {
     /// The stop of the statement `client` is running, its deadline counted from now.
     pub fn of(client: &(impl ClientInfo + ?Sized)) -> Self {
-        let token = client
+        let running = client
             .session_extensions()
             .get::<Arc<RunningStatement>>()
-            .and_then(|running| running.token());
-        let deadline = client
+            .and_then(|running| running.current().map(|now| (running, now)));
+        let token = running.as_ref().map(|(_, now)| now.token.clone());
+        let timeout = client
             .metadata()
             .get(STATEMENT_TIMEOUT_KEY)
             .and_then(|ms| ms.parse::<u64>().ok())
             .filter(|ms| *ms > 0)
-            .map(|ms| Instant::now() + std::time::Duration::from_millis(ms));
-        Self { token, deadline }
+            .map(std::time::Duration::from_millis);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        Self {
+            token,
+            deadline,
+            running: running.map(|(running, now)| (Arc::clone(&*running), now.number)),
+            timeout,
+        }
     }
 
     /// Runs `work` unless the statement is canceled or times out first (`work` is dropped).
@@ -205,7 +240,7 @@ impl StatementStop {
     /// `response` with its rows ending in a 57014 error as soon as the statement is canceled
     /// or times out, even while the next row is still being computed.
     pub fn guard(&self, response: QueryResponse) -> QueryResponse {
-        if self.token.is_none() && self.deadline.is_none() {
+        if self.token.is_none() && self.deadline.is_none() && self.running.is_none() {
             return response;
         }
         let QueryResponse {
@@ -218,6 +253,8 @@ impl StatementStop {
             rows: Some(data_rows),
             canceled: self.token.clone().map(|t| Box::pin(t.cancelled_owned())),
             expired: self.deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            running: self.running.clone(),
+            timeout: self.timeout,
         };
         let mut response = QueryResponse::new(row_schema, guarded);
         response.command_tag = command_tag;
@@ -233,6 +270,31 @@ struct GuardedRows {
     rows: Option<Rows>,
     canceled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     expired: Option<Pin<Box<Sleep>>>,
+    /// The connection's statements and the number of the one `canceled` and `expired` are of.
+    running: Option<(Arc<RunningStatement>, u64)>,
+    timeout: Option<std::time::Duration>,
+}
+
+impl GuardedRows {
+    /// When a later `Execute` fetches from this stream (a suspended portal), its own cancel
+    /// token and deadline replace those of the `Execute` that began it: a cancel then reaches
+    /// it, and the time the portal sat idle between fetches does not count.
+    fn follow_current_statement(&mut self) {
+        let Some((running, number)) = &mut self.running else {
+            return;
+        };
+        let Some(now) = running.current() else {
+            return;
+        };
+        if now.number == *number {
+            return;
+        }
+        *number = now.number;
+        self.canceled = Some(Box::pin(now.token.cancelled_owned()));
+        self.expired = self
+            .timeout
+            .map(|t| Box::pin(tokio::time::sleep_until(now.began + t)));
+    }
 }
 
 impl Stream for GuardedRows {
@@ -242,6 +304,7 @@ impl Stream for GuardedRows {
         if self.rows.is_none() {
             return Poll::Ready(None);
         }
+        self.follow_current_statement();
         // Polling both registers their wakers, so a stream stuck computing its next row still
         // wakes this task when the deadline passes or a cancel arrives.
         let stop = if self

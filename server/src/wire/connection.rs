@@ -6,8 +6,9 @@
 //! an extended-query message whose contents do not fit its length (FATAL 08P01, before pgwire
 //! decodes it: pgwire's decoders read past such a message and can panic).
 //!
-//! A session idle inside a transaction block past `--idle-in-transaction-timeout-ms` is ended
-//! with FATAL 25P03, as PostgreSQL's `idle_in_transaction_session_timeout` does.
+//! A session idle inside a transaction block past `--idle-in-transaction-timeout-ms` (or its
+//! own `SET idle_in_transaction_session_timeout`) is ended with FATAL 25P03, as PostgreSQL's
+//! `idle_in_transaction_session_timeout` does.
 //!
 //! The loop itself is pgwire's (`tokio::server::process_socket_messages!`, not exported),
 //! built on its public pieces: `negotiate_tls`, `process_message`, `process_error`.
@@ -95,7 +96,11 @@ pub async fn serve<H: PgWireServerHandlers>(
                 () = &mut startup_timeout => None,
                 next = socket.next() => next,
             }
-        } else if let (true, Some(limit)) = (idle_in_transaction, limits.idle_in_transaction) {
+        } else if let (true, Some(limit)) = (
+            idle_in_transaction,
+            crate::statements::settings::idle_timeout::session_limit(&socket)
+                .unwrap_or(limits.idle_in_transaction),
+        ) {
             match tokio::time::timeout(limit, socket.next()).await {
                 Ok(next) => next,
                 Err(_) => {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::{DfSessionService, QueryHook};
@@ -71,14 +70,12 @@ impl Frontend {
         state
             .config_mut()
             .set_extension(Arc::new(oxbow_storage::TransactionWrites::default()));
-        // Its own memory pool, so that its query's limit is its own.
+        // Its own memory pool, so that its query's limit is its own (`SET statement_mem`).
         match self.memory.session_runtime(state.runtime_env()) {
-            Ok(Some(runtime)) => {
-                state = SessionStateBuilder::new_from_existing(state)
-                    .with_runtime_env(runtime)
-                    .build();
+            Ok((runtime, limit)) => {
+                state = crate::sql::session::with_runtime(state, runtime);
+                state.config_mut().set_extension(limit);
             }
-            Ok(None) => {}
             Err(e) => warn!(error = %e, "no session memory pool: the query runs unlimited"),
         }
         // Its own temporary tables, as the schema pg_temp of its own view of the catalogs.

@@ -59,6 +59,7 @@ pub mod code {
     pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+    pub const INVALID_GRANT_OPERATION: &str = "0LP01";
     pub const OBJECT_IN_USE: &str = "55006";
     pub const INVALID_TABLE_DEFINITION: &str = "42P16";
     pub const INVALID_PASSWORD: &str = "28P01";
@@ -138,7 +139,9 @@ fn server_error(e: &ServerError) -> (&'static str, String) {
         ServerError::Unsupported(_) | ServerError::UnsupportedType(_) => {
             (code::FEATURE_NOT_SUPPORTED, e.to_string())
         }
-        ServerError::InvalidTypeModifier(_) => (code::INVALID_PARAMETER_VALUE, e.to_string()),
+        ServerError::InvalidTypeModifier(_) | ServerError::InvalidParameterValue(_) => {
+            (code::INVALID_PARAMETER_VALUE, e.to_string())
+        }
         ServerError::InvalidValue { .. } => (code::INVALID_TEXT_REPRESENTATION, e.to_string()),
         ServerError::Format(inner) => format_error(inner),
         ServerError::OutOfRange(_) => (code::NUMERIC_VALUE_OUT_OF_RANGE, e.to_string()),
@@ -250,6 +253,7 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::SinkExists(_) => code::DUPLICATE_OBJECT,
         C::RoleExists(_) => code::DUPLICATE_OBJECT,
         C::RoleNotFound(_) => code::UNDEFINED_OBJECT,
+        C::InvalidGrant(_) => code::INVALID_GRANT_OPERATION,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,
     }
 }

@@ -213,6 +213,8 @@ impl Startup {
             name: user.clone(),
             trusted,
         });
+        let superuser = trusted || self.policy.source.is_superuser(&user);
+        client.session_extensions().insert(IsSuperuser(superuser));
         debug!(user, pid, method = %self.policy.method, trusted, "logged in");
         self.policy.users.write().expect("users lock").insert(user);
     }
@@ -261,3 +263,7 @@ impl StartupHandler for Startup {
         Ok(())
     }
 }
+
+/// Whether the session logged in as a superuser (`SHOW is_superuser`), as of login.
+#[derive(Debug, Clone, Copy)]
+pub struct IsSuperuser(pub bool);

@@ -1,6 +1,7 @@
 //! Query memory limits: a query whose hash join needs more than `--query-memory-mb` fails with
 //! 53200 while another session's queries go on, and its own session stays usable; the pool
-//! of all queries (`--memory-pool-mb`) refuses the same way.
+//! of all queries (`--memory-pool-mb`) refuses the same way; `SET statement_mem` sets a
+//! session's own limit, up to the server's.
 
 use oxbow_sqllogictest::TestServer;
 
@@ -63,4 +64,68 @@ async fn the_pool_of_all_queries_refuses_a_query_that_does_not_fit() {
     let client = server.connect().await;
     assert_out_of_memory(client.simple_query(BIG_JOIN).await.unwrap_err(), "");
     client.simple_query("SELECT 1").await.unwrap();
+}
+
+async fn shown_statement_mem(client: &tokio_postgres::Client) -> String {
+    client
+        .query_one("SHOW statement_mem", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_session_sets_its_own_limit_with_statement_mem() {
+    // No server limit: the join runs, until the session sets one.
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let other = server.connect().await;
+    assert_eq!(shown_statement_mem(&client).await, "0");
+    client.simple_query(BIG_JOIN).await.unwrap();
+    client
+        .batch_execute("SET statement_mem = '8MB'")
+        .await
+        .unwrap();
+    assert_eq!(shown_statement_mem(&client).await, "8MB");
+    assert_out_of_memory(
+        client.simple_query(BIG_JOIN).await.unwrap_err(),
+        "statement_mem",
+    );
+    // Another session's limit is its own.
+    other.simple_query(BIG_JOIN).await.unwrap();
+    for (bad, code) in [("'lots'", "22023"), ("'1kB'", "22023")] {
+        let e = client
+            .simple_query(&format!("SET statement_mem = {bad}"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.as_db_error().unwrap().code().code(), code, "{bad}: {e}");
+    }
+    assert_eq!(shown_statement_mem(&client).await, "8MB");
+    client.batch_execute("RESET statement_mem").await.unwrap();
+    assert_eq!(shown_statement_mem(&client).await, "0");
+    client.simple_query(BIG_JOIN).await.unwrap();
+
+    // Under --query-memory-mb a session may lower its limit, never raise it past the server's.
+    let server = TestServer::start_with(vec!["--query-memory-mb".into(), "64".into()], vec![]);
+    let client = server.connect().await;
+    assert_eq!(shown_statement_mem(&client).await, "64MB");
+    let e = client
+        .simple_query("SET statement_mem = '1GB'")
+        .await
+        .unwrap_err();
+    assert_eq!(e.as_db_error().unwrap().code().code(), "22023", "{e}");
+    client
+        .batch_execute("SET statement_mem = 8192")
+        .await
+        .unwrap();
+    assert_eq!(shown_statement_mem(&client).await, "8MB");
+    assert_out_of_memory(
+        client.simple_query(BIG_JOIN).await.unwrap_err(),
+        "statement_mem",
+    );
+    client
+        .batch_execute("SET statement_mem TO DEFAULT")
+        .await
+        .unwrap();
+    assert_eq!(shown_statement_mem(&client).await, "64MB");
 }

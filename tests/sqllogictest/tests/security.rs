@@ -357,6 +357,65 @@ async fn a_cancel_request_stops_the_running_query() {
     client.simple_query("SELECT 1").await.unwrap();
 }
 
+/// 200 rows at once, then a count over a trillion rows before the next one: a portal over it
+/// answers its first fetches at once and its next one only after a long computation (which
+/// goes on in the background while the portal is suspended, so it must outlast the test). The
+/// small side is the cross join's build side: each batch of the other side makes 800 million
+/// rows without yielding, so a dropped plan stops within about a second, as `SLOW_COUNT`'s.
+const FAST_THEN_SLOW: &str = "SELECT n FROM generate_series(1, 200) AS g(n) UNION ALL \
+     SELECT count(*) FROM generate_series(1, 100000) a CROSS JOIN generate_series(1, 10000000) b";
+
+/// A suspended portal (an `Execute` with a row limit, JDBC's fetch size): each later `Execute`
+/// has its own `statement_timeout` (the time the portal sat idle does not count) and can be
+/// canceled like any statement.
+#[tokio::test]
+async fn a_suspended_portal_fetch_has_its_own_timeout_and_can_be_canceled() {
+    let server = TestServer::start();
+    let mut client = server.connect().await;
+    client
+        .batch_execute("SET statement_timeout = '1s'")
+        .await
+        .unwrap();
+    let cancel = client.cancel_token();
+    let txn = client.transaction().await.unwrap();
+    let statement = txn.prepare(FAST_THEN_SLOW).await.unwrap();
+    let portal = txn.bind(&statement, &[]).await.unwrap();
+    assert_eq!(txn.query_portal(&portal, 100).await.unwrap().len(), 100);
+    // Idle longer than the timeout between fetches: the next fetch is a statement of its own.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let rows = txn.query_portal(&portal, 100).await.unwrap();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[0].get::<_, i64>(0), 101);
+    // The next row takes the long scan: this fetch runs into its own timeout.
+    let started = Instant::now();
+    let e = txn.query_portal(&portal, 10).await.unwrap_err();
+    assert_canceled(&e, "statement timeout", started.elapsed());
+    txn.rollback().await.unwrap();
+    assert_idle(&server, "a timed-out portal fetch").await;
+
+    // And a cancel reaches a later fetch.
+    client
+        .batch_execute("SET statement_timeout = 0")
+        .await
+        .unwrap();
+    let txn = client.transaction().await.unwrap();
+    let statement = txn.prepare(FAST_THEN_SLOW).await.unwrap();
+    let portal = txn.bind(&statement, &[]).await.unwrap();
+    assert_eq!(txn.query_portal(&portal, 200).await.unwrap().len(), 200);
+    let canceler = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let at = Instant::now();
+        cancel.cancel_query(NoTls).await.unwrap();
+        at
+    });
+    let e = txn.query_portal(&portal, 10).await.unwrap_err();
+    let canceled_at = canceler.await.unwrap();
+    assert_canceled(&e, "user request", canceled_at.elapsed());
+    txn.rollback().await.unwrap();
+    assert_idle(&server, "a canceled portal fetch").await;
+    client.simple_query("SELECT 1").await.unwrap();
+}
+
 #[tokio::test]
 async fn a_message_over_max_message_bytes_closes_the_connection_with_54000() {
     let server =
@@ -410,6 +469,60 @@ async fn a_message_over_max_message_bytes_closes_the_connection_with_54000() {
         .simple_query("SELECT 1")
         .await
         .unwrap();
+}
+
+async fn show(client: &tokio_postgres::Client) -> String {
+    client
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The session's own `idle_in_transaction_session_timeout` replaces the server's: one session
+/// turns it off and survives, another sets a short one and is ended; `SHOW` reports each.
+#[tokio::test]
+async fn a_session_sets_its_own_idle_in_transaction_timeout() {
+    let server = TestServer::start_with(
+        vec!["--idle-in-transaction-timeout-ms".into(), "60000".into()],
+        vec![],
+    );
+    let (short, connection) = tokio_postgres::connect(&server.conn_str(), NoTls)
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    assert_eq!(show(&short).await, "1min");
+    short
+        .batch_execute("SET idle_in_transaction_session_timeout = '300ms'")
+        .await
+        .unwrap();
+    assert_eq!(show(&short).await, "300ms");
+    let patient = server.connect().await;
+    patient
+        .batch_execute("SET idle_in_transaction_session_timeout = 0")
+        .await
+        .unwrap();
+    assert_eq!(show(&patient).await, "0");
+    let e = patient
+        .simple_query("SET idle_in_transaction_session_timeout = 'soon'")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22023", "{e}");
+    short.batch_execute("BEGIN").await.unwrap();
+    patient.batch_execute("BEGIN").await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), connection)
+        .await
+        .expect("the server ends the short session")
+        .unwrap()
+        .expect_err("with an error");
+    assert_eq!(sqlstate(&ended), "25P03", "{ended}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    patient.batch_execute("COMMIT").await.unwrap();
+    patient
+        .batch_execute("RESET idle_in_transaction_session_timeout")
+        .await
+        .unwrap();
+    assert_eq!(show(&patient).await, "1min");
 }
 
 #[tokio::test]

@@ -14,9 +14,11 @@
 //!   left out.
 //! - [`catalog_oids`]: PostgreSQL's fixed OIDs for the catalog tables themselves
 //!   (`pg_class` is 1259), which clients hard-code.
-//! - [`relation_functions`]: the functions that look relations up by OID.
+//! - [`relation_functions`]: the functions that look relations up by OID;
+//!   [`privilege_functions`]: `has_table_privilege` and its siblings, from the grants.
 //! - [`tables_views`]: `pg_tables` without Oxbow's views, `pg_views` with them.
-//! - `pg_roles` lists the catalog's roles, and the other user names seen at login (trust); `pg_settings` gains `max_index_keys`, which
+//! - `pg_roles` lists the catalog's roles, and the other user names seen at login (trust);
+//!   `pg_auth_members` the memberships between them; `pg_settings` gains `max_index_keys`, which
 //!   pgJDBC reads before listing keys.
 //!
 //! Invariant: an OID names the same relation in every table of this overlay and in every
@@ -41,12 +43,14 @@ mod attributes;
 mod catalog_oids;
 mod classes;
 mod keys;
+mod privilege_functions;
 mod relation_functions;
 mod tables_views;
 
 use attributes::PgAttribute;
 use classes::PgClass;
 use keys::{KeyTable, Keys, keys_schema};
+pub use privilege_functions::{PRIVILEGE_FUNCTIONS, privilege_functions};
 pub use relation_functions::{pg_get_indexdef, pg_get_viewdef, pg_table_is_visible};
 
 /// The user names clients have logged in with since the server started. Under `--auth trust`
@@ -144,6 +148,14 @@ impl SchemaProvider for PgCatalogOverlay {
                 return Ok(Some(Arc::new(WithRows {
                     inner,
                     rows: Box::new(move || role_rows(&db, &users)),
+                })));
+            }
+            "pg_auth_members" => {
+                let users = Arc::clone(&self.users);
+                let db = Arc::clone(&self.db);
+                return Ok(Some(Arc::new(WithRows {
+                    inner,
+                    rows: Box::new(move || member_rows(&db, &users)),
                 })));
             }
             "pg_class" => {
@@ -277,9 +289,10 @@ impl std::fmt::Debug for WithRows {
 /// Role OIDs: above the ones tables and keys get here.
 const ROLE_OID_BASE: i64 = 1 << 28;
 
-/// `pg_roles` rows: the catalog's roles as they are, then each other user name seen at login
-/// (under `--auth trust`, where such a name is let in with every right) as a superuser.
-fn role_rows(db: &Database, users: &LoginUsers) -> ExtraRows {
+/// Every name `pg_roles` lists, with its OID, superuser and login flags: the catalog's roles
+/// as they are, then each other user name seen at login (under `--auth trust`, where such a
+/// name is let in with every right) as a superuser.
+fn listed_roles(db: &Database, users: &LoginUsers) -> Vec<(String, i64, bool, bool)> {
     let roles = db.catalog().roles().unwrap_or_default();
     let logins = users.read().expect("users lock");
     let others = logins
@@ -291,10 +304,18 @@ fn role_rows(db: &Database, users: &LoginUsers) -> ExtraRows {
         .map(|r| (r.name.clone(), r.superuser, r.login))
         .chain(others)
         .enumerate()
-        .map(|(i, (name, superuser, login))| {
+        .map(|(i, (name, superuser, login))| (name, ROLE_OID_BASE + i as i64, superuser, login))
+        .collect()
+}
+
+/// `pg_roles` rows, one per [`listed_roles`] name.
+fn role_rows(db: &Database, users: &LoginUsers) -> ExtraRows {
+    listed_roles(db, users)
+        .into_iter()
+        .map(|(name, oid, superuser, login)| {
             let flag = |b: bool| ScalarValue::Boolean(Some(b));
             HashMap::from([
-                ("oid", ScalarValue::Int64(Some(ROLE_OID_BASE + i as i64))),
+                ("oid", ScalarValue::Int64(Some(oid))),
                 ("rolname", ScalarValue::Utf8(Some(name))),
                 ("rolsuper", flag(superuser)),
                 ("rolinherit", flag(true)),
@@ -309,6 +330,41 @@ fn role_rows(db: &Database, users: &LoginUsers) -> ExtraRows {
         })
         .collect()
 }
+
+/// `pg_auth_members` rows: one per membership, by the OIDs `pg_roles` gives the roles (psql's
+/// `\du` "Member of", `pg_has_role`'s tools).
+fn member_rows(db: &Database, users: &LoginUsers) -> ExtraRows {
+    let oids: HashMap<String, i64> = listed_roles(db, users)
+        .into_iter()
+        .map(|(name, oid, _, _)| (name, oid))
+        .collect();
+    let memberships = db.catalog().memberships().unwrap_or_default();
+    memberships
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let oid = |name: &str| oids.get(name).map(|o| ScalarValue::Int64(Some(*o)));
+            Some(HashMap::from([
+                (
+                    "oid",
+                    ScalarValue::Int64(Some(MEMBERSHIP_OID_BASE + i as i64)),
+                ),
+                ("roleid", oid(&m.role)?),
+                ("member", oid(&m.member)?),
+                (
+                    "grantor",
+                    oid(&m.grantor).unwrap_or(ScalarValue::Int64(Some(10))),
+                ),
+                ("admin_option", ScalarValue::Boolean(Some(m.admin))),
+                ("inherit_option", ScalarValue::Boolean(Some(true))),
+                ("set_option", ScalarValue::Boolean(Some(true))),
+            ]))
+        })
+        .collect()
+}
+
+/// Membership OIDs (PostgreSQL 16 gives `pg_auth_members` rows an OID): above the roles'.
+const MEMBERSHIP_OID_BASE: i64 = ROLE_OID_BASE + (1 << 20);
 
 #[async_trait]
 impl TableProvider for WithRows {

@@ -312,6 +312,15 @@ fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
         ("session_user" | "current_user" | "user", []) => {
             parse_expr(&format!("'{}'", user.replace('\'', "''")))
         }
+        // The privilege functions ask about the current user when not told whom.
+        (name, [object, privilege])
+            if crate::pg_compat::pg_catalog::PRIVILEGE_FUNCTIONS.contains(&name) =>
+        {
+            parse_expr(&format!(
+                "{name}('{}', {object}, {privilege})",
+                user.replace('\'', "''")
+            ))
+        }
         _ => None,
     }
 }

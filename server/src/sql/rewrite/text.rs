@@ -50,6 +50,13 @@
 //! PostgreSQL dialect nor DataFusion has table versions, so the clause rides in the name as a
 //! last, quoted part (`t."@version 3"`) that `crate::sql::time_travel` resolves before planning.
 //!
+//! `GRANT role, ... TO member, ... [WITH ADMIN OPTION]` and `REVOKE [ADMIN OPTION FOR] role,
+//! ... FROM member, ...` (role membership): sqlparser reads a privilege keyword where
+//! PostgreSQL reads role names, so each name becomes `ROLE name` (sqlparser's `Action::Role`),
+//! `WITH ADMIN OPTION` becomes `WITH GRANT OPTION`, and `ADMIN OPTION FOR` becomes
+//! `GRANTED BY` [`ADMIN_OPTION_FOR`] (`crate::statements::roles` reads both back). A statement
+//! with `ON` is a privilege grant and is left alone.
+//!
 //! `::float`: PostgreSQL's `float` is `double precision` (`float(p)` is `real` up to p = 24);
 //! DataFusion casts to Float32, so SQLAlchemy's asyncpg dialect (`$1::FLOAT`) lost precision.
 
@@ -70,6 +77,126 @@ static CREATE_USER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)^(\s*)CREATE\s+USER\s+("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(\s+WITH\b)?"#)
         .expect("valid regex")
 });
+
+/// A role name as the membership patterns read it.
+const ROLE_NAME: &str = r#"(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)"#;
+
+static GRANT_ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?is)(^|;)(\s*)GRANT\s+({ROLE_NAME}(?:\s*,\s*{ROLE_NAME})*)\s+TO\s+([^;]*?)(\s+WITH\s+ADMIN\s+OPTION)?(\s*(?:;|$))"
+    ))
+    .expect("valid regex")
+});
+
+static REVOKE_ROLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?is)(^|;)(\s*)REVOKE\s+(ADMIN\s+OPTION\s+FOR\s+)?({ROLE_NAME}(?:\s*,\s*{ROLE_NAME})*)\s+FROM\s+([^;]*?)(\s*(?:;|$))"
+    ))
+    .expect("valid regex")
+});
+
+/// The `GRANTED BY` name `REVOKE ADMIN OPTION FOR` is rewritten to carry.
+pub const ADMIN_OPTION_FOR: &str = "oxbow: admin option for";
+
+static ROLE_LIST_ITEM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(ROLE_NAME).expect("valid regex"));
+
+/// `a, "B"` as `ROLE a, ROLE "B"`.
+fn as_role_actions(names: &str) -> String {
+    ROLE_LIST_ITEM
+        .find_iter(names)
+        .map(|m| format!("ROLE {}", m.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Words that start a privilege, not a role: `GRANT SELECT TO x` stays a (refused) privilege grant.
+fn is_privilege_word(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "all",
+        "select",
+        "insert",
+        "update",
+        "delete",
+        "truncate",
+        "references",
+        "trigger",
+        "usage",
+        "create",
+        "connect",
+        "temporary",
+        "temp",
+        "execute",
+        "role",
+    ];
+    WORDS.iter().any(|w| name.eq_ignore_ascii_case(w))
+}
+
+/// [`membership_rewrite`] until nothing changes: each pass consumes the `;` that ends a
+/// statement it rewrites, so the statement after it waits for the next pass.
+fn membership_rewrites(mut sql: Cow<'_, str>) -> Cow<'_, str> {
+    for _ in 0..1000 {
+        let next = membership_rewrite(Cow::Borrowed(&sql)).into_owned();
+        if next == *sql {
+            break;
+        }
+        sql = Cow::Owned(next);
+    }
+    sql
+}
+
+fn membership_rewrite(sql: Cow<'_, str>) -> Cow<'_, str> {
+    let sql = replace_outside_literals(sql, &GRANT_ROLE, |c| {
+        if ROLE_LIST_ITEM
+            .find_iter(&c[3])
+            .any(|m| is_privilege_word(m.as_str()))
+        {
+            return c[0].to_string();
+        }
+        let admin = if c.get(5).is_some() {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
+        format!(
+            "{}{}GRANT {} TO {}{admin}{}",
+            &c[1],
+            &c[2],
+            as_role_actions(&c[3]),
+            &c[4],
+            &c[6]
+        )
+    });
+    replace_outside_literals(sql, &REVOKE_ROLE, |c| {
+        if ROLE_LIST_ITEM
+            .find_iter(&c[4])
+            .any(|m| is_privilege_word(m.as_str()))
+        {
+            return c[0].to_string();
+        }
+        let admin = if c.get(3).is_some() {
+            format!(" GRANTED BY \"{ADMIN_OPTION_FOR}\"")
+        } else {
+            String::new()
+        };
+        // sqlparser reads `GRANTED BY` before `CASCADE | RESTRICT`.
+        let rest = &c[5];
+        let (grantees, behaviour) = match rest.to_ascii_uppercase().rfind(" CASCADE") {
+            Some(i) if rest[i..].trim().eq_ignore_ascii_case("cascade") => rest.split_at(i),
+            _ => match rest.to_ascii_uppercase().rfind(" RESTRICT") {
+                Some(i) if rest[i..].trim().eq_ignore_ascii_case("restrict") => rest.split_at(i),
+                _ => (rest, ""),
+            },
+        };
+        format!(
+            "{}{}REVOKE {} FROM {grantees}{admin}{behaviour}{}",
+            &c[1],
+            &c[2],
+            as_role_actions(&c[4]),
+            &c[6]
+        )
+    })
+}
 
 static ALTER_VIEW_RENAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?is)^(\s*)ALTER\s+VIEW(\s+.*?\s+RENAME\s+TO\s)").expect("valid regex")
@@ -156,6 +283,9 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
         return Cow::Owned(format!("{}ALTER TABLE{}{}", &c[1], &c[2], &sql[whole..]));
     }
     let mut sql = Cow::Borrowed(sql);
+    if starts_a_statement_with(&sql, "GRANT") || starts_a_statement_with(&sql, "REVOKE") {
+        sql = membership_rewrites(sql);
+    }
     if has_word_of(&sql) {
         sql = replace_outside_literals(sql, &TIME_TRAVEL, |c| {
             let spec = &c[3];
@@ -187,6 +317,14 @@ pub fn rewrite(sql: &str) -> Cow<'_, str> {
             _ => "::DOUBLE PRECISION".to_string(),
         }
     })
+}
+
+/// Whether `text` may have a statement that starts with `word` (a cheap test: the word is
+/// somewhere in it, in any case).
+fn starts_a_statement_with(text: &str, word: &str) -> bool {
+    text.as_bytes()
+        .windows(word.len())
+        .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// Whether `text` has the word `OF` anywhere (a cheap test before the time-travel pattern,
@@ -361,6 +499,35 @@ mod tests {
         // Not a rename: left for the parser (ALTER VIEW ... AS).
         let other = "ALTER VIEW v AS SELECT 1";
         assert_eq!(rewrite(other), other);
+    }
+
+    #[test]
+    fn role_membership_statements_become_role_actions() {
+        assert_eq!(
+            rewrite("GRANT analysts, \"Ops\" TO alice, bob WITH ADMIN OPTION"),
+            "GRANT ROLE analysts, ROLE \"Ops\" TO alice, bob WITH GRANT OPTION"
+        );
+        assert_eq!(
+            rewrite("grant a to b; SELECT 1; GRANT c TO d;"),
+            "GRANT ROLE a TO b; SELECT 1; GRANT ROLE c TO d;"
+        );
+        assert_eq!(
+            rewrite("REVOKE ADMIN OPTION FOR a FROM b CASCADE"),
+            format!("REVOKE ROLE a FROM b GRANTED BY \"{ADMIN_OPTION_FOR}\" CASCADE")
+        );
+        assert_eq!(
+            rewrite("revoke a, b from c"),
+            "REVOKE ROLE a, ROLE b FROM c"
+        );
+        for unchanged in [
+            "GRANT SELECT ON t TO alice",
+            "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA s TO alice WITH GRANT OPTION",
+            "REVOKE ALL ON t FROM alice",
+            "SELECT 'GRANT a TO b'",
+            "GRANT USAGE ON SCHEMA s TO alice",
+        ] {
+            assert_eq!(rewrite(unchanged), unchanged);
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Session settings: `SHOW` of the settings clients read on connect ([`show`]), `SET TIME ZONE`
-//! ([`time_zone`]), `SET search_path` ([`search_path`]), `RESET` ([`reset`]), and `DISCARD
+//! ([`time_zone`]), `SET search_path` ([`search_path`]), `SET statement_mem`
+//! ([`statement_mem`]), `SET idle_in_transaction_session_timeout` ([`idle_timeout`]), `RESET`
+//! ([`reset`]), and `DISCARD
 //! ALL`, which connection pools and Power BI send when they hand a connection back.
 //!
 //! datafusion-postgres answers `SHOW` too, but with DataFusion's version as `server_version`,
@@ -8,9 +10,11 @@
 //! `standard_conforming_strings` (Metabase and Superset read both). Settings this hook does
 //! not know still go on to datafusion-postgres, which also answers those a `SET` changed.
 
+pub mod idle_timeout;
 pub mod reset;
 pub mod search_path;
 mod show;
+pub mod statement_mem;
 pub mod time_zone;
 
 use async_trait::async_trait;
@@ -81,6 +85,12 @@ impl QueryHook for SessionStatements {
         if let Some(result) = time_zone::set(statement, client).await {
             return Some(result);
         }
+        if let Some(result) = statement_mem::set(statement, ctx) {
+            return Some(result);
+        }
+        if let Some(result) = idle_timeout::set(statement, client) {
+            return Some(result);
+        }
         if let Some(result) = reset::reset(statement, ctx, client).await {
             return Some(result);
         }
@@ -95,6 +105,8 @@ impl QueryHook for SessionStatements {
     ) -> Option<PgWireResult<LogicalPlan>> {
         if is_discard(statement)
             || time_zone::set_statement(statement)
+            || statement_mem::set_statement(statement)
+            || idle_timeout::set_statement(statement)
             || matches!(statement, Statement::Reset(_))
         {
             return Some(Ok(crate::statements::empty_plan()));
@@ -113,6 +125,12 @@ impl QueryHook for SessionStatements {
         client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
         if let Some(result) = time_zone::set(statement, client).await {
+            return Some(result);
+        }
+        if let Some(result) = statement_mem::set(statement, ctx) {
+            return Some(result);
+        }
+        if let Some(result) = idle_timeout::set(statement, client) {
             return Some(result);
         }
         if let Some(result) = reset::reset(statement, ctx, client).await {

@@ -1,8 +1,8 @@
 //! `RESET name` and `RESET ALL` (connection pools send them when they hand a connection back):
 //! a session setting back to its default.
 //!
-//! Oxbow acts on three session settings: the time zone, the search path (the schema
-//! unqualified names resolve to) and `statement_timeout`; drivers' other settings
+//! Oxbow acts on four session settings: the time zone, the search path (the schema
+//! unqualified names resolve to), `statement_timeout` and `statement_mem`; drivers' other settings
 //! (`application_name`, `extra_float_digits`, ...) are kept as connection metadata. Each is
 //! reset here; resetting a setting nobody changed is a no-op, as in PostgreSQL.
 
@@ -24,6 +24,8 @@ const SESSION_KEYS: &[&str] = &[
     "application_name",
     "extra_float_digits",
     "search_path",
+    super::statement_mem::NAME,
+    super::idle_timeout::METADATA_KEY,
 ];
 
 /// Answers `RESET`, or `None` for another statement.
@@ -56,6 +58,7 @@ async fn apply(
     for name in names {
         let key = match name.as_str() {
             "statement_timeout" => "statement_timeout_ms",
+            super::idle_timeout::NAME => super::idle_timeout::METADATA_KEY,
             "time zone" | "timezone" => "timezone",
             other => other,
         };
@@ -69,6 +72,7 @@ async fn apply(
                     )))
                     .await?;
             }
+            super::statement_mem::NAME => super::statement_mem::reset(ctx),
             "search_path" => {
                 ctx.sql(&format!(
                     "SET datafusion.catalog.default_schema = '{}'",

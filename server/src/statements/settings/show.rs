@@ -33,7 +33,17 @@ fn setting(
         ["client_encoding"] => fixed("client_encoding", "UTF8"),
         ["max_identifier_length"] => fixed("max_identifier_length", "63"),
         ["max_index_keys"] => fixed("max_index_keys", "32"),
-        ["is_superuser"] => fixed("is_superuser", "on"),
+        ["is_superuser"] => fixed(
+            "is_superuser",
+            match client
+                .session_extensions()
+                .get::<crate::wire::startup::IsSuperuser>()
+                .map(|s| s.0)
+            {
+                Some(false) => "off",
+                _ => "on",
+            },
+        ),
         ["lc_collate"] => fixed("lc_collate", "C.UTF-8"),
         ["lc_ctype"] => fixed("lc_ctype", "C.UTF-8"),
         ["timezone"] | ["time", "zone"] => Some((
@@ -43,6 +53,16 @@ fn setting(
                 .get("timezone")
                 .cloned()
                 .unwrap_or_else(|| "Etc/UTC".to_string()),
+        )),
+        ["idle_in_transaction_session_timeout"] => Some((
+            "idle_in_transaction_session_timeout",
+            super::idle_timeout::shown(client),
+        )),
+        ["statement_mem"] => Some((
+            "statement_mem",
+            super::statement_mem::shown(
+                super::statement_mem::of(ctx).and_then(|memory| memory.limit()),
+            ),
         )),
         ["search_path"] => Some((
             "search_path",
@@ -73,6 +93,7 @@ const ALL_SETTINGS: &[&str] = &[
     "client_encoding",
     "default_transaction_isolation",
     "default_transaction_read_only",
+    "idle_in_transaction_session_timeout",
     "integer_datetimes",
     "is_superuser",
     "lc_collate",
@@ -84,6 +105,7 @@ const ALL_SETTINGS: &[&str] = &[
     "server_version",
     "server_version_num",
     "standard_conforming_strings",
+    "statement_mem",
     "timezone",
     "transaction_isolation",
     "transaction_read_only",
