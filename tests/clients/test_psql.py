@@ -4,6 +4,8 @@ and tab completion."""
 import os
 import re
 
+import pytest
+
 
 def test_readme_session_prints_the_row_and_survives_a_restart(oxbow):
     out = oxbow.psql("-c", "CREATE TABLE t (id bigint, name text, ts timestamptz); "
@@ -107,6 +109,8 @@ def test_meta_commands_answer_with_postgresql_columns(oxbow):
     assert header(result.stdout)[:3] == ["Schema", "Name", "Result data type"], result.stdout
 
 
+@pytest.mark.xfail(strict=True, reason="psql's \\du query uses the ARRAY(SELECT ...) constructor, "
+                   "which Oxbow does not plan yet ('Invalid function array'; issue 16)")
 def test_du_lists_roles_with_their_memberships(oxbow):
     """psql's \\du reads pg_roles and pg_auth_members (its "Member of" column)."""
     oxbow.psql("-c", "CREATE ROLE du_readers; CREATE ROLE du_alice LOGIN; "
