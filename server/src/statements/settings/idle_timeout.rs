@@ -4,7 +4,7 @@
 //! value replaces the server's; `0` turns it off, `DEFAULT` and `RESET` go back to the
 //! server's. A bare number is milliseconds; units are `ms`, `s`, `min`, `h`.
 
-use datafusion::sql::sqlparser::ast::{Expr, Set, Statement};
+use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::hooks::HookClient;
 use pgwire::api::ClientInfo;
 use pgwire::api::results::{Response, Tag};
@@ -20,21 +20,7 @@ pub const METADATA_KEY: &str = "idle_in_transaction_session_timeout_ms";
 
 /// The value a `SET` of this setting sets (`None` inside: `DEFAULT`).
 fn set_by(statement: &Statement) -> Option<Option<String>> {
-    let Statement::Set(Set::SingleAssignment {
-        variable, values, ..
-    }) = statement
-    else {
-        return None;
-    };
-    if !variable.to_string().eq_ignore_ascii_case(NAME) || values.len() != 1 {
-        return None;
-    }
-    let text = match &values[0] {
-        Expr::Value(v) => v.clone().into_string().unwrap_or_else(|| v.to_string()),
-        Expr::Identifier(ident) => ident.value.clone(),
-        other => other.to_string(),
-    };
-    Some((!text.eq_ignore_ascii_case("default")).then_some(text))
+    super::assigned(statement, NAME)
 }
 
 /// Whether `statement` sets this setting (answered by [`set`], with no plan of its own).

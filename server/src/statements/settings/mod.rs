@@ -28,6 +28,27 @@ use pgwire::api::ClientInfo;
 use pgwire::api::results::{Response, Tag};
 use pgwire::error::{PgWireError, PgWireResult};
 
+/// The value `SET name = value` (or `SET name TO value`) gives the setting `name`, if
+/// `statement` is that; `None` inside for `DEFAULT`. Shared by the settings Oxbow acts on.
+pub(crate) fn assigned(statement: &Statement, name: &str) -> Option<Option<String>> {
+    use datafusion::sql::sqlparser::ast::{Expr, Set};
+    let Statement::Set(Set::SingleAssignment {
+        variable, values, ..
+    }) = statement
+    else {
+        return None;
+    };
+    if !variable.to_string().eq_ignore_ascii_case(name) || values.len() != 1 {
+        return None;
+    }
+    let text = match &values[0] {
+        Expr::Value(v) => v.clone().into_string().unwrap_or_else(|| v.to_string()),
+        Expr::Identifier(ident) => ident.value.clone(),
+        other => other.to_string(),
+    };
+    Some((!text.eq_ignore_ascii_case("default")).then_some(text))
+}
+
 /// The `QueryHook` that answers `SHOW`, `SET TIME ZONE`, `RESET` and `DISCARD`.
 pub struct SessionStatements;
 

@@ -5,7 +5,7 @@
 //! `DEFAULT` (and `RESET statement_mem`, `RESET ALL`) go back to `--query-memory-mb`.
 
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{Expr, Set, Statement};
+use datafusion::sql::sqlparser::ast::Statement;
 use pgwire::api::results::{Response, Tag};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 
@@ -16,21 +16,7 @@ pub const NAME: &str = "statement_mem";
 
 /// The value a `SET statement_mem` statement sets (`None` inside: `DEFAULT`).
 fn set_by(statement: &Statement) -> Option<Option<String>> {
-    let Statement::Set(Set::SingleAssignment {
-        variable, values, ..
-    }) = statement
-    else {
-        return None;
-    };
-    if !variable.to_string().eq_ignore_ascii_case(NAME) || values.len() != 1 {
-        return None;
-    }
-    let text = match &values[0] {
-        Expr::Value(v) => v.clone().into_string().unwrap_or_else(|| v.to_string()),
-        Expr::Identifier(ident) => ident.value.clone(),
-        other => other.to_string(),
-    };
-    Some((!text.eq_ignore_ascii_case("default")).then_some(text))
+    super::assigned(statement, NAME)
 }
 
 /// Whether `statement` sets `statement_mem` (answered by [`set`], with no plan of its own).
