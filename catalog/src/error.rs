@@ -77,6 +77,10 @@ pub enum Error {
     #[error("role \"{0}\" does not exist")]
     RoleNotFound(String),
 
+    /// A `pg_` role name given to CREATE ROLE, or a predefined role altered or dropped: 42939.
+    #[error("{0}")]
+    ReservedRole(String),
+
     /// A membership grant PostgreSQL refuses (one that would close a cycle): 0LP01.
     #[error("{0}")]
     InvalidGrant(String),

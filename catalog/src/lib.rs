@@ -37,7 +37,9 @@ pub use model::{
 };
 pub use partition::{PartitionColumn, PartitionTransform};
 pub use rename::Renamed;
-pub use roles::{RoleDef, ScramKey};
+pub use roles::{
+    PREDEFINED_ROLES, READ_SERVER_FILES, RoleDef, ScramKey, WRITE_SERVER_FILES, predefined_role,
+};
 pub use sink::{SinkDef, SinkProgress};
 pub use source::SourceDef;
 pub use store::Catalog;

@@ -124,7 +124,9 @@ impl Catalog {
         {
             let role_table = txn.open_table(crate::roles::ROLES)?;
             for name in roles.iter().chain(members) {
-                if role_table.get(name.as_str())?.is_none() {
+                if role_table.get(name.as_str())?.is_none()
+                    && crate::roles::predefined_role(name).is_none()
+                {
                     return Err(Error::RoleNotFound(name.clone()));
                 }
             }
@@ -179,7 +181,9 @@ impl Catalog {
         {
             let role_table = txn.open_table(crate::roles::ROLES)?;
             for name in roles.iter().chain(members) {
-                if role_table.get(name.as_str())?.is_none() {
+                if role_table.get(name.as_str())?.is_none()
+                    && crate::roles::predefined_role(name).is_none()
+                {
                     return Err(Error::RoleNotFound(name.clone()));
                 }
             }

@@ -10,6 +10,11 @@
 //! which the server derives a stable fake salt for user names that do not exist, so that
 //! SCRAM's first answer looks the same for a missing user as for a real one (PostgreSQL's
 //! `mock_auth_nonce`).
+//!
+//! PostgreSQL's predefined roles that Oxbow gives a meaning ([`PREDEFINED_ROLES`]) exist in
+//! every cluster without being stored: they cannot log in, be created, altered or dropped,
+//! and are granted like any role (`GRANT pg_read_server_files TO alice`). Every name starting
+//! with `pg_` is reserved for them, as in PostgreSQL.
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -22,6 +27,31 @@ pub(crate) const ROLES: TableDefinition<&str, &str> = TableDefinition::new("role
 /// setting name -> value: settings of the whole cluster (the mock-authentication nonce).
 const CLUSTER: TableDefinition<&str, &[u8]> = TableDefinition::new("cluster");
 const MOCK_AUTH_NONCE: &str = "mock_auth_nonce";
+
+/// Members may create sources that read the server's files and object stores with the
+/// server's own identity (`CREATE SOURCE ... FROM FILES`), as PostgreSQL's role of that name
+/// lets its members `COPY FROM` a server file.
+pub const READ_SERVER_FILES: &str = "pg_read_server_files";
+/// Members may create sinks that write the server's files and object stores (`TO FILES`,
+/// `TO DELTA`).
+pub const WRITE_SERVER_FILES: &str = "pg_write_server_files";
+/// The predefined roles, in the order `pg_roles` lists them.
+pub const PREDEFINED_ROLES: [&str; 2] = [READ_SERVER_FILES, WRITE_SERVER_FILES];
+
+/// Whether `name` is reserved for predefined roles (PostgreSQL reserves every `pg_` name).
+pub fn is_reserved_role_name(name: &str) -> bool {
+    name.starts_with("pg_")
+}
+
+/// The definition of the predefined role `name`, if it is one.
+pub fn predefined_role(name: &str) -> Option<RoleDef> {
+    PREDEFINED_ROLES.contains(&name).then(|| RoleDef {
+        name: name.to_string(),
+        superuser: false,
+        login: false,
+        scram: None,
+    })
+}
 
 /// A role. Serialised as JSON, so every field added later needs a serde default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +89,8 @@ pub(crate) fn create_tables(txn: &WriteTransaction) -> Result<()> {
 }
 
 impl Catalog {
-    /// Every role, by name.
+    /// Every role created in this cluster, by name (not the predefined ones: see
+    /// [`PREDEFINED_ROLES`]).
     pub fn roles(&self) -> Result<Vec<RoleDef>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ROLES)?;
@@ -71,7 +102,11 @@ impl Catalog {
         Ok(roles)
     }
 
+    /// The role `name`, created or predefined.
     pub fn role(&self, name: &str) -> Result<Option<RoleDef>> {
+        if let Some(role) = predefined_role(name) {
+            return Ok(Some(role));
+        }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ROLES)?;
         let value = table.get(name)?;
@@ -81,6 +116,12 @@ impl Catalog {
     /// Creates a role; fails if one of that name exists.
     pub fn create_role(&self, role: &RoleDef) -> Result<()> {
         check_identifier(&role.name)?;
+        if is_reserved_role_name(&role.name) {
+            return Err(Error::ReservedRole(format!(
+                "role name \"{}\" is reserved: role names starting with \"pg_\" are reserved",
+                role.name
+            )));
+        }
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(ROLES)?;
@@ -95,6 +136,7 @@ impl Catalog {
 
     /// Replaces an existing role's definition (`ALTER ROLE`).
     pub fn update_role(&self, role: &RoleDef) -> Result<()> {
+        refuse_predefined(&role.name, "alter")?;
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(ROLES)?;
@@ -109,6 +151,7 @@ impl Catalog {
 
     /// Removes a role, its privileges and its memberships (both ways), and returns it.
     pub fn drop_role(&self, name: &str) -> Result<RoleDef> {
+        refuse_predefined(name, "drop")?;
         let txn = self.db.begin_write()?;
         crate::grants::remove_where(&txn, |role, _, _| role == name)?;
         crate::grants::remove_schema_grants_where(&txn, |role, _| role == name)?;
@@ -151,6 +194,15 @@ impl Catalog {
         };
         txn.commit()?;
         Ok(nonce)
+    }
+}
+
+fn refuse_predefined(name: &str, action: &str) -> Result<()> {
+    match predefined_role(name) {
+        Some(_) => Err(Error::ReservedRole(format!(
+            "cannot {action} role \"{name}\": it is predefined (required by the database system)"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -206,6 +258,39 @@ mod tests {
         txn.commit().unwrap();
         let old = catalog.role("old").unwrap().unwrap();
         assert!(old.login && !old.superuser && old.scram.is_none());
+    }
+
+    #[test]
+    fn predefined_roles_exist_without_being_stored_and_cannot_be_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("c.redb")).unwrap();
+        let read = catalog.role(READ_SERVER_FILES).unwrap().unwrap();
+        assert!(!read.login && !read.superuser && read.scram.is_none());
+        // Not stored: the first start still finds no role.
+        assert!(catalog.roles().unwrap().is_empty());
+        for result in [
+            catalog.create_role(&role("pg_read_server_files")),
+            catalog.create_role(&role("pg_mine")),
+            catalog.update_role(&read),
+            catalog.drop_role(READ_SERVER_FILES).map(|_| ()),
+        ] {
+            assert!(matches!(result, Err(Error::ReservedRole(_))), "{result:?}");
+        }
+        catalog.create_role(&role("alice")).unwrap();
+        catalog
+            .grant_membership(
+                &[READ_SERVER_FILES.into()],
+                &["alice".into()],
+                false,
+                "oxbow",
+            )
+            .unwrap();
+        assert!(
+            catalog
+                .roles_held("alice")
+                .unwrap()
+                .contains(READ_SERVER_FILES)
+        );
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct SinkDef {
     /// The statement as the user wrote it.
     #[serde(default)]
     pub definition: String,
+    /// The role that created it, which may alter and drop it besides a superuser (`None`:
+    /// created before owners were kept, so a superuser's).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// How far a sink has got, durable across restarts.
@@ -220,6 +224,7 @@ mod tests {
             options: BTreeMap::new(),
             paused: false,
             definition: String::new(),
+            owner: None,
         }
     }
 

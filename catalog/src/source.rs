@@ -68,6 +68,10 @@ pub struct SourceDef {
     /// The statement as the user wrote it, for `SHOW CREATE`-style introspection.
     #[serde(default)]
     pub definition: String,
+    /// The role that created it, which may alter and drop it besides a superuser (`None`:
+    /// created before owners were kept, so a superuser's).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl Catalog {
@@ -165,6 +169,7 @@ mod tests {
             transform: None,
             paused: false,
             definition: String::new(),
+            owner: None,
         }
     }
 

@@ -175,6 +175,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), String> {
         addr.port(),
         config.user
     );
+    if let Some(budget) = crate::wire::memory_watchdog::budget(config.memory_limit_mb) {
+        crate::wire::memory_watchdog::spawn(Arc::clone(&policy.cancels), budget);
+    }
     let frontend = Arc::new(Frontend::new(
         Arc::clone(&db),
         Arc::clone(&sources),

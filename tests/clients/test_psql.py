@@ -109,10 +109,9 @@ def test_meta_commands_answer_with_postgresql_columns(oxbow):
     assert header(result.stdout)[:3] == ["Schema", "Name", "Result data type"], result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="psql's \\du query uses the ARRAY(SELECT ...) constructor, "
-                   "which Oxbow does not plan yet ('Invalid function array'; issue 16)")
 def test_du_lists_roles_with_their_memberships(oxbow):
-    """psql's \\du reads pg_roles and pg_auth_members (its "Member of" column)."""
+    """psql's \\du reads pg_roles and pg_auth_members (its "Member of" column, an
+    ARRAY(SELECT ...) constructor; a role in no other role shows {})."""
     oxbow.psql("-c", "CREATE ROLE du_readers; CREATE ROLE du_alice LOGIN; "
                "GRANT du_readers TO du_alice")
     out = oxbow.psql("-c", "\\du").stdout
@@ -122,6 +121,7 @@ def test_du_lists_roles_with_their_memberships(oxbow):
     assert "{du_readers}" in row, out
     readers = next(line for line in out.splitlines() if line.strip().startswith("du_readers"))
     assert "Cannot login" in readers, out
+    assert "{}" in readers, out
 
 
 def test_tab_completion_completes_tables_columns_and_schemas(oxbow):

@@ -175,6 +175,12 @@ pub struct ServeConfig {
     /// Memory all queries together may reserve, in MiB (0: no limit); see --query-memory-mb.
     #[arg(long, env = "OXBOW_MEMORY_POOL_MB", default_value_t = 0)]
     pub memory_pool_mb: usize,
+
+    /// The server's memory budget, in MiB: when its resident memory passes it, the running
+    /// query holding the most memory fails with 53200 (others go on). 0: 90% of the memory
+    /// the process may use (its cgroup's limit, else the machine's).
+    #[arg(long, env = "OXBOW_MEMORY_LIMIT_MB", default_value_t = 0)]
+    pub memory_limit_mb: u64,
 }
 
 impl ServeConfig {

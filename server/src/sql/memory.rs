@@ -91,6 +91,11 @@ impl StatementMemory {
         }
     }
 
+    /// Bytes the session's operators hold in the pool now.
+    pub fn reserved(&self) -> usize {
+        self.pool.used.load(Ordering::Acquire)
+    }
+
     /// Sets the limit to `bytes`, or back to the server's with `None`. Refused (the message
     /// says why) above the server's limit or below 64 kB (PostgreSQL's `work_mem` minimum).
     pub fn set(&self, bytes: Option<usize>) -> std::result::Result<(), String> {

@@ -18,6 +18,9 @@
 //!   TEMPORARY TABLE` needs nothing. Other DDL, `TRUNCATE` and role statements need a
 //!   superuser: there are no owners yet. A role may change its own password, and a role
 //!   holding another with the admin option may grant and revoke it.
+//! - Sources and sinks, outside sqlparser's grammar, are checked by
+//!   `crate::statements::sources::access` (files need `pg_read_server_files` or
+//!   `pg_write_server_files`, as `COPY` to and from server files does in PostgreSQL).
 //! - `pg_catalog`, `information_schema` and `oxbow` are readable by everyone.
 //!
 //! Who the session is ([`SessionRole`]) is set at login (`crate::wire::startup`). Under
@@ -52,6 +55,25 @@ pub struct SessionRole {
     pub name: String,
     /// Logged in under `--auth trust` with a name that is no role: every right.
     pub trusted: bool,
+}
+
+/// What a session may do, before any object is looked at.
+pub enum Rights {
+    /// Everything: a superuser, or a name that is no role under `--auth trust`.
+    All,
+    /// What this role holds (`None`: a name that is no role, which holds nothing).
+    Of(Option<oxbow_catalog::RoleDef>),
+}
+
+/// The rights of `session`, read from the catalog as it is now.
+pub fn rights(db: &Database, session: &SessionRole) -> Result<Rights, ServerError> {
+    if session.trusted {
+        return Ok(Rights::All);
+    }
+    Ok(match db.catalog().role(&session.name)? {
+        Some(role) if role.superuser => Rights::All,
+        role => Rights::Of(role),
+    })
 }
 
 /// Schemas whose relations everyone may read.
@@ -253,14 +275,10 @@ pub fn check_role(
     session: &SessionRole,
     statement: &Statement,
 ) -> Result<(), ServerError> {
-    if session.trusted {
+    let Rights::Of(role) = rights(db, session)? else {
         return Ok(());
-    }
+    };
     let catalog = db.catalog();
-    let role = catalog.role(&session.name)?;
-    if role.as_ref().is_some_and(|r| r.superuser) {
-        return Ok(());
-    }
     let access = Access {
         db,
         role: role.as_ref().map(|r| r.name.as_str()),
@@ -388,12 +406,9 @@ pub fn grant_to_creator(
     let Some(session) = client.session_extensions().get::<SessionRole>() else {
         return Ok(());
     };
-    if session.trusted {
-        return Ok(());
-    }
     let catalog = db.catalog();
-    match catalog.role(&session.name)? {
-        Some(role) if !role.superuser => Ok(catalog.change_privileges(
+    match rights(db, &session)? {
+        Rights::Of(Some(role)) => Ok(catalog.change_privileges(
             &[role.name],
             std::slice::from_ref(created),
             TablePrivileges::ALL,
@@ -404,7 +419,7 @@ pub fn grant_to_creator(
 }
 
 /// Checks that the session's role is a superuser (or logged in under trust): for statements
-/// outside sqlparser's grammar, which [`check`] does not see (the source statements).
+/// outside sqlparser's grammar, which [`check`] does not see (the lakehouse statements).
 pub fn require_superuser(
     db: &Database,
     client: &(impl ClientInfo + ?Sized),
@@ -413,35 +428,45 @@ pub fn require_superuser(
     let Some(session) = client.session_extensions().get::<SessionRole>() else {
         return Ok(());
     };
-    if session.trusted
-        || db
-            .catalog()
-            .role(&session.name)?
-            .is_some_and(|r| r.superuser)
-    {
-        return Ok(());
+    match rights(db, &session)? {
+        Rights::All => Ok(()),
+        Rights::Of(_) => Err(needs_superuser(what, &session.name)),
     }
-    Err(needs_superuser(what, &session.name))
 }
 
-/// Checks that `session` may insert into `table` (an HTTP push into a source's table).
+/// Checks that `session` may insert into `table` (an HTTP push into a source's table, a new
+/// source's target).
 pub fn check_insert(
     db: &Database,
     session: &SessionRole,
     table: &ObjectName,
 ) -> Result<(), ServerError> {
-    if session.trusted {
+    check_table(db, session, table, Privilege::Insert)
+}
+
+/// Checks that `session` may read `table` (what a new sink reads).
+pub fn check_select(
+    db: &Database,
+    session: &SessionRole,
+    table: &ObjectName,
+) -> Result<(), ServerError> {
+    check_table(db, session, table, Privilege::Select)
+}
+
+fn check_table(
+    db: &Database,
+    session: &SessionRole,
+    table: &ObjectName,
+    privilege: Privilege,
+) -> Result<(), ServerError> {
+    let Rights::Of(role) = rights(db, session)? else {
         return Ok(());
-    }
-    let role = db.catalog().role(&session.name)?;
-    if role.as_ref().is_some_and(|r| r.superuser) {
-        return Ok(());
-    }
+    };
     let access = Access {
         db,
         role: role.as_ref().map(|r| r.name.as_str()),
     };
-    if Privilege::Insert.held_in(access.relation(table)?) {
+    if privilege.held_in(access.relation(table)?) {
         Ok(())
     } else {
         Err(denied("table", table))

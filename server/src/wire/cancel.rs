@@ -13,6 +13,9 @@
 //!   with 57014 when either fires, and drops the DataFusion stream, which stops its work at
 //!   the next yield point.
 //!
+//! - [`StopCause`]: why a token fired: a user's cancel (57014), or the server's memory budget
+//!   (53200, `crate::wire::memory_watchdog`), so that the query reports the right one.
+//!
 //! A suspended portal (an `Execute` with a row limit, as JDBC's fetch size sends) keeps its
 //! guarded stream across `Execute`s; each later `Execute` brings its own token and deadline
 //! to it ([`GuardedRows`] follows the connection's current statement).
@@ -26,7 +29,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::task::{Context, Poll};
 
 use async_trait::async_trait;
@@ -55,6 +58,9 @@ pub struct RunningStatement {
     /// Counts the messages (`Query`, `Execute`) that began, so that a row stream kept across
     /// them (a suspended portal) knows when a new one began.
     began: std::sync::atomic::AtomicU64,
+    /// The connection's query memory, which tells the memory watchdog how much its running
+    /// query holds.
+    memory: OnceLock<Arc<crate::sql::memory::StatementMemory>>,
 }
 
 /// One message's run: its number, its cancel token and when it began.
@@ -63,6 +69,27 @@ struct Running {
     number: u64,
     token: CancellationToken,
     began: Instant,
+    /// Set just before the token is cancelled.
+    cause: Arc<OnceLock<StopCause>>,
+}
+
+/// Why a statement's token was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopCause {
+    /// A `CancelRequest`: 57014.
+    User,
+    /// The server passed its memory budget and this query held the most: 53200, with this
+    /// message.
+    OutOfMemory(String),
+}
+
+/// What the memory watchdog sees of a running statement.
+#[derive(Debug, Clone)]
+pub struct RunningQuery {
+    pub statement: Arc<RunningStatement>,
+    /// Bytes its operators hold in the memory pool.
+    pub reserved: usize,
+    pub began: Instant,
 }
 
 impl RunningStatement {
@@ -76,7 +103,13 @@ impl RunningStatement {
             number,
             token: CancellationToken::new(),
             began: Instant::now(),
+            cause: Arc::new(OnceLock::new()),
         });
+    }
+
+    /// Ties the connection's query memory to it (once, when the connection is made).
+    pub fn attach_memory(&self, memory: Arc<crate::sql::memory::StatementMemory>) {
+        let _ = self.memory.set(memory);
     }
 
     /// The statement has answered; a cancel arriving now finds nothing to stop.
@@ -89,8 +122,14 @@ impl RunningStatement {
     }
 
     fn cancel(&self) -> bool {
+        self.cancel_because(StopCause::User)
+    }
+
+    /// Stops the running statement, if any, for `cause`; whether one was running.
+    pub fn cancel_because(&self, cause: StopCause) -> bool {
         match self.current.lock().expect("running statement lock").take() {
             Some(running) => {
+                let _ = running.cause.set(cause);
                 running.token.cancel();
                 true
             }
@@ -125,6 +164,29 @@ impl Drop for Registration {
 }
 
 impl CancelRegistry {
+    /// Every connection's running statement, with the memory it holds.
+    pub fn running_queries(&self) -> Vec<RunningQuery> {
+        let connections: Vec<Arc<RunningStatement>> = self
+            .connections
+            .read()
+            .expect("cancel registry lock")
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        connections
+            .into_iter()
+            .filter_map(|statement| {
+                let now = statement.current()?;
+                let reserved = statement.memory.get().map_or(0, |m| m.reserved());
+                Some(RunningQuery {
+                    statement,
+                    reserved,
+                    began: now.began,
+                })
+            })
+            .collect()
+    }
+
     pub fn register(
         self: &Arc<Self>,
         pid: i32,
@@ -168,6 +230,18 @@ fn canceled_by_user() -> PgWireError {
     query_canceled("canceling statement due to user request")
 }
 
+/// The error of a statement whose token fired, by the cause set before it fired.
+fn stopped_error(cause: Option<&Arc<OnceLock<StopCause>>>) -> PgWireError {
+    match cause.and_then(|c| c.get()) {
+        Some(StopCause::OutOfMemory(message)) => PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            code::OUT_OF_MEMORY.into(),
+            message.clone(),
+        ))),
+        _ => canceled_by_user(),
+    }
+}
+
 fn timed_out() -> PgWireError {
     query_canceled("canceling statement due to statement timeout")
 }
@@ -184,6 +258,7 @@ fn query_canceled(message: &str) -> PgWireError {
 #[derive(Debug, Clone)]
 pub struct StatementStop {
     token: Option<CancellationToken>,
+    cause: Option<Arc<OnceLock<StopCause>>>,
     deadline: Option<Instant>,
     /// The connection's statements, and the number of the one this stop began in: a row
     /// stream that outlives its `Execute` (a suspended portal) takes the cancel token and the
@@ -200,6 +275,7 @@ impl StatementStop {
             .get::<Arc<RunningStatement>>()
             .and_then(|running| running.current().map(|now| (running, now)));
         let token = running.as_ref().map(|(_, now)| now.token.clone());
+        let cause = running.as_ref().map(|(_, now)| Arc::clone(&now.cause));
         let timeout = client
             .metadata()
             .get(STATEMENT_TIMEOUT_KEY)
@@ -209,6 +285,7 @@ impl StatementStop {
         let deadline = timeout.map(|t| Instant::now() + t);
         Self {
             token,
+            cause,
             deadline,
             running: running.map(|(running, now)| (Arc::clone(&*running), now.number)),
             timeout,
@@ -231,7 +308,7 @@ impl StatementStop {
         };
         tokio::select! {
             biased;
-            () = canceled => Err(canceled_by_user()),
+            () = canceled => Err(stopped_error(self.cause.as_ref())),
             () = expired => Err(timed_out()),
             result = work => result,
         }
@@ -252,6 +329,7 @@ impl StatementStop {
         let guarded = GuardedRows {
             rows: Some(data_rows),
             canceled: self.token.clone().map(|t| Box::pin(t.cancelled_owned())),
+            cause: self.cause.clone(),
             expired: self.deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
             running: self.running.clone(),
             timeout: self.timeout,
@@ -269,6 +347,7 @@ struct GuardedRows {
     /// `None` once stopped: the DataFusion stream has been dropped.
     rows: Option<Rows>,
     canceled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    cause: Option<Arc<OnceLock<StopCause>>>,
     expired: Option<Pin<Box<Sleep>>>,
     /// The connection's statements and the number of the one `canceled` and `expired` are of.
     running: Option<(Arc<RunningStatement>, u64)>,
@@ -291,6 +370,7 @@ impl GuardedRows {
         }
         *number = now.number;
         self.canceled = Some(Box::pin(now.token.cancelled_owned()));
+        self.cause = Some(Arc::clone(&now.cause));
         self.expired = self
             .timeout
             .map(|t| Box::pin(tokio::time::sleep_until(now.began + t)));
@@ -312,7 +392,7 @@ impl Stream for GuardedRows {
             .as_mut()
             .is_some_and(|c| c.poll_unpin(cx).is_ready())
         {
-            Some(canceled_by_user())
+            Some(stopped_error(self.cause.as_ref()))
         } else if self
             .expired
             .as_mut()

@@ -327,13 +327,12 @@ impl ExtendedQueryHandler for OxbowExtendedQuery {
         if let (text, None) = &portal.statement.statement
             && crate::statements::sources::is_source_statement(text)
         {
-            if crate::statements::sources::changes_sources(text) {
-                crate::statements::privileges::require_superuser(
-                    self.sources.database(),
-                    &*client,
-                    "changing a source",
-                )?;
-            }
+            crate::statements::sources::access::check(
+                self.sources.database(),
+                &self.ctx,
+                &*client,
+                text,
+            )?;
             let metadata = client.metadata().clone();
             return Ok(crate::statements::sources::execute(
                 &self.sources,

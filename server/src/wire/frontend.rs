@@ -71,9 +71,11 @@ impl Frontend {
             .config_mut()
             .set_extension(Arc::new(oxbow_storage::TransactionWrites::default()));
         // Its own memory pool, so that its query's limit is its own (`SET statement_mem`).
+        let running = Arc::new(RunningStatement::default());
         match self.memory.session_runtime(state.runtime_env()) {
             Ok((runtime, limit)) => {
                 state = crate::sql::session::with_runtime(state, runtime);
+                running.attach_memory(Arc::clone(&limit));
                 state.config_mut().set_extension(limit);
             }
             Err(e) => warn!(error = %e, "no session memory pool: the query runs unlimited"),
@@ -107,7 +109,6 @@ impl Frontend {
             Arc::new(SelectStatements),
         ];
         let session = Arc::new(DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks));
-        let running = Arc::new(RunningStatement::default());
         Connection {
             extended: Arc::new(OxbowExtendedQuery {
                 parser: Arc::new(OxbowParser {

@@ -11,7 +11,8 @@
 //!   stream checked message by message (the size cap, the shape of extended-query messages).
 //! - [`startup`]: a connection's start: TLS policy, connection slots, trust or SCRAM-SHA-256.
 //! - [`cancel`]: stopping a running query (CancelRequest, `statement_timeout`), also while
-//!   its rows stream.
+//!   its rows stream; [`memory_watchdog`]: stopping the largest query when the server passes
+//!   its memory budget.
 //! - [`frontend`]: [`Frontend`](frontend::Frontend), the handlers of one connection (startup,
 //!   ParameterStatus, cancel, COPY) wired over datafusion-postgres' session service.
 //! - [`simple`]: the simple-query flow; [`extended`]: Parse, Bind, Describe and Execute.
@@ -38,6 +39,7 @@ pub mod frontend;
 #[cfg(test)]
 mod fuzz;
 pub mod listener;
+pub mod memory_watchdog;
 pub mod parameters;
 pub mod portals;
 pub mod simple;

@@ -66,13 +66,12 @@ impl SimpleQueryHandler for OxbowSimpleQuery {
             let mut responses = Vec::new();
             for part in parts {
                 if is_source_statement(part) {
-                    if crate::statements::sources::changes_sources(part) {
-                        crate::statements::privileges::require_superuser(
-                            self.sources.database(),
-                            &*client,
-                            "changing a source",
-                        )?;
-                    }
+                    crate::statements::sources::access::check(
+                        self.sources.database(),
+                        &self.ctx,
+                        &*client,
+                        part,
+                    )?;
                     let metadata = client.metadata().clone();
                     responses.push(execute(&self.sources, &self.ctx, part, &metadata).await?);
                 } else {

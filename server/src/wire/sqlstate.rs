@@ -60,6 +60,7 @@ pub mod code {
     pub const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
     pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const INVALID_GRANT_OPERATION: &str = "0LP01";
+    pub const RESERVED_NAME: &str = "42939";
     pub const OBJECT_IN_USE: &str = "55006";
     pub const INVALID_TABLE_DEFINITION: &str = "42P16";
     pub const INVALID_PASSWORD: &str = "28P01";
@@ -254,6 +255,7 @@ fn catalog_code(e: &oxbow_catalog::Error) -> &'static str {
         C::RoleExists(_) => code::DUPLICATE_OBJECT,
         C::RoleNotFound(_) => code::UNDEFINED_OBJECT,
         C::InvalidGrant(_) => code::INVALID_GRANT_OPERATION,
+        C::ReservedRole(_) => code::RESERVED_NAME,
         C::Store(_) | C::Corrupt { .. } => code::INTERNAL_ERROR,
     }
 }

@@ -1,6 +1,8 @@
 //! A bounded TCP fuzzer: thousands of malformed conversations against the real binary, under
-//! trust and under SCRAM. Each starts from a well-formed message sequence (SSLRequest,
-//! startup, simple and extended queries, COPY, a SCRAM exchange) and mutates it: truncated,
+//! trust and under SCRAM. Each starts from a well-formed message sequence and mutates it: the
+//! hand-made ones here (SSLRequest, startup, simple and extended queries, COPY, a SCRAM
+//! exchange) and the sessions of real clients recorded in `fuzz-seeds/*.bin` (psql,
+//! psycopg 3, pgJDBC: `fuzz-seeds/record.py` records them). Mutations: truncated,
 //! bytes flipped, length fields set to 0..7, negative or `i32::MAX`, unknown tags, messages
 //! repeated or out of order, garbage appended. After every batch the server must still answer
 //! a new connection, and its log must hold no panic.
@@ -123,6 +125,49 @@ fn seeds() -> Vec<Vec<Vec<u8>>> {
     ]
 }
 
+/// The recorded sessions of real clients (`fuzz-seeds/*.bin`), each split into its messages.
+fn recorded_seeds() -> Vec<Vec<Vec<u8>>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-seeds");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| split_messages(&std::fs::read(p).unwrap()))
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+/// A client's bytes as messages: untyped ones (SSLRequest, startup) until the startup
+/// packet, typed ones after it. A trailing partial message is dropped.
+fn split_messages(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let be = |b: &[u8]| i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let (mut at, mut typed, mut messages) = (0, false, Vec::new());
+    while at < bytes.len() {
+        let size = if typed {
+            if at + 5 > bytes.len() {
+                break;
+            }
+            1 + be(&bytes[at + 1..]) as usize
+        } else {
+            if at + 8 > bytes.len() {
+                break;
+            }
+            typed = be(&bytes[at + 4..]) == 196_608;
+            be(&bytes[at..]) as usize
+        };
+        if size < 4 || at + size > bytes.len() {
+            break;
+        }
+        messages.push(bytes[at..at + size].to_vec());
+        at += size;
+    }
+    messages
+}
+
 /// One mutation of a conversation: the bytes to send and how many messages they hold (each
 /// mutated, duplicated or inserted message counts once; a truncated one still counts).
 fn mutate(rng: &mut Rng, seed: &[Vec<u8>]) -> (Vec<u8>, usize) {
@@ -185,7 +230,8 @@ async fn converse(port: u16, bytes: &[u8]) {
 /// messages sent.
 async fn fuzz(server: &TestServer, password: Option<&str>, cases: usize, seed: u64) -> usize {
     let mut rng = Rng(seed);
-    let seeds = seeds();
+    let mut seeds = seeds();
+    seeds.extend(recorded_seeds());
     let mut sent = 0;
     for batch in 0..cases.div_ceil(100) {
         let conversations: Vec<Vec<u8>> = (0..100.min(cases - batch * 100))
@@ -237,6 +283,45 @@ fn settings() -> (usize, u64) {
                 | 1
         });
     (cases, seed)
+}
+
+#[test]
+fn the_recorded_sessions_of_real_clients_are_seeds() {
+    let recorded = recorded_seeds();
+    let files =
+        std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-seeds"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "bin"))
+            })
+            .count();
+    assert_eq!(
+        recorded.len(),
+        files,
+        "every recording splits into messages"
+    );
+    for client in ["psql", "psycopg", "jdbc"] {
+        assert!(
+            std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-seeds"))
+                .unwrap()
+                .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(client)),
+            "no recorded {client} session"
+        );
+    }
+    // Each is a whole conversation: a startup packet, then queries of some kind.
+    for messages in &recorded {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.len() >= 8 && m[4..8] == 196_608i32.to_be_bytes()),
+            "a recording without a startup packet"
+        );
+        assert!(
+            messages.iter().any(|m| m[0] == b'Q' || m[0] == b'P'),
+            "a recording without a query"
+        );
+    }
 }
 
 #[tokio::test]

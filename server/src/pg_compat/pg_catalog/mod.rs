@@ -291,7 +291,7 @@ const ROLE_OID_BASE: i64 = 1 << 28;
 
 /// Every name `pg_roles` lists, with its OID, superuser and login flags: the catalog's roles
 /// as they are, then each other user name seen at login (under `--auth trust`, where such a
-/// name is let in with every right) as a superuser.
+/// name is let in with every right) as a superuser, then the predefined roles.
 fn listed_roles(db: &Database, users: &LoginUsers) -> Vec<(String, i64, bool, bool)> {
     let roles = db.catalog().roles().unwrap_or_default();
     let logins = users.read().expect("users lock");
@@ -299,13 +299,29 @@ fn listed_roles(db: &Database, users: &LoginUsers) -> Vec<(String, i64, bool, bo
         .iter()
         .filter(|user| !roles.iter().any(|r| &r.name == *user))
         .map(|user| (user.clone(), true, true));
-    roles
+    let mut listed: Vec<_> = roles
         .iter()
         .map(|r| (r.name.clone(), r.superuser, r.login))
         .chain(others)
         .enumerate()
         .map(|(i, (name, superuser, login))| (name, ROLE_OID_BASE + i as i64, superuser, login))
-        .collect()
+        .collect();
+    listed.extend(
+        oxbow_catalog::PREDEFINED_ROLES
+            .iter()
+            .map(|name| (name.to_string(), predefined_role_oid(name), false, false)),
+    );
+    listed
+}
+
+/// The OID PostgreSQL gives the predefined role `name` (pg_authid.dat), so that a client
+/// that knows them finds them.
+fn predefined_role_oid(name: &str) -> i64 {
+    match name {
+        oxbow_catalog::READ_SERVER_FILES => 4569,
+        oxbow_catalog::WRITE_SERVER_FILES => 4570,
+        _ => ROLE_OID_BASE - 1,
+    }
 }
 
 /// `pg_roles` rows, one per [`listed_roles`] name.

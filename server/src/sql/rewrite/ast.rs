@@ -31,6 +31,8 @@
 //! - `x AT TIME ZONE z`: `oxbow_at_time_zone(x, z)`, with PostgreSQL's types (a `timestamp`
 //!   read in `z` is a `timestamptz`, a `timestamptz` seen in `z` a `timestamp`; DataFusion
 //!   keeps both zoned), `crate::pg_compat::functions::at_time_zone`.
+//! - `ARRAY(SELECT ...)` (psql's `\du`, `\d+`): an `array_agg` subquery,
+//!   [`super::array_subquery`].
 //! - `pg_proc.oid = t.typreceive` (Npgsql's type loading, Power BI): the catalog library keeps
 //!   `pg_type`'s function columns as names, so the join compares names (`pg_proc.proname`).
 
@@ -87,8 +89,9 @@ fn is_zero_based_vector(name: &str) -> bool {
 }
 
 fn replacement(expr: &Expr, user: &str) -> Option<Expr> {
-    if let Some(literal) =
-        super::intervals::replacement(expr).or_else(|| super::datetime_literals::replacement(expr))
+    if let Some(literal) = super::intervals::replacement(expr)
+        .or_else(|| super::datetime_literals::replacement(expr))
+        .or_else(|| super::array_subquery::replacement(expr))
     {
         return Some(literal);
     }

@@ -5,12 +5,13 @@
 //!   would otherwise rewrite first (its stubs); each rewrite is named and tested there.
 //! - [`ast`]: on sqlparser's syntax tree, for everything else; [`intervals`] for interval
 //!   literals and `make_interval`'s named arguments, [`datetime_literals`] for date and timestamp
-//!   literals Arrow cannot read.
+//!   literals Arrow cannot read, [`array_subquery`] for `ARRAY(SELECT ...)`.
 //! - [`planning_retries`]: on the syntax tree too, but only after DataFusion refused a query.
 //!
 //! Every compatibility fix lands in one of three layers with a test: here, an analyzer rule
 //! (`crate::sql::analyzer`), or the wire (`crate::wire::describe`, `crate::wire::encode`).
 
+pub mod array_subquery;
 pub mod ast;
 pub mod datetime_literals;
 pub mod intervals;

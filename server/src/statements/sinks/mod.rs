@@ -5,8 +5,8 @@
 //! - [`parse`]: the grammar (sqlparser does not know it).
 //!
 //! They travel the same way as the source statements (`is_source_statement` recognises them
-//! too), in simple queries and as whole statements of the extended protocol, and like those
-//! they need a superuser (a FILES sink writes the server's files).
+//! too), in simple queries and as whole statements of the extended protocol; who may run them
+//! is decided with the sources' (`crate::statements::sources::access`).
 
 pub mod parse;
 
@@ -54,6 +54,7 @@ pub async fn execute(
                 options: c.options,
                 paused: false,
                 definition: query.trim().trim_end_matches(';').trim().to_string(),
+                owner: client_metadata.get(pgwire::api::METADATA_USER).cloned(),
             };
             manager.create(def, c.if_not_exists).await?;
             Ok(Response::Execution(Tag::new("CREATE SINK")))

@@ -3,11 +3,13 @@
 //! `oxbow_ingest`'s [`SourceManager`], which owns the connectors and the pipeline.
 //!
 //! - [`parse`]: the grammar (sqlparser does not know it).
+//! - [`access`]: who may run them (sources and sinks).
 //!
 //! They are recognised in simple queries (also among other statements of a script) and as
 //! whole statements of the extended protocol (JDBC, psycopg with parameters), where they are
 //! kept as text at `Parse` and run at `Execute`; they take no parameters.
 
+pub mod access;
 pub mod parse;
 
 use std::collections::HashMap;
@@ -26,12 +28,6 @@ use crate::sql::names::object_name;
 use parse::SourceStatement;
 
 pub use parse::{is_source_statement, split_statements};
-
-/// Whether the statement changes sources (only a superuser may: a FILES source reads the
-/// server's files, and sources write any table).
-pub fn changes_sources(query: &str) -> bool {
-    is_source_statement(query) && !query.trim_start().to_ascii_lowercase().starts_with("show")
-}
 
 /// Runs a source statement (or a sink statement, which travels the same way: see
 /// `crate::statements::sinks`).
@@ -59,6 +55,7 @@ pub async fn execute(
                 transform: c.transform,
                 paused: false,
                 definition: query.trim().trim_end_matches(';').trim().to_string(),
+                owner: client_metadata.get(pgwire::api::METADATA_USER).cloned(),
             };
             manager.create(def, c.if_not_exists).await?;
             Ok(Response::Execution(Tag::new("CREATE SOURCE")))
