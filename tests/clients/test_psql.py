@@ -109,6 +109,35 @@ def test_meta_commands_answer_with_postgresql_columns(oxbow):
     assert header(result.stdout)[:3] == ["Schema", "Name", "Result data type"], result.stdout
 
 
+def test_plus_meta_commands_answer_with_postgresql_columns(oxbow):
+    """psql 15's verbose meta-commands: the columns PostgreSQL's psql prints, with sizes that
+    are the table's (hot rows and Delta files), not 0."""
+    oxbow.psql("-c", "CREATE TABLE plus_t (id bigint PRIMARY KEY, name text); "
+               "INSERT INTO plus_t SELECT value, 'row ' || value FROM generate_series(1, 500); "
+               "CREATE VIEW plus_v AS SELECT id FROM plus_t")
+    header = lambda out: [c.strip() for c in out.splitlines()[1].split("|")]  # noqa: E731
+    out = oxbow.psql("-c", "\\dt+ plus_t").stdout
+    assert header(out) == ["Schema", "Name", "Type", "Owner", "Persistence", "Access method",
+                           "Size", "Description"], out
+    row = next(line for line in out.splitlines() if "plus_t" in line)
+    size = row.split("|")[6].strip()
+    assert re.fullmatch(r"\d+ (bytes|kB)", size) and size != "0 bytes", out
+    out = oxbow.psql("-c", "\\dv+ plus_v").stdout
+    assert header(out) == ["Schema", "Name", "Type", "Owner", "Persistence", "Size",
+                           "Description"], out
+    assert re.search(r"plus_v\s*\|\s*view\s*\|.*\|\s*0 bytes\s*\|", out), out
+    out = oxbow.psql("-c", "\\l+").stdout
+    assert header(out) == ["Name", "Owner", "Encoding", "Collate", "Ctype", "ICU Locale",
+                           "Locale Provider", "Access privileges", "Size", "Tablespace",
+                           "Description"], out
+    out = oxbow.psql("-c", "\\d+ plus_t").stdout
+    assert header(out) == ["Column", "Type", "Collation", "Nullable", "Default", "Storage",
+                           "Compression", "Stats target", "Description"], out
+    assert '"plus_t_pkey" PRIMARY KEY, btree (id)' in out, out
+    out = oxbow.psql("-c", "\\x", "-c", "SELECT 1 AS a, 2 AS b").stdout
+    assert "-[ RECORD 1 ]" in out and re.search(r"^b\s*\|\s*2$", out, re.M), out
+
+
 def test_du_lists_roles_with_their_memberships(oxbow):
     """psql's \\du reads pg_roles and pg_auth_members (its "Member of" column, an
     ARRAY(SELECT ...) constructor; a role in no other role shows {})."""

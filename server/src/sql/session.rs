@@ -72,6 +72,11 @@ pub async fn base_context(
     ctx.register_udf(pg_get_viewdef(Arc::clone(&db), Arc::clone(&relations)));
     ctx.register_udf(pg_get_indexdef(Arc::clone(&db), Arc::clone(&relations)));
     ctx.register_udf(pg_table_is_visible(Arc::clone(&relations)));
+    for function in
+        crate::pg_compat::pg_catalog::size_functions(Arc::clone(&db), Arc::clone(&relations))
+    {
+        ctx.register_udf(function);
+    }
     for function in privilege_functions(Arc::clone(&db), relations, users_for_functions) {
         ctx.register_udf(function);
     }
@@ -85,11 +90,15 @@ pub async fn base_context(
     ctx.register_udf(crate::pg_compat::functions::pg_typeof());
     ctx.register_udf(crate::pg_compat::functions::pg_get_expr());
     ctx.register_udf(crate::pg_compat::functions::expandarray());
+    ctx.register_udf(crate::pg_compat::functions::concat_elements::concat_elements());
     ctx.register_udf(crate::pg_compat::functions::set_config());
-    ctx.register_udf(crate::pg_compat::functions::constant(
-        "col_description",
-        ScalarValue::Utf8(None),
-    ));
+    // Oxbow keeps no comments (psql's \dt+, \dn+ and \l+ show a Description column).
+    for no_comment in ["col_description", "obj_description", "shobj_description"] {
+        ctx.register_udf(crate::pg_compat::functions::constant(
+            no_comment,
+            ScalarValue::Utf8(None),
+        ));
+    }
     ctx.register_udf(crate::pg_compat::functions::constant(
         "pg_collation_is_visible",
         ScalarValue::Boolean(Some(true)),

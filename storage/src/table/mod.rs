@@ -366,12 +366,12 @@ impl Table {
         }
     }
 
-    /// The current Delta handle (a cheap clone: the snapshot is shared).
     /// Sets (or clears) how this table's flushes compact their rows.
     pub fn set_flush_compactor(&self, compactor: Option<Arc<dyn FlushCompactor>>) {
         *self.compactor.write().expect("compactor lock") = compactor;
     }
 
+    /// The current Delta handle (a cheap clone: the snapshot is shared).
     fn current_delta(&self) -> DeltaTable {
         self.state.read().expect("table state lock").delta.clone()
     }
@@ -386,6 +386,15 @@ impl Table {
             .map(|s| s.log_data().num_files())
             .unwrap_or(0);
         (version, files)
+    }
+
+    /// The bytes of the data files of the current Delta version (what a reader of the lake
+    /// tier reads; older versions' files kept for time travel are not counted).
+    pub fn delta_bytes(&self) -> u64 {
+        let state = self.state.read().expect("table state lock");
+        state.delta.snapshot().map_or(0, |s| {
+            s.log_data().iter().map(|f| f.size().max(0) as u64).sum()
+        })
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`datetime_format`] (writing), [`datetime_read`] (reading) and [`to_char`]: `to_char`, `to_date`, `to_timestamp` with
 //!   PostgreSQL's patterns (`YYYY-MM-DD HH24:MI:SS`).
 //! - [`date_part`]: `EXTRACT(century | decade | millennium | julian ...)`.
+//! - [`concat_elements`]: `oxbow_concat_elements`, what `ARRAY(SELECT 'p' || x FROM unnest(a) x)`
+//!   becomes.
 //! - [`aliases`]: `every`, `variance`, `isfinite`.
 //! - [`interval_input`] (PostgreSQL's interval literals) and [`intervals`]: `interval * n`,
 //!   comparison by length, `justify_*`, `make_interval`, `age`.
@@ -19,6 +21,7 @@
 
 pub mod aliases;
 pub mod at_time_zone;
+pub mod concat_elements;
 pub mod date_part;
 pub mod datetime_format;
 pub mod datetime_read;

@@ -15,7 +15,8 @@
 //! - [`catalog_oids`]: PostgreSQL's fixed OIDs for the catalog tables themselves
 //!   (`pg_class` is 1259), which clients hard-code.
 //! - [`relation_functions`]: the functions that look relations up by OID;
-//!   [`privilege_functions`]: `has_table_privilege` and its siblings, from the grants.
+//!   [`privilege_functions`]: `has_table_privilege` and its siblings, from the grants;
+//!   [`size_functions`]: `pg_table_size`, `pg_database_size`, `pg_size_pretty` and kin.
 //! - [`tables_views`]: `pg_tables` without Oxbow's views, `pg_views` with them.
 //! - `pg_roles` lists the catalog's roles, and the other user names seen at login (trust);
 //!   `pg_auth_members` the memberships between them; `pg_settings` gains `max_index_keys`, which
@@ -45,6 +46,7 @@ mod classes;
 mod keys;
 mod privilege_functions;
 mod relation_functions;
+mod size_functions;
 mod tables_views;
 
 use attributes::PgAttribute;
@@ -52,6 +54,7 @@ use classes::PgClass;
 use keys::{KeyTable, Keys, keys_schema};
 pub use privilege_functions::{PRIVILEGE_FUNCTIONS, privilege_functions};
 pub use relation_functions::{pg_get_indexdef, pg_get_viewdef, pg_table_is_visible};
+pub use size_functions::size_functions;
 
 /// The user names clients have logged in with since the server started. Under `--auth trust`
 /// a name that is no role is accepted with every right; `pg_roles` lists those names beside

@@ -6,13 +6,19 @@
 //! - `ARRAY(SELECT e FROM f WHERE w ORDER BY o)` (one output column, no grouping, `DISTINCT` or
 //!   `LIMIT`): `(SELECT array_agg(e ORDER BY o) FROM f WHERE w)`, which keeps a correlated
 //!   `WHERE` where DataFusion decorrelates it.
+//! - `ARRAY(SELECT x FROM unnest(a) x)` and `ARRAY(SELECT 'p' || x || 's' FROM unnest(a) x)`
+//!   (psql's `\d+`: `array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x)`):
+//!   the array itself, or `oxbow_concat_elements(a, 'p', 's')`. DataFusion cannot unnest a
+//!   column of the outer query inside a subquery, and in PostgreSQL the alias of a function in
+//!   `FROM` names its column, which DataFusion does not do.
 //! - any other subquery: `(SELECT array_agg(v) FROM (subquery) AS oxbow_array(v))`.
 //!
 //! Either way no rows give an empty array, as in PostgreSQL (`array_agg` alone would give
 //! NULL): the aggregate is wrapped in `coalesce(..., [])`.
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArguments, GroupByExpr, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Value,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, OrderBy,
+    OrderByKind, Query, SelectItem, SetExpr, TableFactor, Value,
 };
 
 use super::ast::{function_name, parse_expr};
@@ -27,6 +33,9 @@ pub fn replacement(expr: &Expr) -> Option<Expr> {
     };
     if function_name(expr)? != "array" {
         return None;
+    }
+    if let Some(mapped) = unnested_elements(query) {
+        return Some(mapped);
     }
     let simple = simple_select(query).and_then(|(item, alias, rest)| {
         let order = match &query.order_by {
@@ -44,6 +53,103 @@ pub fn replacement(expr: &Expr) -> Option<Expr> {
         ),
     };
     parse_expr(&sql)
+}
+
+/// `SELECT p || x || s FROM unnest(a) [AS] x` (no `WHERE`, joins or ordering): `a` with each
+/// element `p || x || s`, where `p` and `s` are string literals (either may be absent).
+fn unnested_elements(query: &Query) -> Option<Expr> {
+    if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    if !from.joins.is_empty()
+        || select.selection.is_some()
+        || select.distinct.is_some()
+        || select.projection.len() != 1
+    {
+        return None;
+    }
+    let (array, alias) = match &from.relation {
+        TableFactor::UNNEST {
+            alias: Some(alias),
+            array_exprs,
+            with_offset: false,
+            with_ordinality: false,
+            ..
+        } if array_exprs.len() == 1 && alias.columns.is_empty() => {
+            (array_exprs[0].clone(), alias.name.value.clone())
+        }
+        TableFactor::Table {
+            name,
+            args: Some(args),
+            alias: Some(alias),
+            ..
+        } if name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .is_some_and(|i| i.value.eq_ignore_ascii_case("unnest"))
+            && alias.columns.is_empty() =>
+        {
+            let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array))] = args.args.as_slice() else {
+                return None;
+            };
+            (array.clone(), alias.name.value.clone())
+        }
+        _ => return None,
+    };
+    let item = match &select.projection[0] {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return None,
+    };
+    let (prefix, suffix) = literal_around(item, &alias)?;
+    let sql = if prefix.is_empty() && suffix.is_empty() {
+        format!("coalesce({array}, [])")
+    } else {
+        format!(
+            "coalesce(oxbow_concat_elements({array}, '{}', '{}'), [])",
+            prefix.replace('\'', "''"),
+            suffix.replace('\'', "''")
+        )
+    };
+    parse_expr(&sql)
+}
+
+/// `expr` as `'p' || x || 's'` around the column `x` (each literal optional): `(p, s)`.
+fn literal_around(expr: &Expr, column: &str) -> Option<(String, String)> {
+    let literal = |e: &Expr| match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    };
+    match expr {
+        Expr::Identifier(i) if i.value.eq_ignore_ascii_case(column) => {
+            Some((String::new(), String::new()))
+        }
+        Expr::Nested(inner) => literal_around(inner, column),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::StringConcat,
+            right,
+        } => {
+            if let Some(suffix) = literal(right) {
+                let (p, s) = literal_around(left, column)?;
+                Some((p, s + &suffix))
+            } else {
+                let prefix = literal(left)?;
+                let (p, s) = literal_around(right, column)?;
+                Some((prefix + &p, s))
+            }
+        }
+        _ => None,
+    }
 }
 
 /// The subquery's `ORDER BY` inside the aggregate, where an ordinal (`1`) or the output
@@ -186,6 +292,20 @@ mod tests {
             rewritten("ARRAY(SELECT count(*) FROM t)"),
             "(SELECT coalesce(array_agg(oxbow_array.v), []) FROM (SELECT count(*) FROM t) AS oxbow_array (v))"
         );
+    }
+
+    #[test]
+    fn unnested_elements_map_without_a_subquery() {
+        assert_eq!(
+            rewritten("array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x)"),
+            "coalesce(oxbow_concat_elements(tc.reloptions, 'toast.', ''), [])"
+        );
+        assert_eq!(
+            rewritten("ARRAY(SELECT u FROM unnest(a.list) AS u)"),
+            "coalesce(a.list, [])"
+        );
+        // Anything else about the element goes the general way.
+        assert!(rewritten("ARRAY(SELECT upper(x) FROM unnest(a) x)").contains("array_agg"));
     }
 
     #[test]
