@@ -134,6 +134,16 @@ def test_plus_meta_commands_answer_with_postgresql_columns(oxbow):
     assert header(out) == ["Column", "Type", "Collation", "Nullable", "Default", "Storage",
                            "Compression", "Stats target", "Description"], out
     assert '"plus_t_pkey" PRIMARY KEY, btree (id)' in out, out
+    oxbow.psql("-c", "CREATE SCHEMA plus_s; CREATE ROLE plus_reader; "
+               "GRANT USAGE ON SCHEMA plus_s TO plus_reader")
+    out = oxbow.psql("-c", "\\dn+").stdout
+    assert header(out) == ["Name", "Owner", "Access privileges", "Description"], out
+    assert re.search(r"^\s*plus_s\s*\|.*\|\s*plus_reader=U/oxbow\s*\|", out, re.M), out
+    out = oxbow.psql("-c", "\\df+ abs").stdout
+    assert header(out) == ["Schema", "Name", "Result data type", "Argument data types", "Type",
+                           "Volatility", "Parallel", "Owner", "Security", "Access privileges",
+                           "Language", "Source code", "Description"], out
+    assert re.search(r"^\s*pg_catalog\s*\|\s*abs\s*\|\s*bigint", out, re.M), out
     out = oxbow.psql("-c", "\\x", "-c", "SELECT 1 AS a, 2 AS b").stdout
     assert "-[ RECORD 1 ]" in out and re.search(r"^b\s*\|\s*2$", out, re.M), out
 

@@ -99,6 +99,11 @@ pub async fn base_context(
             ScalarValue::Utf8(None),
         ));
     }
+    // Oxbow has no SQL-standard function bodies (psql's `\\df+` reads them).
+    ctx.register_udf(crate::pg_compat::functions::constant(
+        "pg_get_function_sqlbody",
+        ScalarValue::Utf8(None),
+    ));
     ctx.register_udf(crate::pg_compat::functions::constant(
         "pg_collation_is_visible",
         ScalarValue::Boolean(Some(true)),

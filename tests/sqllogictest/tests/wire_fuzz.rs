@@ -168,11 +168,21 @@ fn split_messages(bytes: &[u8]) -> Vec<Vec<u8>> {
     messages
 }
 
-/// One mutation of a conversation: the bytes to send and how many messages they hold (each
-/// mutated, duplicated or inserted message counts once; a truncated one still counts).
-fn mutate(rng: &mut Rng, seed: &[Vec<u8>]) -> (Vec<u8>, usize) {
+/// What one mutated conversation sends.
+struct Mutated {
+    bytes: Vec<u8>,
+    /// Messages it holds (each mutated, duplicated or inserted message counts once; a
+    /// truncated one still counts).
+    messages: usize,
+    /// Mutations applied to it (1 to 3): the malformed or misplaced messages among them.
+    mutations: usize,
+}
+
+/// One mutation of a conversation.
+fn mutate(rng: &mut Rng, seed: &[Vec<u8>]) -> Mutated {
     let mut messages: Vec<Vec<u8>> = seed.to_vec();
-    for _ in 0..1 + rng.below(3) {
+    let mutations = 1 + rng.below(3);
+    for _ in 0..mutations {
         let i = rng.below(messages.len());
         let m = &mut messages[i];
         match rng.below(9) {
@@ -208,7 +218,11 @@ fn mutate(rng: &mut Rng, seed: &[Vec<u8>]) -> (Vec<u8>, usize) {
             _ => messages.insert(i, ssl_request()),
         }
     }
-    (messages.concat(), messages.len())
+    Mutated {
+        bytes: messages.concat(),
+        messages: messages.len(),
+        mutations,
+    }
 }
 
 /// Sends `bytes` and reads what comes back until the server closes or goes quiet.
@@ -227,19 +241,25 @@ async fn converse(port: u16, bytes: &[u8]) {
 }
 
 /// `password`: the superuser's, for a server that asks for one. Returns the number of
-/// messages sent.
-async fn fuzz(server: &TestServer, password: Option<&str>, cases: usize, seed: u64) -> usize {
+/// messages sent and of mutations among them.
+async fn fuzz(
+    server: &TestServer,
+    password: Option<&str>,
+    cases: usize,
+    seed: u64,
+) -> (usize, usize) {
     let mut rng = Rng(seed);
     let mut seeds = seeds();
     seeds.extend(recorded_seeds());
-    let mut sent = 0;
+    let (mut sent, mut mutations) = (0, 0);
     for batch in 0..cases.div_ceil(100) {
         let conversations: Vec<Vec<u8>> = (0..100.min(cases - batch * 100))
             .map(|_| {
                 let seed = &seeds[rng.below(seeds.len())];
-                let (bytes, messages) = mutate(&mut rng, seed);
-                sent += messages;
-                bytes
+                let mutated = mutate(&mut rng, seed);
+                sent += mutated.messages;
+                mutations += mutated.mutations;
+                mutated.bytes
             })
             .collect();
         if let Ok(dir) = std::env::var("OXBOW_WIRE_FUZZ_DUMP") {
@@ -265,7 +285,7 @@ async fn fuzz(server: &TestServer, password: Option<&str>, cases: usize, seed: u
             server.log()
         );
     }
-    sent
+    (sent, mutations)
 }
 
 fn settings() -> (usize, u64) {
@@ -333,14 +353,17 @@ async fn malformed_conversations_never_take_the_server_down() {
     let started = Instant::now();
     let trust =
         TestServer::start_with(vec!["--max-message-bytes".into(), "1048576".into()], vec![]);
-    let mut sent = fuzz(&trust, None, cases, seed).await;
+    let (mut sent, mut mutations) = fuzz(&trust, None, cases, seed).await;
     let scram = TestServer::start_with(Vec::new(), vec![("OXBOW_PASSWORD".into(), "pw".into())]);
-    sent += fuzz(&scram, Some("pw"), cases, seed ^ 0x9e37_79b9_7f4a_7c15).await;
+    let (more_sent, more_mutations) =
+        fuzz(&scram, Some("pw"), cases, seed ^ 0x9e37_79b9_7f4a_7c15).await;
+    sent += more_sent;
+    mutations += more_mutations;
     scram.login("oxbow", "pw").await.unwrap();
     // The line tests/soak/fuzz.sh records: reached only when both servers answered after
     // every batch and neither logged a panic.
     println!(
-        "wire fuzz: {} conversations, {sent} messages, 0 panics, both servers answering, seed {seed}, {:.1} s",
+        "wire fuzz: {} conversations, {sent} messages ({mutations} of them malformed or misplaced), 0 panics, both servers answering, seed {seed}, {:.1} s",
         2 * cases,
         started.elapsed().as_secs_f64()
     );

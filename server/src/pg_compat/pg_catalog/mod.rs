@@ -17,6 +17,8 @@
 //! - [`relation_functions`]: the functions that look relations up by OID;
 //!   [`privilege_functions`]: `has_table_privilege` and its siblings, from the grants;
 //!   [`size_functions`]: `pg_table_size`, `pg_database_size`, `pg_size_pretty` and kin.
+//! - [`acl_arrays`]: `pg_namespace.nspacl` (the schema grants) and `pg_proc.proacl` as text
+//!   arrays (psql's `\dn+`, `\df+`).
 //! - [`tables_views`]: `pg_tables` without Oxbow's views, `pg_views` with them.
 //! - `pg_roles` lists the catalog's roles, and the other user names seen at login (trust);
 //!   `pg_auth_members` the memberships between them; `pg_settings` gains `max_index_keys`, which
@@ -40,6 +42,7 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use oxbow_catalog::ObjectName;
 use oxbow_storage::Database;
 
+mod acl_arrays;
 mod attributes;
 mod catalog_oids;
 mod classes;
@@ -159,6 +162,17 @@ impl SchemaProvider for PgCatalogOverlay {
                 return Ok(Some(Arc::new(WithRows {
                     inner,
                     rows: Box::new(move || member_rows(&db, &users)),
+                })));
+            }
+            "pg_namespace" | "pg_proc" => {
+                return Ok(Some(Arc::new(acl_arrays::AclArray {
+                    inner,
+                    db: Arc::clone(&self.db),
+                    column: if lower == "pg_proc" {
+                        "proacl"
+                    } else {
+                        "nspacl"
+                    },
                 })));
             }
             "pg_class" => {
