@@ -4,14 +4,15 @@
 # losses, and the TCP wire fuzzer (tests/sqllogictest/tests/wire_fuzz.rs) for many malformed
 # conversations, and appends each one's final line, the date and the commit to
 # tests/soak/RESULTS.md. A count of 0 skips that step.
-#   tests/soak/run.sh [CYCLES] [POWER_LOSSES] [FUZZ_CASES]   (defaults 1000, 2000, 140000)
-#   tests/soak/run.sh 0 0 140000    the fuzzer alone: 140,000 conversations per server
-#                                   (one trusting, one asking SCRAM), over 1,000,000 messages
+#   tests/soak/run.sh [CYCLES] [POWER_LOSSES] [FUZZ_CASES]   (defaults 1000, 2000, 260000)
+#   tests/soak/run.sh 0 0 260000    the fuzzer alone: 260,000 conversations per server
+#                                   (one trusting, one asking SCRAM), over 1,000,000 of
+#                                   their messages malformed or misplaced
 #   OXBOW_CRASH_SEED, OXBOW_POWER_LOSS_SEED and OXBOW_WIRE_FUZZ_SEED replay a printed run.
 set -euo pipefail
 cycles="${1:-1000}"
 power_losses="${2:-2000}"
-fuzz_cases="${3:-140000}"
+fuzz_cases="${3:-260000}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${OXBOW_CACHE:-$HOME/.cache/oxbow}/target}"

@@ -31,7 +31,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 /// The value `SET name = value` (or `SET name TO value`) gives the setting `name`, if
 /// `statement` is that; `None` inside for `DEFAULT`. Shared by the settings Oxbow acts on.
 pub(crate) fn assigned(statement: &Statement, name: &str) -> Option<Option<String>> {
-    use datafusion::sql::sqlparser::ast::{Expr, Set};
+    use datafusion::sql::sqlparser::ast::Set;
     let Statement::Set(Set::SingleAssignment {
         variable, values, ..
     }) = statement
@@ -41,12 +41,19 @@ pub(crate) fn assigned(statement: &Statement, name: &str) -> Option<Option<Strin
     if !variable.to_string().eq_ignore_ascii_case(name) || values.len() != 1 {
         return None;
     }
-    let text = match &values[0] {
+    let text = value_text(&values[0]);
+    Some((!text.eq_ignore_ascii_case("default")).then_some(text))
+}
+
+/// A `SET` value as PostgreSQL reads it: a literal's contents, an identifier's name, else the
+/// expression as written.
+pub(crate) fn value_text(value: &datafusion::sql::sqlparser::ast::Expr) -> String {
+    use datafusion::sql::sqlparser::ast::Expr;
+    match value {
         Expr::Value(v) => v.clone().into_string().unwrap_or_else(|| v.to_string()),
         Expr::Identifier(ident) => ident.value.clone(),
         other => other.to_string(),
-    };
-    Some((!text.eq_ignore_ascii_case("default")).then_some(text))
+    }
 }
 
 /// The `QueryHook` that answers `SHOW`, `SET TIME ZONE`, `RESET` and `DISCARD`.

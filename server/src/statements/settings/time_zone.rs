@@ -15,7 +15,7 @@ use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast};
-use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, Set, Statement};
+use datafusion::sql::sqlparser::ast::{Set, Statement};
 use datafusion_postgres::hooks::HookClient;
 use pgwire::api::ClientInfo;
 use pgwire::api::results::{Response, Tag};
@@ -30,19 +30,9 @@ const METADATA_KEY: &str = "timezone";
 
 /// The zone a `SET` statement sets, if it is one (`None` inside: back to the default).
 fn zone_set_by(statement: &Statement) -> Option<Option<String>> {
-    let value = match statement {
-        Statement::Set(Set::SetTimeZone { value, .. }) => value,
-        Statement::Set(Set::SingleAssignment {
-            variable, values, ..
-        }) if variable.to_string().eq_ignore_ascii_case("timezone") && values.len() == 1 => {
-            &values[0]
-        }
-        _ => return None,
-    };
-    let text = match value {
-        SqlExpr::Value(v) => v.clone().into_string().unwrap_or_else(|| v.to_string()),
-        SqlExpr::Identifier(ident) => ident.value.clone(),
-        other => other.to_string(),
+    let text = match statement {
+        Statement::Set(Set::SetTimeZone { value, .. }) => super::value_text(value),
+        other => super::assigned(other, "timezone")?.unwrap_or_else(|| "default".into()),
     };
     if text.eq_ignore_ascii_case("default") || text.eq_ignore_ascii_case("local") {
         return Some(None);
