@@ -29,6 +29,15 @@ pub struct SchemaPrivileges {
 }
 
 impl SchemaPrivileges {
+    /// PostgreSQL's `aclitem` letters (`UC`: USAGE, CREATE).
+    pub fn acl_letters(&self) -> String {
+        [(self.usage, 'U'), (self.create, 'C')]
+            .iter()
+            .filter(|(held, _)| *held)
+            .map(|(_, letter)| letter)
+            .collect()
+    }
+
     pub const ALL: Self = Self {
         usage: true,
         create: true,
@@ -60,6 +69,21 @@ pub struct TablePrivileges {
 }
 
 impl TablePrivileges {
+    /// PostgreSQL's `aclitem` letters for these privileges, in its order (`arwd`: INSERT,
+    /// SELECT, UPDATE, DELETE).
+    pub fn acl_letters(&self) -> String {
+        [
+            (self.insert, 'a'),
+            (self.select, 'r'),
+            (self.update, 'w'),
+            (self.delete, 'd'),
+        ]
+        .iter()
+        .filter(|(held, _)| *held)
+        .map(|(_, letter)| letter)
+        .collect()
+    }
+
     pub const ALL: Self = Self {
         select: true,
         insert: true,

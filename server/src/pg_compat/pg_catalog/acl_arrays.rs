@@ -6,6 +6,8 @@
 //!   grantor; every one reads as granted by `oxbow`, as in
 //!   `information_schema.table_privileges` (`crate::pg_compat::table_grants`).
 //! - `pg_proc.proacl`: the library's text (`{postgres=X/postgres}`) split into its items.
+//! - `pg_policy.polroles`, an `oid[]` (psql's `\dp` asks `oid = ANY (polroles)`; Oxbow has no
+//!   policies, so the table is empty).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,12 +24,13 @@ use oxbow_storage::Database;
 
 use super::{scan_all, scan_batches, strings};
 
-/// A catalog table whose ACL column `column` is a text array.
+/// A catalog table whose array column `column`, text in the library, is an array of `item`.
 #[derive(Debug)]
 pub struct AclArray {
     pub inner: Arc<dyn TableProvider>,
     pub db: Arc<Database>,
     pub column: &'static str,
+    pub item: DataType,
 }
 
 /// `{a,b}` (PostgreSQL's array text, without quoting: ACL items need none) as its items.
@@ -36,11 +39,12 @@ fn items(text: &str) -> Vec<&str> {
     inner.split(',').filter(|i| !i.is_empty()).collect()
 }
 
-fn acl_type() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
+fn list_of(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(item, true)))
 }
 
 /// The ACL of each schema with grants: `grantee=UC/oxbow` per role, in role order.
+/// (`pg_class.relacl` is made the same way, in `super::classes`.)
 fn acls(db: &Database) -> Result<BTreeMap<String, Vec<String>>> {
     let grants = db
         .catalog()
@@ -48,11 +52,7 @@ fn acls(db: &Database) -> Result<BTreeMap<String, Vec<String>>> {
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     let mut acls: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (role, schema, privileges) in grants {
-        let letters = format!(
-            "{}{}",
-            if privileges.usage { "U" } else { "" },
-            if privileges.create { "C" } else { "" }
-        );
+        let letters = privileges.acl_letters();
         if !letters.is_empty() {
             acls.entry(schema)
                 .or_default()
@@ -71,7 +71,7 @@ impl TableProvider for AclArray {
             .iter()
             .map(|f| {
                 if f.name() == self.column {
-                    Field::new(f.name(), acl_type(), true)
+                    Field::new(f.name(), list_of(self.item.clone()), true)
                 } else {
                     f.as_ref().clone()
                 }
@@ -123,7 +123,8 @@ impl TableProvider for AclArray {
                     }
                 }
             }
-            let acl: ArrayRef = Arc::new(builder.finish());
+            let acl: ArrayRef =
+                datafusion::arrow::compute::cast(&builder.finish(), &list_of(self.item.clone()))?;
             let columns: Vec<ArrayRef> = schema
                 .fields()
                 .iter()

@@ -93,8 +93,28 @@ impl PgAttribute {
 
 #[async_trait]
 impl TableProvider for PgAttribute {
+    /// The library's columns, with `attacl` a text array as PostgreSQL's `aclitem[]` (always
+    /// NULL: there are no column privileges; psql's `\dp` joins it into text).
     fn schema(&self) -> SchemaRef {
-        self.attributes.schema()
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+        let inner = self.attributes.schema();
+        let fields: Vec<Field> = inner
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.name() == "attacl" {
+                    Field::new(
+                        "attacl",
+                        DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                        true,
+                    )
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
     }
 
     fn table_type(&self) -> TableType {
@@ -115,13 +135,28 @@ impl TableProvider for PgAttribute {
         let classes = catalog_oids::apply_all(classes, "oid", &fixed)?;
         let attributes = catalog_oids::apply_all(attributes, "attrelid", &fixed)?;
         let relations = relation_names(&classes, &self.namespaces, state).await?;
+        let schema = self.schema();
         let mut corrected = attributes
             .iter()
-            .map(|b| self.correct(b, &relations))
+            .map(|b| {
+                let b = self.correct(b, &relations)?;
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .zip(b.columns())
+                    .map(|(field, column)| match field.name().as_str() {
+                        "attacl" => datafusion::arrow::array::new_null_array(
+                            field.data_type(),
+                            b.num_rows(),
+                        ),
+                        _ => Arc::clone(column),
+                    })
+                    .collect();
+                Ok(RecordBatch::try_new(Arc::clone(&schema), columns)?)
+            })
             .collect::<Result<Vec<_>>>()?;
         // A primary key's index is a relation with one attribute per key column, as in
         // PostgreSQL (psqlODBC's SQLPrimaryKeys joins them).
-        let schema = self.schema();
         for key in primary_keys(&self.db, &relations) {
             let Some(def) = relations
                 .get(&key.table_oid)

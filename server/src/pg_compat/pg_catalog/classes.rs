@@ -38,12 +38,14 @@ impl TableProvider for PgClass {
 
         let inner = self.inner.schema();
         let mut fields: Vec<Field> = inner.fields().iter().map(|f| f.as_ref().clone()).collect();
-        if inner.index_of("reloptions").is_err() {
-            fields.push(Field::new(
-                "reloptions",
-                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
-                true,
-            ));
+        for added in ["reloptions", "relacl"] {
+            if inner.index_of(added).is_err() {
+                fields.push(Field::new(
+                    added,
+                    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                    true,
+                ));
+            }
         }
         Arc::new(Schema::new(fields))
     }
@@ -68,6 +70,7 @@ impl TableProvider for PgClass {
         let fixed = catalog_oids::remap(&batches)?;
         batches = catalog_oids::apply_all(batches, "oid", &fixed)?;
         let names = relation_names(&batches, &self.namespaces, state).await?;
+        batches = with_relacl(batches, &names, &self.db)?;
         let namespaces = relation_namespaces(&batches)?;
         // A table with a key has an index (psql's `\d` lists it then).
         let keys = primary_keys(&self.db, &names);
@@ -125,6 +128,53 @@ impl TableProvider for PgClass {
             .extend(names);
         scan_batches(schema, batches, state, projection, filters, limit).await
     }
+}
+
+/// `pg_class` rows with `relacl` set from the table grants (`role=arwd/oxbow`; NULL for a
+/// relation nobody was granted anything on, PostgreSQL's default ACL): psql's `\dp`, pgAdmin.
+fn with_relacl(
+    batches: Vec<RecordBatch>,
+    names: &HashMap<i64, oxbow_catalog::ObjectName>,
+    db: &oxbow_storage::Database,
+) -> Result<Vec<RecordBatch>> {
+    use datafusion::arrow::array::{ArrayRef, ListBuilder, StringBuilder};
+
+    let grants = db
+        .catalog()
+        .all_privileges()
+        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+    let mut acls: HashMap<oxbow_catalog::ObjectName, Vec<String>> = HashMap::new();
+    for (role, relation, privileges) in grants {
+        let letters = privileges.acl_letters();
+        if !letters.is_empty() {
+            acls.entry(relation)
+                .or_default()
+                .push(format!("{role}={letters}/oxbow"));
+        }
+    }
+    batches
+        .into_iter()
+        .map(|batch| {
+            let Ok(index) = batch.schema().index_of("relacl") else {
+                return Ok(batch);
+            };
+            let mut builder = ListBuilder::new(StringBuilder::new());
+            for oid in oids(&batch, "oid")? {
+                match oid.and_then(|o| names.get(&o)).and_then(|n| acls.get(n)) {
+                    Some(items) => {
+                        for item in items {
+                            builder.values().append_value(item);
+                        }
+                        builder.append(true);
+                    }
+                    None => builder.append(false),
+                }
+            }
+            let mut columns = batch.columns().to_vec();
+            columns[index] = Arc::new(builder.finish()) as ArrayRef;
+            Ok(RecordBatch::try_new(batch.schema(), columns)?)
+        })
+        .collect()
 }
 
 /// `pg_class` rows with `relkind` set to `kind` for the relations in `oids_of`.

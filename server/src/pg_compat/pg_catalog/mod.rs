@@ -32,7 +32,7 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{SchemaProvider, Session};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
@@ -164,15 +164,17 @@ impl SchemaProvider for PgCatalogOverlay {
                     rows: Box::new(move || member_rows(&db, &users)),
                 })));
             }
-            "pg_namespace" | "pg_proc" => {
+            "pg_namespace" | "pg_proc" | "pg_policy" => {
+                let (column, item) = match lower.as_str() {
+                    "pg_proc" => ("proacl", DataType::Utf8),
+                    "pg_policy" => ("polroles", DataType::Int64),
+                    _ => ("nspacl", DataType::Utf8),
+                };
                 return Ok(Some(Arc::new(acl_arrays::AclArray {
                     inner,
                     db: Arc::clone(&self.db),
-                    column: if lower == "pg_proc" {
-                        "proacl"
-                    } else {
-                        "nspacl"
-                    },
+                    column,
+                    item,
                 })));
             }
             "pg_class" => {

@@ -7,11 +7,16 @@
 //! coercion (which is where the refusal comes from) and replaces such a literal with the
 //! boolean PostgreSQL reads from it. A string that is not a boolean is left alone, so the
 //! comparison still fails, as it does in PostgreSQL (there with 22P02).
+//!
+//! The same holds for arrays: `'{0}'` compared with an array column (psql's `\dp` asks
+//! `polroles <> '{0}'`) is an array literal of the column's element type, read by
+//! [`parse_array`]; text that is not an array literal of that type is left alone.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, Result, ScalarValue};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::optimizer::AnalyzerRule;
 
@@ -35,7 +40,14 @@ impl AnalyzerRule for BooleanLiterals {
             for input in inputs {
                 schema.merge(input.schema());
             }
-            node.map_expressions(|e| e.transform_up(|e| coerce(e, &schema)))
+            // A changed literal changes the expression's display name; nodes above name the
+            // column by the old one, so it is kept (as DataFusion's type coercion does).
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|e| {
+                let saved = names.save(&e);
+                e.transform_up(|e| coerce(e, &schema))?
+                    .map_data(|e| Ok(saved.restore(e)))
+            })
         })
         .map(|t| t.data)
     }
@@ -49,6 +61,39 @@ fn coerce(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         return Ok(Transformed::no(expr));
     }
     let is_boolean = |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Boolean));
+    let element = |e: &Expr| match e.get_type(schema) {
+        Ok(DataType::List(f) | DataType::LargeList(f)) => Some(f.data_type().clone()),
+        _ => None,
+    };
+    let array = |text: &str, list: &Expr| -> Option<Expr> {
+        let item = element(list)?;
+        let values = parse_array(text)?
+            .into_iter()
+            .map(|v| ScalarValue::Utf8(v.map(str::to_string)).cast_to(&item).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Expr::Literal(
+            ScalarValue::List(ScalarValue::new_list_nullable(&values, &item)),
+            None,
+        ))
+    };
+    if let (None, Some(text)) = (string_literal(left), string_literal(right))
+        && let Some(literal) = array(text, left)
+    {
+        return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+            left.clone(),
+            *op,
+            Box::new(literal),
+        ))));
+    }
+    if let (Some(text), None) = (string_literal(left), string_literal(right))
+        && let Some(literal) = array(text, right)
+    {
+        return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(literal),
+            *op,
+            right.clone(),
+        ))));
+    }
     let (left, right) = match (string_literal(left), string_literal(right)) {
         (None, Some(text)) if is_boolean(left) => match parse_bool(text) {
             Some(b) => (left.as_ref().clone(), boolean(b)),
@@ -107,6 +152,25 @@ fn boolean(value: bool) -> Expr {
     Expr::Literal(ScalarValue::Boolean(Some(value)), None)
 }
 
+/// A one-dimensional PostgreSQL array literal without quoting (`{1,2}`, `{}`, `{a,NULL}`): its
+/// elements (`None` for NULL). Quoted or nested elements are not read (`None`).
+pub(crate) fn parse_array(text: &str) -> Option<Vec<Option<&str>>> {
+    let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+    if inner.contains(['{', '}', '"', '\\']) {
+        return None;
+    }
+    if inner.trim().is_empty() {
+        return Some(Vec::new());
+    }
+    Some(
+        inner
+            .split(',')
+            .map(str::trim)
+            .map(|e| (!e.eq_ignore_ascii_case("null")).then_some(e))
+            .collect(),
+    )
+}
+
 /// PostgreSQL's boolean input (`boolin`): `t`/`f`, `true`/`false`, `yes`/`no`, `on`/`off`,
 /// `1`/`0`, any case, surrounding spaces ignored, and any unambiguous prefix of the words.
 pub(crate) fn parse_bool(text: &str) -> Option<bool> {
@@ -126,7 +190,20 @@ pub(crate) fn parse_bool(text: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bool;
+    use super::{parse_array, parse_bool};
+
+    #[test]
+    fn reads_flat_array_literals() {
+        assert_eq!(parse_array("{0}"), Some(vec![Some("0")]));
+        assert_eq!(
+            parse_array(" {1, NULL,3} "),
+            Some(vec![Some("1"), None, Some("3")])
+        );
+        assert_eq!(parse_array("{}"), Some(vec![]));
+        for bad in ["0", "{{1}}", "{\"a,b\"}", "{1"] {
+            assert_eq!(parse_array(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn reads_booleans_as_postgresql_does() {

@@ -2,7 +2,8 @@
 //! does not have.
 //!
 //! - [`boolean_literals`]: `'t'`, `'yes'`, `'on'` compared with a boolean read as PostgreSQL's
-//!   `boolin` reads them (placed before type coercion).
+//!   `boolin` reads them, and `'{0}'` compared with an array as an array (placed before type
+//!   coercion).
 //! - [`bytea_literals`]: text literals in PostgreSQL's hex format cast to `bytea` read as hex
 //!   input, not as the bytes of the text.
 //! - [`date_part_fields`]: `EXTRACT` planned with the session's `date_part`, which knows

@@ -227,34 +227,59 @@ fn simple_select(query: &Query) -> Option<(&Expr, Option<&str>, String)> {
     Some((item, alias, format!("FROM {from}{filter}")))
 }
 
-/// Whether `expr` calls an aggregate or window function (then it cannot go inside
-/// `array_agg`): any function call with `OVER`, or one of the common aggregates.
+/// Whether `expr` calls an aggregate or window function of its own query (then it cannot go
+/// inside `array_agg`): any function call with `OVER`, or one of the common aggregates. Those
+/// inside a subquery of `expr` (a nested `ARRAY(...)`, already rewritten) are the subquery's.
 fn contains_aggregate_or_window(expr: &Expr) -> bool {
-    let mut found = false;
-    let _ = datafusion::sql::sqlparser::ast::visit_expressions(expr, |e| {
-        if let Expr::Function(f) = e {
-            let name = function_name(e).unwrap_or_default();
-            if f.over.is_some()
-                || matches!(
-                    name.as_str(),
-                    "count"
-                        | "sum"
-                        | "avg"
-                        | "min"
-                        | "max"
-                        | "array_agg"
-                        | "string_agg"
-                        | "bool_and"
-                        | "bool_or"
-                        | "every"
-                )
-            {
-                found = true;
-            }
+    use datafusion::sql::sqlparser::ast::{Visit, Visitor};
+    use std::ops::ControlFlow;
+
+    struct Finder {
+        depth: usize,
+        found: bool,
+    }
+    impl Visitor for Finder {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
         }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    found
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if self.depth == 0
+                && let Expr::Function(f) = e
+            {
+                let name = function_name(e).unwrap_or_default();
+                if f.over.is_some()
+                    || matches!(
+                        name.as_str(),
+                        "count"
+                            | "sum"
+                            | "avg"
+                            | "min"
+                            | "max"
+                            | "array_agg"
+                            | "string_agg"
+                            | "bool_and"
+                            | "bool_or"
+                            | "every"
+                    )
+                {
+                    self.found = true;
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut finder = Finder {
+        depth: 0,
+        found: false,
+    };
+    let _ = expr.visit(&mut finder);
+    finder.found
 }
 
 #[cfg(test)]
@@ -306,6 +331,17 @@ mod tests {
         );
         // Anything else about the element goes the general way.
         assert!(rewritten("ARRAY(SELECT upper(x) FROM unnest(a) x)").contains("array_agg"));
+    }
+
+    #[test]
+    fn an_aggregate_of_a_nested_subquery_is_not_the_outer_ones() {
+        let sql = rewritten(
+            "ARRAY(SELECT p.name || (SELECT max(r.n) FROM r WHERE r.id = p.id) FROM p WHERE p.rel = c.oid)",
+        );
+        assert!(
+            sql.starts_with("(SELECT coalesce(array_agg(p.name ||"),
+            "{sql}"
+        );
     }
 
     #[test]
