@@ -144,6 +144,11 @@ def test_plus_meta_commands_answer_with_postgresql_columns(oxbow):
                            "Volatility", "Parallel", "Owner", "Security", "Access privileges",
                            "Language", "Source code", "Description"], out
     assert re.search(r"^\s*pg_catalog\s*\|\s*abs\s*\|\s*bigint", out, re.M), out
+    oxbow.psql("-c", "GRANT SELECT, INSERT ON plus_t TO plus_reader")
+    out = oxbow.psql("-c", "\\dp plus_t").stdout
+    assert header(out) == ["Schema", "Name", "Type", "Access privileges", "Column privileges",
+                           "Policies"], out
+    assert re.search(r"plus_t\s*\|\s*table\s*\|\s*plus_reader=ar/oxbow\s*\|", out), out
     out = oxbow.psql("-c", "\\x", "-c", "SELECT 1 AS a, 2 AS b").stdout
     assert "-[ RECORD 1 ]" in out and re.search(r"^b\s*\|\s*2$", out, re.M), out
 

@@ -37,6 +37,11 @@ pub fn replacement(expr: &Expr) -> Option<Expr> {
     if let Some(mapped) = unnested_elements(query) {
         return Some(mapped);
     }
+    // Over a catalog table that is always empty here (psql's `\dp` reads pg_policy through
+    // correlated subqueries DataFusion cannot plan): no rows, so an empty array.
+    if super::ast::reads_only_empty_catalog_table(query) && !has_placeholders(query) {
+        return parse_expr("make_array()");
+    }
     let simple = simple_select(query).and_then(|(item, alias, rest)| {
         let order = match &query.order_by {
             Some(order_by) => format!(" {}", order_inside_aggregate(order_by, item, alias)?),
@@ -53,6 +58,20 @@ pub fn replacement(expr: &Expr) -> Option<Expr> {
         ),
     };
     parse_expr(&sql)
+}
+
+/// Whether `query` holds a bound parameter (`$1`), which must stay in the statement.
+fn has_placeholders(query: &Query) -> bool {
+    let mut found = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(query, |e| {
+        if let Expr::Value(v) = e
+            && matches!(v.value, Value::Placeholder(_))
+        {
+            found = true;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
 }
 
 /// `SELECT p || x || s FROM unnest(a) [AS] x` (no `WHERE`, joins or ordering): `a` with each

@@ -25,8 +25,8 @@
 //!   node-postgres returns as a string and JDBC as a `Long`. Only whole select-list items made
 //!   of integer literals are cast; literals elsewhere (arguments, `LIMIT`, `ORDER BY 1`) keep
 //!   DataFusion's typing.
-//! - A scalar subquery over `pg_attrdef` or `pg_sequence` alone: NULL. Oxbow has no column
-//!   defaults and no sequences, so both tables are empty; SQLAlchemy's `get_columns` reads
+//! - A scalar subquery over `pg_attrdef`, `pg_sequence` or `pg_policy` alone: NULL. Oxbow has
+//!   no column defaults, sequences or row security policies, so these tables are empty; SQLAlchemy's `get_columns` reads
 //!   them through correlated subqueries without an aggregate, which DataFusion cannot plan.
 //! - `x AT TIME ZONE z`: `oxbow_at_time_zone(x, z)`, with PostgreSQL's types (a `timestamp`
 //!   read in `z` is a `timestamptz`, a `timestamptz` seen in `z` a `timestamp`; DataFusion
@@ -404,7 +404,9 @@ fn is_int4_constant(expr: &Expr) -> bool {
 }
 
 /// Whether `query` is a plain SELECT from one catalog table that is always empty in Oxbow.
-fn reads_only_empty_catalog_table(query: &datafusion::sql::sqlparser::ast::Query) -> bool {
+pub(super) fn reads_only_empty_catalog_table(
+    query: &datafusion::sql::sqlparser::ast::Query,
+) -> bool {
     use datafusion::sql::sqlparser::ast::TableFactor;
 
     let SetExpr::Select(select) = query.body.as_ref() else {
@@ -422,7 +424,7 @@ fn reads_only_empty_catalog_table(query: &datafusion::sql::sqlparser::ast::Query
     match name.0.last() {
         Some(ObjectNamePart::Identifier(table)) => matches!(
             table.value.to_ascii_lowercase().as_str(),
-            "pg_attrdef" | "pg_sequence"
+            "pg_attrdef" | "pg_sequence" | "pg_policy"
         ),
         _ => false,
     }
