@@ -39,27 +39,57 @@ fn items(text: &str) -> Vec<&str> {
     inner.split(',').filter(|i| !i.is_empty()).collect()
 }
 
-fn list_of(item: DataType) -> DataType {
+pub(super) fn list_of(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(item, true)))
 }
 
-/// The ACL of each schema with grants: `grantee=UC/oxbow` per role, in role order.
-/// (`pg_class.relacl` is made the same way, in `super::classes`.)
-fn acls(db: &Database) -> Result<BTreeMap<String, Vec<String>>> {
-    let grants = db
-        .catalog()
-        .all_schema_privileges()
-        .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    let mut acls: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (role, schema, privileges) in grants {
-        let letters = privileges.acl_letters();
+/// The ACL of each object with grants, from `(role, object, aclitem letters)`:
+/// `grantee=letters/oxbow` per role, in the grants' order. Schemas (`nspacl`) and relations
+/// (`pg_class.relacl`, `super::classes`) are made the same way.
+pub(super) fn acls<K: Ord>(
+    grants: impl IntoIterator<Item = (String, K, String)>,
+) -> BTreeMap<K, Vec<String>> {
+    let mut acls: BTreeMap<K, Vec<String>> = BTreeMap::new();
+    for (role, object, letters) in grants {
         if !letters.is_empty() {
-            acls.entry(schema)
+            acls.entry(object)
                 .or_default()
                 .push(format!("{role}={letters}/oxbow"));
         }
     }
-    Ok(acls)
+    acls
+}
+
+fn schema_acls(db: &Database) -> Result<BTreeMap<String, Vec<String>>> {
+    let grants = db
+        .catalog()
+        .all_schema_privileges()
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    Ok(acls(
+        grants
+            .into_iter()
+            .map(|(role, schema, p)| (role, schema, p.acl_letters())),
+    ))
+}
+
+/// A text-array column, one row per item list (`None`: NULL).
+pub(super) fn text_arrays<'a, I>(rows: impl IntoIterator<Item = Option<I>>) -> ArrayRef
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    for row in rows {
+        match row {
+            Some(items) => {
+                for item in items {
+                    builder.values().append_value(item);
+                }
+                builder.append(true);
+            }
+            None => builder.append(false),
+        }
+    }
+    Arc::new(builder.finish())
 }
 
 #[async_trait]
@@ -93,38 +123,27 @@ impl TableProvider for AclArray {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let schema = self.schema();
         let grants = match self.column {
-            "nspacl" => Some(acls(&self.db)?),
+            "nspacl" => Some(schema_acls(&self.db)?),
             _ => None,
         };
         let mut batches = Vec::new();
         for batch in scan_all(&self.inner, state).await? {
-            let mut builder = ListBuilder::new(StringBuilder::new());
-            let mut append = |acl: Option<Vec<&str>>| match acl {
-                Some(acl) => {
-                    for item in acl {
-                        builder.values().append_value(item);
-                    }
-                    builder.append(true);
-                }
-                None => builder.append(false),
-            };
-            match &grants {
+            let texts = match &grants {
                 Some(grants) => {
-                    for name in strings(&batch, "nspname")? {
-                        append(
-                            name.and_then(|n| grants.get(&n))
-                                .map(|g| g.iter().map(String::as_str).collect()),
-                        );
-                    }
+                    let names = strings(&batch, "nspname")?;
+                    text_arrays(names.iter().map(|n| {
+                        n.as_ref()
+                            .and_then(|n| grants.get(n))
+                            .map(|g| g.iter().map(String::as_str))
+                    }))
                 }
                 None => {
-                    for text in strings(&batch, self.column)? {
-                        append(text.as_deref().map(items));
-                    }
+                    let texts = strings(&batch, self.column)?;
+                    text_arrays(texts.iter().map(|t| t.as_deref().map(items)))
                 }
-            }
+            };
             let acl: ArrayRef =
-                datafusion::arrow::compute::cast(&builder.finish(), &list_of(self.item.clone()))?;
+                datafusion::arrow::compute::cast(&texts, &list_of(self.item.clone()))?;
             let columns: Vec<ArrayRef> = schema
                 .fields()
                 .iter()

@@ -104,11 +104,7 @@ impl TableProvider for PgAttribute {
             .iter()
             .map(|f| {
                 if f.name() == "attacl" {
-                    Field::new(
-                        "attacl",
-                        DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
-                        true,
-                    )
+                    Field::new("attacl", super::acl_arrays::list_of(DataType::Utf8), true)
                 } else {
                     f.as_ref().clone()
                 }

@@ -42,7 +42,7 @@ impl TableProvider for PgClass {
             if inner.index_of(added).is_err() {
                 fields.push(Field::new(
                     added,
-                    DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                    super::acl_arrays::list_of(DataType::Utf8),
                     true,
                 ));
             }
@@ -137,41 +137,28 @@ fn with_relacl(
     names: &HashMap<i64, oxbow_catalog::ObjectName>,
     db: &oxbow_storage::Database,
 ) -> Result<Vec<RecordBatch>> {
-    use datafusion::arrow::array::{ArrayRef, ListBuilder, StringBuilder};
-
     let grants = db
         .catalog()
         .all_privileges()
         .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-    let mut acls: HashMap<oxbow_catalog::ObjectName, Vec<String>> = HashMap::new();
-    for (role, relation, privileges) in grants {
-        let letters = privileges.acl_letters();
-        if !letters.is_empty() {
-            acls.entry(relation)
-                .or_default()
-                .push(format!("{role}={letters}/oxbow"));
-        }
-    }
+    let acls = super::acl_arrays::acls(
+        grants
+            .into_iter()
+            .map(|(role, relation, p)| (role, relation, p.acl_letters())),
+    );
     batches
         .into_iter()
         .map(|batch| {
             let Ok(index) = batch.schema().index_of("relacl") else {
                 return Ok(batch);
             };
-            let mut builder = ListBuilder::new(StringBuilder::new());
-            for oid in oids(&batch, "oid")? {
-                match oid.and_then(|o| names.get(&o)).and_then(|n| acls.get(n)) {
-                    Some(items) => {
-                        for item in items {
-                            builder.values().append_value(item);
-                        }
-                        builder.append(true);
-                    }
-                    None => builder.append(false),
-                }
-            }
+            let oids = oids(&batch, "oid")?;
             let mut columns = batch.columns().to_vec();
-            columns[index] = Arc::new(builder.finish()) as ArrayRef;
+            columns[index] = super::acl_arrays::text_arrays(oids.iter().map(|oid| {
+                oid.and_then(|o| names.get(&o))
+                    .and_then(|n| acls.get(n))
+                    .map(|items| items.iter().map(String::as_str))
+            }));
             Ok(RecordBatch::try_new(batch.schema(), columns)?)
         })
         .collect()
